@@ -1,0 +1,282 @@
+//! The crate's one error type.
+//!
+//! Every failure, whatever layer it comes from, is an [`Error`]: a small value (one pointer wide)
+//! with a [`kind`](Error::kind) to match on, the byte offset in the body where it was noticed, and
+//! the part (number and name) where one was being read. The underlying I/O, stream or JSON error,
+//! if any, is available from [`std::error::Error::source`].
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+/// What went wrong, as a category to match on.
+///
+/// New kinds may be added in minor releases; match with a wildcard arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The input ended before the multipart close delimiter (or inside a JSON or PDF export).
+    ///
+    /// A truncated body never looks complete: this error is raised on the part being read and
+    /// again on the next call that asks for a part.
+    UnexpectedEnd,
+    /// A part's header block is malformed: a line without a colon, a bad byte in a name, a bare
+    /// CR or LF, a NUL, whitespace before the first header, and the like.
+    InvalidHeader,
+    /// A `Content-Disposition` header value could not be parsed.
+    InvalidContentDisposition,
+    /// A `Content-Type` value is not a `multipart/*` type with exactly one valid `boundary`.
+    InvalidContentType,
+    /// A boundary is empty, longer than 70 characters, ends in a space or contains a character
+    /// outside RFC 2046's `bchars`.
+    InvalidBoundary,
+    /// No delimiter line was found where one is needed to guess the boundary from a saved body.
+    BoundaryNotFound,
+    /// A configured limit was exceeded; [`Error::limit`] says which.
+    LimitExceeded,
+    /// The byte source (a stream or a reader) reported an error; see `source()`.
+    Source,
+    /// An I/O error while writing output; see `source()`.
+    Io,
+    /// The encoder was asked to write a part whose payload contains the delimiter.
+    DelimiterInPayload,
+    /// The encoder or decoder was used out of order (for example, data written after the body was
+    /// closed).
+    Usage,
+}
+
+/// Which configurable limit an [`ErrorKind::LimitExceeded`] error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Limit {
+    /// Bytes in one part's header block ([`Limits::max_header_bytes`](crate::multipart::Limits::max_header_bytes)).
+    HeaderBytes,
+    /// Header lines in one part ([`Limits::max_headers`](crate::multipart::Limits::max_headers)).
+    Headers,
+    /// Parts in one body ([`Limits::max_parts`](crate::multipart::Limits::max_parts)).
+    Parts,
+    /// Payload bytes in one part ([`Limits::max_part_bytes`](crate::multipart::Limits::max_part_bytes)).
+    PartBytes,
+    /// Bytes in the whole body ([`Limits::max_body_bytes`](crate::multipart::Limits::max_body_bytes)).
+    BodyBytes,
+    /// Bytes before the first delimiter ([`Limits::max_preamble_bytes`](crate::multipart::Limits::max_preamble_bytes)).
+    PreambleBytes,
+}
+
+impl Limit {
+    /// The setting's name, as it appears in error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::HeaderBytes => "max_header_bytes",
+            Limit::Headers => "max_headers",
+            Limit::Parts => "max_parts",
+            Limit::PartBytes => "max_part_bytes",
+            Limit::BodyBytes => "max_body_bytes",
+            Limit::PreambleBytes => "max_preamble_bytes",
+        }
+    }
+}
+
+/// The part an error happened in: its 1-based number in the body and, when its headers were read,
+/// its `Content-Disposition` name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartRef {
+    /// 1-based position of the part in the body.
+    pub number: usize,
+    /// The part's `name` parameter, when known.
+    pub name: Option<String>,
+}
+
+type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Clone)]
+struct Inner {
+    kind: ErrorKind,
+    detail: Cow<'static, str>,
+    offset: Option<u64>,
+    part: Option<PartRef>,
+    limit: Option<(Limit, u64)>,
+    source: Option<Source>,
+}
+
+/// The error type of every fallible operation in this crate.
+///
+/// It is one pointer wide (the details are boxed) and cheap to clone. Its `Display` is one
+/// lowercase line with no trailing period that says what went wrong, in which part and at which
+/// byte, for example `unexpected end of input in part 3 "faceImage" at byte 1042`.
+///
+/// # Examples
+///
+/// ```
+/// use authenteq_export::multipart::{Boundary, Decoder};
+/// use authenteq_export::ErrorKind;
+///
+/// let boundary = Boundary::new("XyZ").unwrap();
+/// let mut decoder = Decoder::new(boundary);
+/// decoder.feed(bytes::Bytes::from_static(b"--XyZ\r\nContent-Type: text/plain\r\n\r\nhel"));
+/// decoder.finish();
+/// let err = loop {
+///     match decoder.next_event() {
+///         Ok(_) => continue,
+///         Err(e) => break e,
+///     }
+/// };
+/// assert_eq!(err.kind(), ErrorKind::UnexpectedEnd);
+/// assert_eq!(err.offset(), Some(38));
+/// assert_eq!(err.to_string(), "unexpected end of input in part 1 at byte 38");
+/// ```
+#[derive(Clone)]
+pub struct Error(Box<Inner>);
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, detail: impl Into<Cow<'static, str>>) -> Self {
+        Error(Box::new(Inner {
+            kind,
+            detail: detail.into(),
+            offset: None,
+            part: None,
+            limit: None,
+            source: None,
+        }))
+    }
+
+    pub(crate) fn limit_exceeded(limit: Limit, max: u64) -> Self {
+        let mut e = Error::new(ErrorKind::LimitExceeded, "");
+        e.0.limit = Some((limit, max));
+        e
+    }
+
+    pub(crate) fn with_source(
+        kind: ErrorKind,
+        detail: impl Into<Cow<'static, str>>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        let mut e = Error::new(kind, detail);
+        e.0.source = Some(Arc::from(source.into()));
+        e
+    }
+
+    pub(crate) fn at(mut self, offset: u64) -> Self {
+        self.0.offset = Some(offset);
+        self
+    }
+
+    pub(crate) fn in_part(mut self, part: Option<PartRef>) -> Self {
+        if self.0.part.is_none() {
+            self.0.part = part;
+        }
+        self
+    }
+
+    /// The category of this error.
+    pub fn kind(&self) -> ErrorKind {
+        self.0.kind
+    }
+
+    /// The byte offset in the body where the error was noticed, counted from the first byte of
+    /// the body, when it is known.
+    pub fn offset(&self) -> Option<u64> {
+        self.0.offset
+    }
+
+    /// The part being read when the error happened, if any.
+    pub fn part(&self) -> Option<&PartRef> {
+        self.0.part.as_ref()
+    }
+
+    /// For [`ErrorKind::LimitExceeded`]: which limit, and its configured maximum.
+    pub fn limit(&self) -> Option<(Limit, u64)> {
+        self.0.limit
+    }
+
+    /// A short description of the specific problem, without the location (empty when the kind
+    /// says it all).
+    pub fn detail(&self) -> &str {
+        &self.0.detail
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &*self.0;
+        match inner.kind {
+            ErrorKind::UnexpectedEnd => f.write_str("unexpected end of input")?,
+            ErrorKind::InvalidHeader => f.write_str("invalid part header")?,
+            ErrorKind::InvalidContentDisposition => f.write_str("invalid content-disposition")?,
+            ErrorKind::InvalidContentType => f.write_str("invalid content-type")?,
+            ErrorKind::InvalidBoundary => f.write_str("invalid boundary")?,
+            ErrorKind::BoundaryNotFound => f.write_str("no multipart boundary found")?,
+            ErrorKind::LimitExceeded => match inner.limit {
+                Some((limit, max)) => write!(f, "limit {} ({max}) exceeded", limit.name())?,
+                None => f.write_str("limit exceeded")?,
+            },
+            ErrorKind::Source => f.write_str("error reading the body")?,
+            ErrorKind::Io => f.write_str("i/o error")?,
+            ErrorKind::DelimiterInPayload => f.write_str("payload contains the delimiter")?,
+            ErrorKind::Usage => f.write_str("invalid use")?,
+        }
+        if !inner.detail.is_empty() {
+            write!(f, ": {}", inner.detail)?;
+        }
+        if let Some(part) = &inner.part {
+            write!(f, " in part {}", part.number)?;
+            if let Some(name) = &part.name {
+                write!(f, " {name:?}")?;
+            }
+        }
+        if let Some(offset) = inner.offset {
+            write!(f, " at byte {offset}")?;
+        }
+        if let Some(source) = &inner.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &*self.0;
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &inner.kind);
+        if !inner.detail.is_empty() {
+            d.field("detail", &inner.detail);
+        }
+        if let Some(offset) = inner.offset {
+            d.field("offset", &offset);
+        }
+        if let Some(part) = &inner.part {
+            d.field("part", part);
+        }
+        if let Some(limit) = &inner.limit {
+            d.field("limit", limit);
+        }
+        if let Some(source) = &inner.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.0.source {
+            Some(s) => Some(&**s as &(dyn std::error::Error + 'static)),
+            None => None,
+        }
+    }
+}
+
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        let kind = match e.kind() {
+            ErrorKind::UnexpectedEnd => std::io::ErrorKind::UnexpectedEof,
+            ErrorKind::Io | ErrorKind::Source => std::io::ErrorKind::Other,
+            _ => std::io::ErrorKind::InvalidData,
+        };
+        std::io::Error::new(kind, e)
+    }
+}
+
+/// Shorthand for `Result<T, authenteq_export::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

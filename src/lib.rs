@@ -1,0 +1,83 @@
+//! # authenteq-export
+//!
+//! Decodes the verification-result exports of the Authenteq identity-verification API as
+//! streams, without holding a whole export in memory.
+//!
+//! The heart is [`multipart`], a zero-copy streaming decoder for `multipart/*` bodies: a core
+//! with no I/O ([`multipart::Decoder`]) and thin front-ends for async streams
+//! ([`multipart::Multipart`]) and blocking readers ([`multipart::MultipartReader`]).
+//!
+//! # Example: async, from any stream of `Bytes`
+//!
+//! ```
+//! use authenteq_export::multipart::{Boundary, Multipart};
+//! use bytes::Bytes;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! // reqwest: `response.bytes_stream()`; a file: `tokio_util::io::ReaderStream::new(file)`.
+//! let body = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(
+//!     b"--b\r\nContent-Disposition: form-data; name=\"faceImage\"; filename=\"faceImage.jpeg\"\r\n\r\n\xff\xd8\xff\xd9\r\n--b--\r\n",
+//! ))]);
+//! let mut export = Multipart::new(body, Boundary::from_content_type("multipart/mixed; boundary=b")?);
+//! while let Some(mut part) = export.next_part().await? {
+//!     let mut sink = tokio::io::sink(); // a tokio::fs::File in real code
+//!     let n = tokio::io::copy(&mut part, &mut sink).await?;
+//!     assert_eq!(n, 4);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Example: blocking, from any `Read`
+//!
+//! ```
+//! use authenteq_export::multipart::{Boundary, MultipartReader};
+//!
+//! let saved: &[u8] = b"--b\r\nContent-Disposition: form-data; name=\"result\"\r\n\r\n{\"id\":\"1\"}\r\n--b--\r\n";
+//! let boundary = Boundary::sniff(saved)?; // or Boundary::from_content_type(...)
+//! let mut export = MultipartReader::new(saved, boundary);
+//! while let Some(part) = export.next_part()? {
+//!     let name = part.headers().name().map(str::to_owned);
+//!     let payload = part.bytes()?;
+//!     assert_eq!((name.as_deref(), &payload[..]), (Some("result"), &b"{\"id\":\"1\"}"[..]));
+//! }
+//! # Ok::<(), authenteq_export::Error>(())
+//! ```
+//!
+//! # Example: the sans-I/O core
+//!
+//! ```
+//! use authenteq_export::multipart::{Boundary, Decoder, Event};
+//! use bytes::Bytes;
+//!
+//! let mut decoder = Decoder::new(Boundary::new("b")?);
+//! let mut parts = 0;
+//! for chunk in [&b"--b\r\n\r\nhel"[..], b"lo\r\n--", b"b--"] {
+//!     decoder.feed(Bytes::copy_from_slice(chunk));
+//!     while let Some(event) = decoder.next_event()? {
+//!         match event {
+//!             Event::PartStart(_) => parts += 1,
+//!             Event::Data(_) | Event::PartEnd => {}
+//!             Event::End => break,
+//!         }
+//!     }
+//! }
+//! decoder.finish();
+//! assert_eq!(decoder.next_event()?, Some(Event::End));
+//! assert_eq!(parts, 1);
+//! # Ok::<(), authenteq_export::Error>(())
+//! ```
+//!
+//! # Errors
+//!
+//! Every fallible call returns [`Error`], with a [`kind`](Error::kind), the byte offset and the
+//! part where known.
+
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod multipart;
+
+pub use error::{Error, ErrorKind, Limit, PartRef, Result};

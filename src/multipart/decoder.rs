@@ -1,0 +1,683 @@
+//! The sans-I/O core: a push decoder fed `Bytes` chunks that answers with [`Event`]s.
+//!
+//! It does no I/O and knows nothing of async: the async and blocking front-ends, the export
+//! layer, the fuzz targets and the property tests all drive this one state machine.
+
+use bytes::Bytes;
+use memchr::memmem::Finder;
+
+use super::boundary::Boundary;
+use super::headers::{LineEnding, PartHeaders};
+use super::limits::Limits;
+use crate::error::{Error, ErrorKind, Limit, PartRef, Result};
+
+/// Longest run of transport padding (spaces and tabs) accepted after `--boundary` on a delimiter
+/// line. A longer run means the line is not a delimiter (its bytes stay body data), which keeps the
+/// bytes held back across a chunk boundary small and bounded.
+pub const MAX_TRANSPORT_PADDING: usize = 256;
+
+/// What the decoder found in the bytes it was fed.
+///
+/// A body yields `PartStart`, then any number of `Data`, then `PartEnd`, for each part, then one
+/// `End`. `Data` is never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A part begins; its header block was read whole and parsed.
+    PartStart(PartHeaders),
+    /// The next bytes of the current part's payload: a slice of an input chunk (zero-copy), or,
+    /// only for the few bytes of a possible delimiter that straddled two chunks, a small copy.
+    Data(Bytes),
+    /// The current part ended: its closing delimiter was read.
+    PartEnd,
+    /// The close delimiter was read: the body is complete. Anything after it (the epilogue) is
+    /// ignored. Every later call returns `End` again.
+    End,
+}
+
+#[derive(Debug)]
+enum State {
+    /// `preamble := discard-text`, then `dash-boundary transport-padding CRLF`: looking for the
+    /// first delimiter line. Bytes before it are dropped (counted against the preamble limit).
+    Preamble,
+    /// `MIME-part-headers` up to the blank line: `*(field CRLF) CRLF`.
+    Headers,
+    /// `[CRLF *OCTET]` up to the next `delimiter := CRLF dash-boundary`.
+    Body,
+    /// `close-delimiter transport-padding [CRLF epilogue]`: the body is complete.
+    Done,
+    /// A previous call failed; every later call returns this error again.
+    Failed(Error),
+}
+
+/// What a scan of a buffer for the next delimiter found.
+#[derive(Debug, Clone, Copy)]
+enum Found {
+    /// A whole delimiter (or close delimiter) at `start..end`, including the line ending or `--`.
+    Delimiter {
+        start: usize,
+        end: usize,
+        close: bool,
+        line_ending: Option<LineEnding>,
+    },
+    /// Bytes from `start` to the end of the buffer may begin a delimiter: more input decides.
+    Partial { start: usize },
+    /// No delimiter starts in the buffer.
+    None,
+}
+
+/// What follows `--boundary` on a candidate delimiter line.
+enum Tail {
+    Delimiter {
+        len: usize,
+        close: bool,
+        line_ending: Option<LineEnding>,
+    },
+    NotDelimiter {
+        resume: usize,
+    },
+    Incomplete,
+}
+
+/// `close-delimiter := delimiter "--"`; `delimiter transport-padding CRLF`.
+fn match_tail(after: &[u8], line_ending: Option<LineEnding>) -> Tail {
+    match after {
+        [] | [b'-'] => return Tail::Incomplete,
+        [b'-', b'-', ..] => {
+            return Tail::Delimiter {
+                len: 2,
+                close: true,
+                line_ending: None,
+            }
+        }
+        [b'-', ..] => return Tail::NotDelimiter { resume: 0 },
+        _ => {}
+    }
+    let limit = after.len().min(MAX_TRANSPORT_PADDING + 1);
+    let pad = after[..limit]
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    if pad > MAX_TRANSPORT_PADDING {
+        return Tail::NotDelimiter { resume: pad };
+    }
+    let crlf_ok = line_ending != Some(LineEnding::Lf);
+    let lf_ok = line_ending != Some(LineEnding::Crlf);
+    match &after[pad..] {
+        [] => Tail::Incomplete,
+        [b'\r'] if crlf_ok => Tail::Incomplete,
+        [b'\r', b'\n', ..] if crlf_ok => Tail::Delimiter {
+            len: pad + 2,
+            close: false,
+            line_ending: Some(LineEnding::Crlf),
+        },
+        [b'\n', ..] if lf_ok => Tail::Delimiter {
+            len: pad + 1,
+            close: false,
+            line_ending: Some(LineEnding::Lf),
+        },
+        _ => Tail::NotDelimiter { resume: pad },
+    }
+}
+
+/// The delimiter searcher: `line-ending "--" boundary`, built once per body.
+#[derive(Debug)]
+struct Searcher {
+    finder: Finder<'static>,
+}
+
+impl Searcher {
+    fn new(line_ending: LineEnding, boundary: &Boundary) -> Self {
+        let mut needle = Vec::with_capacity(boundary.as_bytes().len() + 4);
+        needle.extend_from_slice(line_ending.as_bytes());
+        needle.extend_from_slice(b"--");
+        needle.extend_from_slice(boundary.as_bytes());
+        Searcher {
+            finder: Finder::new(&needle).into_owned(),
+        }
+    }
+
+    fn needle(&self) -> &[u8] {
+        self.finder.needle()
+    }
+
+    /// Finds the first delimiter in `buf`, skipping look-alikes that are body data.
+    fn scan(&self, buf: &[u8], line_ending: Option<LineEnding>) -> Found {
+        let needle = self.needle();
+        let mut from = 0;
+        while let Some(i) = self.finder.find(&buf[from..]) {
+            let start = from + i;
+            let after = start + needle.len();
+            match match_tail(&buf[after..], line_ending) {
+                Tail::Delimiter {
+                    len,
+                    close,
+                    line_ending,
+                } => {
+                    return Found::Delimiter {
+                        start,
+                        end: after + len,
+                        close,
+                        line_ending,
+                    }
+                }
+                Tail::NotDelimiter { resume } => from = after + resume,
+                Tail::Incomplete => return Found::Partial { start },
+            }
+        }
+        // No whole needle: a proper prefix of it may end the buffer.
+        let tail_from = buf.len().saturating_sub(needle.len() - 1).max(from);
+        for i in memchr::memchr_iter(needle[0], &buf[tail_from..]) {
+            let start = tail_from + i;
+            if needle.starts_with(&buf[start..]) {
+                return Found::Partial { start };
+            }
+        }
+        Found::None
+    }
+}
+
+/// A push decoder for one `multipart/*` body (RFC 2046), with no I/O.
+///
+/// Feed it chunks with [`feed`](Self::feed) and pull [`Event`]s with
+/// [`next_event`](Self::next_event), which answers `Ok(None)` when it needs more input. Call
+/// [`finish`](Self::finish) at the end of input: only then does an unfinished body become an
+/// [`ErrorKind::UnexpectedEnd`] error. Feeding only after `next_event` returned `Ok(None)` keeps
+/// memory bounded by one chunk plus the header limit: that is what the front-ends do.
+///
+/// # What it accepts
+///
+/// CRLF bodies and bare-LF bodies (the line ending is taken from the first delimiter line); a
+/// preamble and an epilogue (both dropped); transport padding after a delimiter; a part made of
+/// headers only (`--b` right after the blank line, as Go accepts); zero-length parts; header names
+/// in any case; folded header lines. `CRLF--boundary` followed by anything but padding and a line
+/// ending, or `--`, is body data and no byte of it is dropped.
+///
+/// # Cost
+///
+/// The delimiter searcher (`memchr::memmem`) is built once per body. Per chunk, the decoder does
+/// one search and yields one `Data` slice without allocating; only a possible delimiter that
+/// straddles two chunks is looked at again, copying at most a few hundred bytes.
+///
+/// # Examples
+///
+/// ```
+/// use authenteq_export::multipart::{Boundary, Decoder, Event};
+/// use bytes::Bytes;
+///
+/// let mut decoder = Decoder::new(Boundary::new("b").unwrap());
+/// decoder.feed(Bytes::from_static(b"--b\r\nContent-Disposition: form-data; name=\"result\"\r\n\r\n{}\r\n--b--\r\n"));
+/// decoder.finish();
+/// let mut events = Vec::new();
+/// loop {
+///     match decoder.next_event().unwrap() {
+///         Some(Event::End) => break,
+///         Some(event) => events.push(event),
+///         None => unreachable!("finish() was called"),
+///     }
+/// }
+/// assert!(matches!(&events[0], Event::PartStart(h) if h.name() == Some("result")));
+/// assert_eq!(events[1], Event::Data(Bytes::from_static(b"{}")));
+/// assert_eq!(events[2], Event::PartEnd);
+/// ```
+#[derive(Debug)]
+pub struct Decoder {
+    boundary: Boundary,
+    limits: Limits,
+    state: State,
+    /// Searcher for the delimiter, with the body's line ending once it is known (`\n--b` before).
+    searcher: Searcher,
+    line_ending: Option<LineEnding>,
+    /// Unconsumed bytes of the current chunk.
+    input: Bytes,
+    /// Bytes before `input` that may begin a delimiter, held back until more input decides.
+    held: Bytes,
+    /// How many leading bytes of `held` are not in the body: the line ending assumed before the
+    /// first delimiter and before each part's payload (where `--b` may follow directly).
+    held_virtual: usize,
+    /// Body offset of `input[0]`.
+    consumed: u64,
+    /// Bytes fed so far.
+    fed: u64,
+    finished: bool,
+    /// Scratch space for looking across a chunk boundary; reused.
+    scratch: Vec<u8>,
+    /// The header block being read, after the line ending of its delimiter line; reused.
+    header_buf: Vec<u8>,
+    /// Body offset of the first header byte of the current part.
+    header_start: u64,
+    /// Parts started so far.
+    parts: usize,
+    /// Payload bytes of the current part so far.
+    part_bytes: u64,
+    /// Preamble bytes dropped so far.
+    preamble_bytes: u64,
+    /// The current part's name, for error messages.
+    part_name: Option<String>,
+}
+
+impl Decoder {
+    /// A decoder for a body with `boundary`, with the default [`Limits`].
+    pub fn new(boundary: Boundary) -> Self {
+        Self::with_limits(boundary, Limits::default())
+    }
+
+    /// A decoder for a body with `boundary` and the given limits.
+    pub fn with_limits(boundary: Boundary, limits: Limits) -> Self {
+        let searcher = Searcher::new(LineEnding::Lf, &boundary);
+        Decoder {
+            boundary,
+            limits,
+            state: State::Preamble,
+            searcher,
+            line_ending: None,
+            input: Bytes::new(),
+            held: Bytes::from_static(b"\n"),
+            held_virtual: 1,
+            consumed: 0,
+            fed: 0,
+            finished: false,
+            scratch: Vec::new(),
+            header_buf: Vec::new(),
+            header_start: 0,
+            parts: 0,
+            part_bytes: 0,
+            preamble_bytes: 0,
+            part_name: None,
+        }
+    }
+
+    /// The boundary this decoder looks for.
+    pub fn boundary(&self) -> &Boundary {
+        &self.boundary
+    }
+
+    /// The limits this decoder enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The body's line ending, once the first delimiter line was read.
+    pub fn line_ending(&self) -> Option<LineEnding> {
+        self.line_ending
+    }
+
+    /// Bytes fed so far (the body offset of the end of input).
+    pub fn bytes_fed(&self) -> u64 {
+        self.fed
+    }
+
+    /// Parts started so far: the 1-based number of the current part.
+    pub fn parts_started(&self) -> usize {
+        self.parts
+    }
+
+    /// Whether the close delimiter was read.
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+
+    /// Whether the decoder wants input: it holds no unconsumed bytes of the last chunk.
+    pub fn needs_input(&self) -> bool {
+        self.input.is_empty() && !self.finished && !matches!(self.state, State::Done | State::Failed(_))
+    }
+
+    /// Gives the decoder the next chunk of the body.
+    ///
+    /// Call it when [`next_event`](Self::next_event) returned `Ok(None)`. Fed earlier, the chunk
+    /// is appended to the unconsumed rest of the previous one, which costs a copy. Empty chunks
+    /// are ignored, and so is everything fed after the close delimiter (the epilogue) or after
+    /// [`finish`](Self::finish).
+    ///
+    /// `O(1)` when the decoder had consumed the previous chunk.
+    pub fn feed(&mut self, chunk: Bytes) {
+        if chunk.is_empty() || self.finished || matches!(self.state, State::Done | State::Failed(_)) {
+            return;
+        }
+        let before = self.fed;
+        self.fed += chunk.len() as u64;
+        if self.fed > self.limits.body_bytes() {
+            let max = self.limits.body_bytes();
+            let err = Error::limit_exceeded(Limit::BodyBytes, max)
+                .at(max.max(before))
+                .in_part(self.part_ref());
+            self.state = State::Failed(err);
+            return;
+        }
+        if self.input.is_empty() {
+            self.input = chunk;
+        } else {
+            let mut joined = Vec::with_capacity(self.input.len() + chunk.len());
+            joined.extend_from_slice(&self.input);
+            joined.extend_from_slice(&chunk);
+            self.input = Bytes::from(joined);
+        }
+    }
+
+    /// Marks the end of input. From now on, a body that is not complete yields an
+    /// [`ErrorKind::UnexpectedEnd`] error instead of `Ok(None)`.
+    pub fn finish(&mut self) {
+        self.finished = true;
+    }
+
+    /// Whether [`finish`](Self::finish) was called.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    fn part_ref(&self) -> Option<PartRef> {
+        (self.parts > 0 && !matches!(self.state, State::Preamble)).then(|| PartRef {
+            number: self.parts,
+            name: self.part_name.clone(),
+        })
+    }
+
+    /// Stops the body with `err` (a source error seen by a front-end): it gets this part's
+    /// number and name, and every later call returns it.
+    pub(crate) fn poison(&mut self, err: Error) -> Error {
+        self.fail(err.at(self.fed))
+    }
+
+    fn fail(&mut self, err: Error) -> Error {
+        let err = err.in_part(self.part_ref());
+        self.state = State::Failed(err.clone());
+        err
+    }
+
+    fn unexpected_end(&mut self) -> Error {
+        let detail = match self.state {
+            State::Preamble => "no delimiter line found",
+            State::Headers => "while reading headers",
+            _ => "",
+        };
+        let err = Error::new(ErrorKind::UnexpectedEnd, detail).at(self.fed);
+        self.fail(err)
+    }
+
+    fn advance_input(&mut self, n: usize) {
+        let _ = self.input.split_to(n);
+        self.consumed += n as u64;
+    }
+
+    /// Returns the next event, `Ok(None)` when more input is needed, or the error that stops
+    /// the body.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::UnexpectedEnd`] when [`finish`](Self::finish) was called before the close
+    /// delimiter; [`ErrorKind::InvalidHeader`] and [`ErrorKind::InvalidContentDisposition`] for
+    /// malformed part headers; [`ErrorKind::LimitExceeded`] when a [`Limits`] setting is
+    /// exceeded. After an error every call returns it again.
+    pub fn next_event(&mut self) -> Result<Option<Event>> {
+        loop {
+            match self.state {
+                State::Failed(ref err) => return Err(err.clone()),
+                State::Done => {
+                    self.input = Bytes::new();
+                    return Ok(Some(Event::End));
+                }
+                State::Preamble | State::Body => {
+                    let (data, found) = match self.scan_step() {
+                        Ok(step) => step,
+                        Err(err) => return Err(self.fail(err)),
+                    };
+                    if let Some(data) = data {
+                        if matches!(self.state, State::Preamble) {
+                            self.preamble_bytes += data.len() as u64;
+                            if self.preamble_bytes > self.limits.preamble_bytes() {
+                                let max = self.limits.preamble_bytes();
+                                let err = Error::limit_exceeded(Limit::PreambleBytes, max).at(max);
+                                return Err(self.fail(err));
+                            }
+                            continue;
+                        }
+                        self.part_bytes += data.len() as u64;
+                        if self.part_bytes > self.limits.part_bytes() {
+                            let max = self.limits.part_bytes();
+                            let at = self.consumed.saturating_sub(self.part_bytes - max);
+                            let err = Error::limit_exceeded(Limit::PartBytes, max).at(at);
+                            return Err(self.fail(err));
+                        }
+                        return Ok(Some(Event::Data(data)));
+                    }
+                    match found {
+                        Some((close, line_ending)) => {
+                            let was_body = matches!(self.state, State::Body);
+                            if self.line_ending.is_none() {
+                                // First delimiter line: it fixes the body's line ending.
+                                let le = line_ending.unwrap_or(LineEnding::Crlf);
+                                self.line_ending = Some(le);
+                                self.searcher = Searcher::new(le, &self.boundary);
+                            }
+                            if close {
+                                self.state = State::Done;
+                            } else if let Err(err) = self.start_part() {
+                                return Err(self.fail(err));
+                            }
+                            if was_body {
+                                return Ok(Some(Event::PartEnd));
+                            }
+                        }
+                        None => {
+                            if self.input.is_empty() {
+                                if self.finished {
+                                    return Err(self.unexpected_end());
+                                }
+                                return Ok(None);
+                            }
+                        }
+                    }
+                }
+                State::Headers => match self.headers_step() {
+                    Ok(Some(headers)) => return Ok(Some(Event::PartStart(headers))),
+                    Ok(None) => {
+                        if self.input.is_empty() {
+                            if self.finished {
+                                return Err(self.unexpected_end());
+                            }
+                            return Ok(None);
+                        }
+                    }
+                    Err(err) => return Err(self.fail(err)),
+                },
+            }
+        }
+    }
+
+    /// Moves to the headers of a new part, enforcing the part limit before reading them.
+    fn start_part(&mut self) -> Result<()> {
+        self.parts += 1;
+        self.part_name = None;
+        self.part_bytes = 0;
+        self.state = State::Headers;
+        if self.parts > self.limits.parts() {
+            return Err(Error::limit_exceeded(Limit::Parts, self.limits.parts() as u64)
+                .at(self.consumed));
+        }
+        self.header_buf.clear();
+        let le = self.line_ending.unwrap_or(LineEnding::Crlf);
+        self.header_buf.extend_from_slice(le.as_bytes());
+        self.header_start = self.consumed;
+        Ok(())
+    }
+
+    /// One step of the delimiter scan in the preamble or a part's payload.
+    ///
+    /// Returns bytes that are certainly not part of a delimiter (payload, or preamble to drop),
+    /// or that a delimiter was consumed (`close`, line ending), or neither: then `held` and
+    /// `input` were updated and the caller loops, or asks for input when `input` is empty.
+    #[allow(clippy::type_complexity)]
+    fn scan_step(&mut self) -> Result<(Option<Bytes>, Option<(bool, Option<LineEnding>)>)> {
+        if self.input.is_empty() {
+            // Nothing new to look at: what is held stays undecided.
+            return Ok((None, None));
+        }
+        if self.held.is_empty() {
+            return Ok(match self.searcher.scan(&self.input, self.line_ending) {
+                Found::Delimiter {
+                    start: 0,
+                    end,
+                    close,
+                    line_ending,
+                } => {
+                    self.advance_input(end);
+                    (None, Some((close, line_ending)))
+                }
+                Found::Delimiter { start, .. } => {
+                    // Hand out the payload first; the next step consumes the delimiter.
+                    let data = self.input.split_to(start);
+                    self.consumed += start as u64;
+                    (Some(data), None)
+                }
+                Found::Partial { start } => {
+                    let data = self.input.split_to(start);
+                    self.held = std::mem::take(&mut self.input);
+                    self.held_virtual = 0;
+                    self.consumed += (start + self.held.len()) as u64;
+                    (non_empty(data), None)
+                }
+                Found::None => {
+                    let data = std::mem::take(&mut self.input);
+                    self.consumed += data.len() as u64;
+                    (Some(data), None)
+                }
+            });
+        }
+
+        // Bytes are held back: look at them together with the start of the input.
+        let lookahead = self.searcher.needle().len() + MAX_TRANSPORT_PADDING + 2;
+        let take = self.input.len().min(lookahead);
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&self.held);
+        self.scratch.extend_from_slice(&self.input[..take]);
+        let held_len = self.held.len();
+        match self.searcher.scan(&self.scratch, self.line_ending) {
+            Found::Delimiter {
+                start,
+                end,
+                close,
+                line_ending,
+            } if start < held_len => {
+                if start > 0 {
+                    return Ok((self.take_held(start), None));
+                }
+                if end <= held_len {
+                    let _ = self.take_held(end);
+                } else {
+                    self.held = Bytes::new();
+                    self.held_virtual = 0;
+                    self.advance_input(end - held_len);
+                }
+                Ok((None, Some((close, line_ending))))
+            }
+            Found::Partial { start } if start < held_len => {
+                if start > 0 {
+                    return Ok((self.take_held(start), None));
+                }
+                if take < self.input.len() {
+                    // Cannot happen: `lookahead` bytes decide any candidate.
+                    return Err(Error::new(ErrorKind::Usage, "delimiter scan did not decide")
+                        .at(self.consumed));
+                }
+                // The input is shorter than a delimiter: keep all of it back, and wait.
+                self.held = Bytes::copy_from_slice(&self.scratch);
+                self.consumed += take as u64;
+                self.input = Bytes::new();
+                Ok((None, None))
+            }
+            // Nothing in `held` begins a delimiter: all of it is data.
+            _ => Ok((self.take_held(held_len), None)),
+        }
+    }
+
+    /// Removes the first `n` bytes of `held`, returning those that are in the body.
+    fn take_held(&mut self, n: usize) -> Option<Bytes> {
+        let mut data = self.held.split_to(n);
+        let skip = self.held_virtual.min(n);
+        self.held_virtual -= skip;
+        let _ = data.split_to(skip);
+        non_empty(data)
+    }
+
+    /// Reads the header block; returns the parsed headers once the blank line was read.
+    fn headers_step(&mut self) -> Result<Option<PartHeaders>> {
+        let le = self.line_ending.unwrap_or(LineEnding::Crlf);
+        let nl = le.as_bytes().len();
+        let max = self.limits.header_bytes();
+        // The buffer holds the delimiter's line ending, then at most the block and the blank
+        // line, and one byte more to notice when the block is too long.
+        let room = (nl + max + nl + 1).saturating_sub(self.header_buf.len());
+        let take = self.input.len().min(room);
+        let old_len = self.header_buf.len();
+        self.header_buf.extend_from_slice(&self.input[..take]);
+        let search_from = old_len.saturating_sub(2);
+        match find_header_end(&self.header_buf, search_from, le) {
+            Some((block_end, end)) => {
+                if block_end - nl > max {
+                    return Err(Error::limit_exceeded(Limit::HeaderBytes, max as u64)
+                        .at(self.header_start + max as u64));
+                }
+                self.advance_input(end - old_len);
+                let block = &self.header_buf[nl..block_end.max(nl)];
+                let block = if block_end <= nl {
+                    &[][..]
+                } else {
+                    strip_line_ending(block)
+                };
+                let headers = PartHeaders::parse_limited(block, le, self.limits.headers())
+                    .map_err(|e| {
+                        let at = self.header_start + e.offset().unwrap_or(0);
+                        e.at(at)
+                    })?;
+                self.part_name = headers.name().map(str::to_owned);
+                self.state = State::Body;
+                // A payload may be empty with `--b` right after the blank line.
+                self.held = Bytes::from_static(le.as_bytes());
+                self.held_virtual = nl;
+                Ok(Some(headers))
+            }
+            None => {
+                self.advance_input(take);
+                if self.header_buf.len() > nl + max + nl {
+                    return Err(Error::limit_exceeded(Limit::HeaderBytes, max as u64)
+                        .at(self.header_start + max as u64));
+                }
+                Ok(None)
+            }
+        }
+    }
+}
+
+fn non_empty(b: Bytes) -> Option<Bytes> {
+    (!b.is_empty()).then_some(b)
+}
+
+fn strip_line_ending(block: &[u8]) -> &[u8] {
+    let block = block.strip_suffix(b"\n").unwrap_or(block);
+    block.strip_suffix(b"\r").unwrap_or(block)
+}
+
+/// Finds the blank line that ends a header block in `buf` (which starts with the line ending of
+/// the delimiter line). Returns `(block_end, end)`: the index just after the last header line's
+/// line ending (or of the delimiter line's), and the index just after the blank line.
+fn find_header_end(buf: &[u8], from: usize, le: LineEnding) -> Option<(usize, usize)> {
+    for i in memchr::memchr_iter(b'\n', &buf[from..]) {
+        let lf = from + i;
+        let next = &buf[lf + 1..];
+        match le {
+            LineEnding::Crlf => {
+                if lf > 0 && buf[lf - 1] == b'\r' && next.starts_with(b"\r\n") {
+                    return Some((lf + 1, lf + 3));
+                }
+            }
+            LineEnding::Lf => {
+                if next.starts_with(b"\n") {
+                    return Some((lf + 1, lf + 2));
+                }
+                if next.starts_with(b"\r\n") {
+                    return Some((lf + 1, lf + 3));
+                }
+            }
+        }
+    }
+    None
+}

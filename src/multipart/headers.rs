@@ -1,0 +1,622 @@
+//! Part headers: the header block of one body part, and its `Content-Disposition`.
+//!
+//! RFC 2046 §5.1.1 gives each body part the grammar of RFC 822 headers:
+//!
+//! ```text
+//! body-part := MIME-part-headers [CRLF *OCTET]
+//! field := field-name ":" [ field-body ] CRLF
+//! field-name := 1*<any CHAR, excluding CTLs, SPACE, and ":">
+//! ```
+//!
+//! Field names are matched case-insensitively and kept as sent. Folded lines (a line starting
+//! with a space or a tab continues the previous header, as in RFC 5322 `obs-fold`) are accepted
+//! and unfolded into one space, because real mail and Go's test data use them; a continuation line
+//! before the first header is refused (CVE-2022-24434 crashed busboy with exactly that).
+
+use std::fmt;
+use std::ops::Range;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// The line ending of a multipart body, taken from its first delimiter line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LineEnding {
+    /// `\r\n`, as RFC 2046 requires.
+    Crlf,
+    /// A bare `\n`, as Go's `mime/multipart` also accepts.
+    Lf,
+}
+
+impl LineEnding {
+    /// The line ending's bytes.
+    pub fn as_bytes(self) -> &'static [u8] {
+        match self {
+            LineEnding::Crlf => b"\r\n",
+            LineEnding::Lf => b"\n",
+        }
+    }
+}
+
+/// The headers of one body part, in the order they were sent.
+///
+/// Parsing one part's headers costs a handful of allocations, whatever their number: the names
+/// and values share one buffer.
+///
+/// # Examples
+///
+/// ```
+/// use authenteq_export::multipart::{PartHeaders, LineEnding};
+///
+/// let h = PartHeaders::parse(
+///     b"Content-Disposition: form-data; name=\"result\"; filename=\"result.json\"\r\nContent-Type: application/json",
+///     LineEnding::Crlf,
+/// ).unwrap();
+/// assert_eq!(h.name(), Some("result"));
+/// assert_eq!(h.filename(), Some("result.json"));
+/// assert_eq!(h.get("content-type"), Some("application/json"));
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct PartHeaders {
+    text: Vec<u8>,
+    entries: Vec<(Range<usize>, Range<usize>)>,
+    disposition: Option<ContentDisposition>,
+}
+
+/// Token characters of RFC 7230 (`tchar`), the bytes allowed in a header name.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
+}
+
+/// Bytes allowed in a header value: anything but control characters, where a tab is allowed.
+fn is_value_byte(b: u8) -> bool {
+    b == b'\t' || (b >= 0x20 && b != 0x7f)
+}
+
+fn trim_whitespace(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+fn header_error(detail: impl Into<std::borrow::Cow<'static, str>>, at: usize) -> Error {
+    Error::new(ErrorKind::InvalidHeader, detail).at(at as u64)
+}
+
+impl PartHeaders {
+    /// Parses a header block: the bytes between the delimiter line and the blank line that ends
+    /// the headers, without that final line ending.
+    ///
+    /// Errors carry the offset of the offending byte within `block`; the decoder shifts it to
+    /// the body offset.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidHeader`] for a line without a colon, an empty name or a byte outside
+    /// `tchar` in a name, a control character (NUL, a bare CR or LF) in a value, or a
+    /// continuation line before the first header; [`ErrorKind::InvalidContentDisposition`] when
+    /// that header's value does not parse.
+    pub fn parse(block: &[u8], line_ending: LineEnding) -> Result<Self> {
+        Self::parse_limited(block, line_ending, usize::MAX)
+    }
+
+    pub(crate) fn parse_limited(
+        block: &[u8],
+        line_ending: LineEnding,
+        max_headers: usize,
+    ) -> Result<Self> {
+        let mut headers = PartHeaders {
+            text: Vec::with_capacity(block.len()),
+            entries: Vec::new(),
+            disposition: None,
+        };
+        let mut pos = 0;
+        if block.is_empty() {
+            return Ok(headers);
+        }
+        while pos <= block.len() {
+            let (line_end, next) = match memchr::memchr(b'\n', &block[pos..]) {
+                Some(i) => {
+                    let lf = pos + i;
+                    let has_cr = lf > pos && block[lf - 1] == b'\r';
+                    if line_ending == LineEnding::Crlf && !has_cr {
+                        return Err(header_error("bare LF in header block", lf));
+                    }
+                    (if has_cr { lf - 1 } else { lf }, lf + 1)
+                }
+                None => (block.len(), block.len() + 1),
+            };
+            let line = &block[pos..line_end];
+            headers.push_line(line, pos, max_headers)?;
+            pos = next;
+        }
+        if let Some(value) = headers.get_bytes("content-disposition") {
+            let value = String::from_utf8_lossy(value);
+            headers.disposition = Some(ContentDisposition::parse(&value)?);
+        }
+        Ok(headers)
+    }
+
+    fn push_line(&mut self, line: &[u8], at: usize, max_headers: usize) -> Result<()> {
+        if let [b' ' | b'\t', ..] = line {
+            // obs-fold: continues the previous header's value.
+            let Some((_, value)) = self.entries.last_mut() else {
+                return Err(header_error("whitespace before the first header", at));
+            };
+            let cont = trim_whitespace(line);
+            if let Some(i) = cont.iter().position(|&b| !is_value_byte(b)) {
+                let at = at + (cont.as_ptr() as usize - line.as_ptr() as usize) + i;
+                return Err(header_error(control_message(cont[i]), at));
+            }
+            if !cont.is_empty() {
+                self.text.push(b' ');
+                self.text.extend_from_slice(cont);
+                value.end = self.text.len();
+            }
+            return Ok(());
+        }
+        let Some(colon) = memchr::memchr(b':', line) else {
+            if let Some(i) = line.iter().position(|&b| !is_value_byte(b)) {
+                return Err(header_error(control_message(line[i]), at + i));
+            }
+            return Err(header_error("header line without a colon", at));
+        };
+        let name = &line[..colon];
+        if name.is_empty() {
+            return Err(header_error("empty header name", at));
+        }
+        if let Some(i) = name.iter().position(|&b| !is_tchar(b)) {
+            let detail = if is_value_byte(name[i]) {
+                format!("byte {:?} is not allowed in a header name", char::from(name[i]))
+            } else {
+                control_message(name[i]).to_owned()
+            };
+            return Err(header_error(detail, at + i));
+        }
+        let raw_value = &line[colon + 1..];
+        if let Some(i) = raw_value.iter().position(|&b| !is_value_byte(b)) {
+            return Err(header_error(control_message(raw_value[i]), at + colon + 1 + i));
+        }
+        if self.entries.len() >= max_headers {
+            return Err(
+                Error::limit_exceeded(crate::error::Limit::Headers, max_headers as u64).at(at as u64)
+            );
+        }
+        let value = trim_whitespace(raw_value);
+        let name_start = self.text.len();
+        self.text.extend_from_slice(name);
+        let value_start = self.text.len();
+        self.text.extend_from_slice(value);
+        self.entries
+            .push((name_start..value_start, value_start..self.text.len()));
+        Ok(())
+    }
+
+    /// Number of headers.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the part has no headers at all.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// All headers in the order sent, as `(name, value)` byte strings, names as sent and values
+    /// trimmed and unfolded.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.entries
+            .iter()
+            .map(|(n, v)| (&self.text[n.clone()], &self.text[v.clone()]))
+    }
+
+    /// The value of the first header called `name` (case-insensitively), as bytes.
+    pub fn get_bytes(&self, name: &str) -> Option<&[u8]> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
+    }
+
+    /// The value of the first header called `name` (case-insensitively), when it is UTF-8.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.get_bytes(name)
+            .and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// The values of every header called `name` (case-insensitively), as bytes.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
+    }
+
+    /// The parsed `Content-Disposition` header, when the part has one.
+    pub fn content_disposition(&self) -> Option<&ContentDisposition> {
+        self.disposition.as_ref()
+    }
+
+    /// The `name` parameter of `Content-Disposition`.
+    pub fn name(&self) -> Option<&str> {
+        self.disposition.as_ref().and_then(|d| d.name())
+    }
+
+    /// The part's file name: see [`ContentDisposition::filename`] for which parameter wins.
+    pub fn filename(&self) -> Option<&str> {
+        self.disposition.as_ref().and_then(|d| d.filename())
+    }
+
+    /// The `Content-Type` header's value, as sent.
+    pub fn content_type(&self) -> Option<&str> {
+        self.get("content-type")
+    }
+
+    /// The `Content-Type` header parsed as a media type, when it parses.
+    pub fn mime(&self) -> Option<mime::Mime> {
+        self.content_type().and_then(|v| v.parse().ok())
+    }
+}
+
+fn control_message(b: u8) -> &'static str {
+    match b {
+        0 => "NUL byte in header",
+        b'\r' => "bare CR in header",
+        b'\n' => "bare LF in header",
+        _ => "control character in header",
+    }
+}
+
+impl fmt::Debug for PartHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut m = f.debug_map();
+        for (n, v) in self.iter() {
+            m.entry(
+                &String::from_utf8_lossy(n),
+                &String::from_utf8_lossy(v),
+            );
+        }
+        m.finish()
+    }
+}
+
+/// A parsed `Content-Disposition` value (RFC 6266, RFC 7578): its type and parameters.
+///
+/// Parameter names are lowercased; quoted values are unquoted with their `\` escapes resolved
+/// (so a `;` inside quotes is part of the value). `filename*` (RFC 5987/2231: `charset'lang'value`
+/// with `%XX` escapes, UTF-8 or ISO-8859-1) is decoded by [`filename`](Self::filename) and
+/// **wins over** `filename` when both are present and it decodes, as RFC 6266 §4.3 says. Both raw
+/// values stay available from [`param`](Self::param).
+///
+/// # Examples
+///
+/// ```
+/// use authenteq_export::multipart::ContentDisposition;
+///
+/// let d = ContentDisposition::parse(
+///     r#"attachment; filename="a;b \"c\".txt"; filename*=UTF-8''%E2%82%AC.txt"#,
+/// ).unwrap();
+/// assert_eq!(d.disposition_type(), "attachment");
+/// assert_eq!(d.param("filename"), Some("a;b \"c\".txt"));
+/// assert_eq!(d.filename(), Some("€.txt"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentDisposition {
+    disposition_type: String,
+    params: Vec<(String, String)>,
+    decoded_filename_ext: Option<String>,
+}
+
+fn disposition_error(detail: impl Into<std::borrow::Cow<'static, str>>) -> Error {
+    Error::new(ErrorKind::InvalidContentDisposition, detail)
+}
+
+impl ContentDisposition {
+    /// Parses a `Content-Disposition` header value.
+    ///
+    /// Parsing is one pass over the value, linear in its length whatever it holds.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidContentDisposition`] when the type is missing, a parameter has no `=`
+    /// or no name, a quoted string does not end, or something other than `;` follows a value.
+    pub fn parse(value: &str) -> Result<Self> {
+        let bytes = value.as_bytes();
+        let mut pos = 0;
+        let skip_ws = |pos: &mut usize| {
+            while *pos < bytes.len() && matches!(bytes[*pos], b' ' | b'\t') {
+                *pos += 1;
+            }
+        };
+        skip_ws(&mut pos);
+        let start = pos;
+        while pos < bytes.len() && is_tchar(bytes[pos]) {
+            pos += 1;
+        }
+        if pos == start {
+            return Err(disposition_error("missing disposition type"));
+        }
+        let disposition_type = value[start..pos].to_ascii_lowercase();
+        let mut params = Vec::new();
+        loop {
+            skip_ws(&mut pos);
+            if pos == bytes.len() {
+                break;
+            }
+            if bytes[pos] != b';' {
+                return Err(disposition_error(format!(
+                    "expected ';' at position {pos}, found {:?}",
+                    char::from(bytes[pos])
+                )));
+            }
+            pos += 1;
+            skip_ws(&mut pos);
+            if pos == bytes.len() {
+                break; // a trailing ';' is harmless
+            }
+            let name_start = pos;
+            while pos < bytes.len() && is_tchar(bytes[pos]) {
+                pos += 1;
+            }
+            if pos == name_start {
+                return Err(disposition_error(format!(
+                    "missing parameter name at position {pos}"
+                )));
+            }
+            let name = value[name_start..pos].to_ascii_lowercase();
+            skip_ws(&mut pos);
+            if pos == bytes.len() || bytes[pos] != b'=' {
+                return Err(disposition_error(format!(
+                    "parameter {name:?} has no '=' value"
+                )));
+            }
+            pos += 1;
+            skip_ws(&mut pos);
+            let param_value = if pos < bytes.len() && bytes[pos] == b'"' {
+                pos += 1;
+                let mut out = String::new();
+                let mut run_start = pos;
+                loop {
+                    let Some(i) = memchr::memchr2(b'"', b'\\', &bytes[pos..]) else {
+                        return Err(disposition_error(format!(
+                            "quoted value of {name:?} does not end"
+                        )));
+                    };
+                    pos += i;
+                    out.push_str(&value[run_start..pos]);
+                    if bytes[pos] == b'"' {
+                        pos += 1;
+                        break;
+                    }
+                    // A backslash escapes the next character.
+                    pos += 1;
+                    let Some(c) = value[pos..].chars().next() else {
+                        return Err(disposition_error(format!(
+                            "quoted value of {name:?} does not end"
+                        )));
+                    };
+                    out.push(c);
+                    pos += c.len_utf8();
+                    run_start = pos;
+                }
+                out
+            } else {
+                let start = pos;
+                while pos < bytes.len() && !matches!(bytes[pos], b';' | b' ' | b'\t') {
+                    pos += 1;
+                }
+                value[start..pos].to_owned()
+            };
+            params.push((name, param_value));
+        }
+        let decoded_filename_ext = params
+            .iter()
+            .find(|(n, _)| n == "filename*")
+            .and_then(|(_, v)| decode_ext_value(v));
+        Ok(ContentDisposition {
+            disposition_type,
+            params,
+            decoded_filename_ext,
+        })
+    }
+
+    /// The disposition type, lowercased: `form-data`, `attachment`, `inline`...
+    pub fn disposition_type(&self) -> &str {
+        &self.disposition_type
+    }
+
+    /// The raw value of the first parameter called `name` (give it lowercased), unquoted.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// All parameters in order, names lowercased, values unquoted.
+    pub fn params(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.params.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// The `name` parameter.
+    pub fn name(&self) -> Option<&str> {
+        self.param("name")
+    }
+
+    /// The file name: the decoded `filename*` when present and decodable, else `filename`.
+    ///
+    /// The value is returned as sent: it may hold `/`, `..` or other path syntax. Never use it as
+    /// a path without sanitizing it.
+    pub fn filename(&self) -> Option<&str> {
+        self.decoded_filename_ext
+            .as_deref()
+            .or_else(|| self.param("filename"))
+    }
+}
+
+/// Decodes an RFC 5987 `ext-value`: `charset'[language]'value-chars` with `%XX` escapes.
+fn decode_ext_value(v: &str) -> Option<String> {
+    let mut it = v.splitn(3, '\'');
+    let charset = it.next()?;
+    let _language = it.next()?;
+    let encoded = it.next()?;
+    let mut raw = Vec::with_capacity(encoded.len());
+    let b = encoded.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            raw.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            raw.push(b[i]);
+            i += 1;
+        }
+    }
+    if charset.eq_ignore_ascii_case("utf-8") {
+        String::from_utf8(raw).ok()
+    } else if charset.eq_ignore_ascii_case("iso-8859-1") {
+        Some(raw.into_iter().map(char::from).collect())
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_block_table() {
+        // (block, ok, error offset)
+        let rows: &[(&[u8], Result<usize, usize>)] = &[
+            (b"A: b", Ok(1)),
+            (b"A: b\r\nC: d", Ok(2)),
+            (b"", Ok(0)),
+            (b"A:", Ok(1)),
+            (b"A: b\r\n\tfolded", Ok(1)),
+            (b" A: b", Err(0)),
+            (b"\tA: b", Err(0)),
+            (b"A b", Err(0)),
+            (b"A\x00: b", Err(1)),
+            (b": b", Err(0)),
+            (b"A: b\rc", Err(4)),
+            (b"A: b\nC: d", Err(4)),
+            (b"A: b\x00", Err(4)),
+            (b"Content-<<<position: x", Err(8)),
+        ];
+        for (block, want) in rows {
+            let got = PartHeaders::parse(block, LineEnding::Crlf);
+            match (want, got) {
+                (Ok(n), Ok(h)) => assert_eq!(h.len(), *n, "{block:?}"),
+                (Err(at), Err(e)) => {
+                    assert_eq!(e.kind(), ErrorKind::InvalidHeader, "{block:?}");
+                    assert_eq!(e.offset(), Some(*at as u64), "{block:?}: {e}");
+                }
+                (want, got) => panic!("{block:?}: want {want:?}, got {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn folding_unfolds_to_one_space() {
+        let h = PartHeaders::parse(
+            b"Content-Disposition: attachment; \r\n\tfilename=\"x.png\"",
+            LineEnding::Crlf,
+        )
+        .unwrap();
+        assert_eq!(
+            h.get("content-disposition"),
+            Some("attachment; filename=\"x.png\"")
+        );
+        assert_eq!(h.filename(), Some("x.png"));
+    }
+
+    #[test]
+    fn lf_mode_tolerates_crlf_lines() {
+        let h = PartHeaders::parse(b"A: b\r\nC: d\nE: f", LineEnding::Lf).unwrap();
+        assert_eq!(h.get("c"), Some("d"));
+        assert_eq!(h.get("a"), Some("b"));
+    }
+
+    #[test]
+    fn names_are_case_insensitive_and_kept() {
+        let h = PartHeaders::parse(b"CONTENT-type: a/b\r\nX-Extra: 1", LineEnding::Crlf).unwrap();
+        assert_eq!(h.content_type(), Some("a/b"));
+        let names: Vec<_> = h.iter().map(|(n, _)| n.to_vec()).collect();
+        assert_eq!(names, vec![b"CONTENT-type".to_vec(), b"X-Extra".to_vec()]);
+    }
+
+    #[test]
+    fn disposition_table() {
+        let rows: &[(&str, Option<(&str, Option<&str>, Option<&str>)>)] = &[
+            (
+                "form-data; name=\"result\"; filename=\"result.json\"",
+                Some(("form-data", Some("result"), Some("result.json"))),
+            ),
+            ("form-data; name=result", Some(("form-data", Some("result"), None))),
+            ("FORM-DATA; NAME=\"a\"", Some(("form-data", Some("a"), None))),
+            (
+                "form-data; name=\"a;b\"; filename=\"c\\\"d\"",
+                Some(("form-data", Some("a;b"), Some("c\"d"))),
+            ),
+            (
+                "attachment; filename=\"plain.txt\"; filename*=UTF-8''%C3%A9.txt",
+                Some(("attachment", None, Some("é.txt"))),
+            ),
+            (
+                "attachment; filename*=iso-8859-1'en'%E9.txt",
+                Some(("attachment", None, Some("é.txt"))),
+            ),
+            (
+                "attachment; filename=\"fallback\"; filename*=bogus'x'%ZZ",
+                Some(("attachment", None, Some("fallback"))),
+            ),
+            ("inline;", Some(("inline", None, None))),
+            ("", None),
+            ("; name=a", None),
+            ("form-data; name", None),
+            ("form-data; name=\"open", None),
+            ("form-data; name=\"a\" filename=\"b\"", None),
+            ("form-data; =a", None),
+        ];
+        for (value, want) in rows {
+            let got = ContentDisposition::parse(value);
+            match (want, got) {
+                (Some((t, n, f)), Ok(d)) => {
+                    assert_eq!(d.disposition_type(), *t, "{value:?}");
+                    assert_eq!(d.name(), *n, "{value:?}");
+                    assert_eq!(d.filename(), *f, "{value:?}");
+                }
+                (None, Err(e)) => assert_eq!(e.kind(), ErrorKind::InvalidContentDisposition),
+                (want, got) => panic!("{value:?}: want {want:?}, got {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn many_backslashes_parse_in_one_pass() {
+        let value = format!("form-data; name=\"{}\"", "\\\\".repeat(10_000));
+        let d = ContentDisposition::parse(&value).unwrap();
+        assert_eq!(d.name().unwrap().len(), 10_000);
+    }
+}

@@ -1,0 +1,269 @@
+//! The async front-end: a multipart body from any `Stream` of `Bytes` chunks.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_core::Stream;
+use tokio::io::{AsyncRead, ReadBuf};
+
+use super::boundary::Boundary;
+use super::decoder::{Decoder, Event};
+use super::headers::PartHeaders;
+use super::limits::Limits;
+use crate::error::{Error, ErrorKind, Result};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A multipart body read from a [`Stream`] of `Result<Bytes, E>` chunks: reqwest's
+/// `bytes_stream()`, a hyper or axum body's data stream, `tokio_util::io::ReaderStream` over a
+/// file.
+///
+/// Parts come one after another from [`next_part`](Self::next_part). A [`Part`] borrows the
+/// body mutably, so the borrow checker rules out reading two parts at once; asking for the next
+/// part skips what is left of the current one without copying it. The source is polled only
+/// when the decoder cannot go on without another chunk, and never after the close delimiter.
+///
+/// # Examples
+///
+/// ```
+/// use authenteq_export::multipart::{Boundary, Multipart};
+/// use bytes::Bytes;
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let chunks = vec![
+///     Ok::<_, std::io::Error>(Bytes::from_static(b"--b\r\nContent-Disposition: form-data; name=\"result\"\r\n\r\n{\"id\"")),
+///     Ok(Bytes::from_static(b":\"1\"}\r\n--b--\r\n")),
+/// ];
+/// let mut body = Multipart::new(futures::stream::iter(chunks), Boundary::new("b")?);
+/// while let Some(mut part) = body.next_part().await? {
+///     assert_eq!(part.headers().name(), Some("result"));
+///     let mut json = Vec::new();
+///     while let Some(chunk) = part.chunk().await? {
+///         json.extend_from_slice(&chunk);
+///     }
+///     assert_eq!(json, b"{\"id\":\"1\"}");
+/// }
+/// # Ok::<(), authenteq_export::Error>(())
+/// # }).unwrap();
+/// ```
+pub struct Multipart<S> {
+    source: Pin<Box<S>>,
+    decoder: Decoder,
+}
+
+impl<S> std::fmt::Debug for Multipart<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Multipart")
+            .field("decoder", &self.decoder)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, E> Multipart<S>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>>,
+    E: Into<BoxError>,
+{
+    /// A body read from `source` with `boundary` and the default [`Limits`].
+    pub fn new(source: S, boundary: Boundary) -> Self {
+        Self::with_limits(source, boundary, Limits::default())
+    }
+
+    /// A body read from `source` with `boundary` and the given limits.
+    pub fn with_limits(source: S, boundary: Boundary, limits: Limits) -> Self {
+        Multipart {
+            source: Box::pin(source),
+            decoder: Decoder::with_limits(boundary, limits),
+        }
+    }
+
+    /// Bytes pulled from the source so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.decoder.bytes_fed()
+    }
+
+    /// Polls the decoder for its next event, pulling a chunk from the source only when the
+    /// decoder needs one.
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Result<Event>> {
+        loop {
+            if let Some(event) = self.decoder.next_event()? {
+                return Poll::Ready(Ok(event));
+            }
+            match ready!(self.source.as_mut().poll_next(cx)) {
+                Some(Ok(chunk)) => self.decoder.feed(chunk),
+                Some(Err(e)) => {
+                    let err = Error::with_source(ErrorKind::Source, "", e.into());
+                    return Poll::Ready(Err(self.decoder.poison(err)));
+                }
+                None => self.decoder.finish(),
+            }
+        }
+    }
+
+    /// Polls for the next part, skipping what is left of the current one.
+    pub fn poll_next_part(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<PartHeaders>>> {
+        loop {
+            match ready!(self.poll_event(cx))? {
+                Event::Data(_) | Event::PartEnd => continue,
+                Event::PartStart(headers) => return Poll::Ready(Ok(Some(headers))),
+                Event::End => return Poll::Ready(Ok(None)),
+            }
+        }
+    }
+
+    /// The next part, or `None` after the close delimiter.
+    ///
+    /// # Errors
+    ///
+    /// Any decoding error (a truncated body gives [`ErrorKind::UnexpectedEnd`] here too, never
+    /// `None`), or [`ErrorKind::Source`] when the stream failed.
+    pub async fn next_part(&mut self) -> Result<Option<Part<'_, S>>> {
+        let headers = poll_fn(|cx| self.poll_next_part(cx)).await?;
+        let number = self.decoder_parts();
+        Ok(headers.map(move |headers| Part {
+            body: self,
+            headers,
+            number,
+            done: false,
+            unread: Bytes::new(),
+        }))
+    }
+
+    fn decoder_parts(&self) -> usize {
+        self.decoder.parts_started()
+    }
+}
+
+/// One part of a [`Multipart`] body: its headers, and its payload pulled lazily.
+///
+/// Read the payload chunk by chunk with [`chunk`](Self::chunk) (zero-copy slices of the source's
+/// chunks), as a [`Stream`], or as an [`AsyncRead`] (`tokio::io::copy(&mut part, &mut file)`).
+/// The payload ends (`None`, or end of file) only once the part's closing delimiter was read.
+pub struct Part<'a, S> {
+    body: &'a mut Multipart<S>,
+    headers: PartHeaders,
+    number: usize,
+    done: bool,
+    unread: Bytes,
+}
+
+impl<S> std::fmt::Debug for Part<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Part")
+            .field("number", &self.number)
+            .field("headers", &self.headers)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, E> Part<'_, S>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>>,
+    E: Into<BoxError>,
+{
+    /// The part's headers.
+    pub fn headers(&self) -> &PartHeaders {
+        &self.headers
+    }
+
+    /// The part's 1-based position in the body.
+    pub fn number(&self) -> usize {
+        self.number
+    }
+
+    /// Polls for the next payload chunk.
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>>> {
+        if !self.unread.is_empty() {
+            return Poll::Ready(Ok(Some(std::mem::take(&mut self.unread))));
+        }
+        if self.done {
+            return Poll::Ready(Ok(None));
+        }
+        match ready!(self.body.poll_event(cx))? {
+            Event::Data(data) => Poll::Ready(Ok(Some(data))),
+            Event::PartEnd => {
+                self.done = true;
+                Poll::Ready(Ok(None))
+            }
+            // The decoder always ends a part before it starts another or ends the body.
+            Event::PartStart(_) | Event::End => {
+                self.done = true;
+                Poll::Ready(Err(Error::new(
+                    ErrorKind::Usage,
+                    "part read after it ended",
+                )))
+            }
+        }
+    }
+
+    /// The next chunk of the payload, or `None` once the part's closing delimiter was read.
+    ///
+    /// # Errors
+    ///
+    /// As [`Multipart::next_part`]: a body that ends inside this part gives
+    /// [`ErrorKind::UnexpectedEnd`], never `None`.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
+        poll_fn(|cx| self.poll_chunk(cx)).await
+    }
+
+    /// The whole payload in one `Bytes`: no copy when it came in one chunk.
+    ///
+    /// # Errors
+    ///
+    /// As [`chunk`](Self::chunk).
+    pub async fn bytes(mut self) -> Result<Bytes> {
+        let Some(first) = self.chunk().await? else {
+            return Ok(Bytes::new());
+        };
+        let Some(second) = self.chunk().await? else {
+            return Ok(first);
+        };
+        let mut all = BytesMut::from(&first[..]);
+        all.extend_from_slice(&second);
+        while let Some(chunk) = self.chunk().await? {
+            all.extend_from_slice(&chunk);
+        }
+        Ok(all.freeze())
+    }
+}
+
+impl<S, E> Stream for Part<'_, S>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>>,
+    E: Into<BoxError>,
+{
+    type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.poll_chunk(cx).map(Result::transpose)
+    }
+}
+
+impl<S, E> AsyncRead for Part<'_, S>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>>,
+    E: Into<BoxError>,
+{
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        let mut chunk = match ready!(self.poll_chunk(cx)) {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => return Poll::Ready(Ok(())),
+            Err(e) => return Poll::Ready(Err(e.into())),
+        };
+        let n = buf.remaining().min(chunk.len());
+        buf.put_slice(&chunk[..n]);
+        chunk.advance(n);
+        self.unread = chunk;
+        Poll::Ready(Ok(()))
+    }
+}
