@@ -59,7 +59,10 @@ impl Boundary {
                 ),
             ));
         }
-        if let Some(i) = bytes.iter().position(|&b| b != b' ' && !is_bchar_nospace(b)) {
+        if let Some(i) = bytes
+            .iter()
+            .position(|&b| b != b' ' && !is_bchar_nospace(b))
+        {
             return Err(Error::new(
                 ErrorKind::InvalidBoundary,
                 format!(
@@ -99,12 +102,15 @@ impl Boundary {
     /// assert!(Boundary::from_content_type("application/json").is_err());
     /// ```
     pub fn from_content_type(content_type: &str) -> Result<Self> {
-        let parsed: mime::Mime = content_type.trim().parse().map_err(|e: mime::FromStrError| {
-            Error::new(
-                ErrorKind::InvalidContentType,
-                format!("cannot parse {content_type:?}: {e}"),
-            )
-        })?;
+        let parsed: mime::Mime = content_type
+            .trim()
+            .parse()
+            .map_err(|e: mime::FromStrError| {
+                Error::new(
+                    ErrorKind::InvalidContentType,
+                    format!("cannot parse {content_type:?}: {e}"),
+                )
+            })?;
         if parsed.type_() != mime::MULTIPART {
             return Err(Error::new(
                 ErrorKind::InvalidContentType,

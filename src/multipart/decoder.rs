@@ -39,6 +39,9 @@ enum State {
     /// `preamble := discard-text`, then `dash-boundary transport-padding CRLF`: looking for the
     /// first delimiter line. Bytes before it are dropped (counted against the preamble limit).
     Preamble,
+    /// A delimiter line was read: `delimiter transport-padding CRLF body-part` follows. The part
+    /// limit is checked here, after the previous part's end was reported.
+    NextPart,
     /// `MIME-part-headers` up to the blank line: `*(field CRLF) CRLF`.
     Headers,
     /// `[CRLF *OCTET]` up to the next `delimiter := CRLF dash-boundary`.
@@ -239,6 +242,8 @@ pub struct Decoder {
     /// Bytes fed so far.
     fed: u64,
     finished: bool,
+    /// The body went over `max_body_bytes`: input was cut at the limit.
+    over_body_limit: bool,
     /// Scratch space for looking across a chunk boundary; reused.
     scratch: Vec<u8>,
     /// The header block being read, after the line ending of its delimiter line; reused.
@@ -276,6 +281,7 @@ impl Decoder {
             consumed: 0,
             fed: 0,
             finished: false,
+            over_body_limit: false,
             scratch: Vec::new(),
             header_buf: Vec::new(),
             header_start: 0,
@@ -316,11 +322,6 @@ impl Decoder {
         matches!(self.state, State::Done)
     }
 
-    /// Whether the decoder wants input: it holds no unconsumed bytes of the last chunk.
-    pub fn needs_input(&self) -> bool {
-        self.input.is_empty() && !self.finished && !matches!(self.state, State::Done | State::Failed(_))
-    }
-
     /// Gives the decoder the next chunk of the body.
     ///
     /// Call it when [`next_event`](Self::next_event) returned `Ok(None)`. Fed earlier, the chunk
@@ -330,19 +331,21 @@ impl Decoder {
     ///
     /// `O(1)` when the decoder had consumed the previous chunk.
     pub fn feed(&mut self, chunk: Bytes) {
-        if chunk.is_empty() || self.finished || matches!(self.state, State::Done | State::Failed(_)) {
+        if chunk.is_empty()
+            || self.finished
+            || self.over_body_limit
+            || matches!(self.state, State::Done | State::Failed(_))
+        {
             return;
         }
-        let before = self.fed;
+        let mut chunk = chunk;
+        let room = self.limits.body_bytes() - self.fed;
+        if chunk.len() as u64 > room {
+            // Never look past the limit: the error comes when the decoder needs the byte after it.
+            chunk.truncate(room as usize);
+            self.over_body_limit = true;
+        }
         self.fed += chunk.len() as u64;
-        if self.fed > self.limits.body_bytes() {
-            let max = self.limits.body_bytes();
-            let err = Error::limit_exceeded(Limit::BodyBytes, max)
-                .at(max.max(before))
-                .in_part(self.part_ref());
-            self.state = State::Failed(err);
-            return;
-        }
         if self.input.is_empty() {
             self.input = chunk;
         } else {
@@ -393,6 +396,18 @@ impl Decoder {
         self.fail(err)
     }
 
+    /// The decoder needs more input: `Ok(None)`, or the error when no more will come.
+    fn starved(&mut self) -> Result<Option<Event>> {
+        if self.over_body_limit {
+            let max = self.limits.body_bytes();
+            return Err(self.fail(Error::limit_exceeded(Limit::BodyBytes, max).at(max)));
+        }
+        if self.finished {
+            return Err(self.unexpected_end());
+        }
+        Ok(None)
+    }
+
     fn advance_input(&mut self, n: usize) {
         let _ = self.input.split_to(n);
         self.consumed += n as u64;
@@ -430,13 +445,21 @@ impl Decoder {
                             }
                             continue;
                         }
-                        self.part_bytes += data.len() as u64;
-                        if self.part_bytes > self.limits.part_bytes() {
+                        let room = self.limits.part_bytes() - self.part_bytes;
+                        if data.len() as u64 > room {
+                            // Hand out the bytes up to the limit; the error comes next.
+                            let data_end = self.consumed.saturating_sub(self.held.len() as u64);
+                            let at = data_end - data.len() as u64 + room;
                             let max = self.limits.part_bytes();
-                            let at = self.consumed.saturating_sub(self.part_bytes - max);
-                            let err = Error::limit_exceeded(Limit::PartBytes, max).at(at);
-                            return Err(self.fail(err));
+                            let err =
+                                self.fail(Error::limit_exceeded(Limit::PartBytes, max).at(at));
+                            if room == 0 {
+                                return Err(err);
+                            }
+                            self.part_bytes = max;
+                            return Ok(Some(Event::Data(data.slice(..room as usize))));
                         }
+                        self.part_bytes += data.len() as u64;
                         return Ok(Some(Event::Data(data)));
                     }
                     match found {
@@ -448,33 +471,28 @@ impl Decoder {
                                 self.line_ending = Some(le);
                                 self.searcher = Searcher::new(le, &self.boundary);
                             }
-                            if close {
-                                self.state = State::Done;
-                            } else if let Err(err) = self.start_part() {
-                                return Err(self.fail(err));
-                            }
+                            self.state = if close { State::Done } else { State::NextPart };
                             if was_body {
                                 return Ok(Some(Event::PartEnd));
                             }
                         }
                         None => {
                             if self.input.is_empty() {
-                                if self.finished {
-                                    return Err(self.unexpected_end());
-                                }
-                                return Ok(None);
+                                return self.starved();
                             }
                         }
+                    }
+                }
+                State::NextPart => {
+                    if let Err(err) = self.start_part() {
+                        return Err(self.fail(err));
                     }
                 }
                 State::Headers => match self.headers_step() {
                     Ok(Some(headers)) => return Ok(Some(Event::PartStart(headers))),
                     Ok(None) => {
                         if self.input.is_empty() {
-                            if self.finished {
-                                return Err(self.unexpected_end());
-                            }
-                            return Ok(None);
+                            return self.starved();
                         }
                     }
                     Err(err) => return Err(self.fail(err)),
@@ -490,8 +508,9 @@ impl Decoder {
         self.part_bytes = 0;
         self.state = State::Headers;
         if self.parts > self.limits.parts() {
-            return Err(Error::limit_exceeded(Limit::Parts, self.limits.parts() as u64)
-                .at(self.consumed));
+            return Err(
+                Error::limit_exceeded(Limit::Parts, self.limits.parts() as u64).at(self.consumed),
+            );
         }
         self.header_buf.clear();
         let le = self.line_ending.unwrap_or(LineEnding::Crlf);
@@ -575,8 +594,10 @@ impl Decoder {
                 }
                 if take < self.input.len() {
                     // Cannot happen: `lookahead` bytes decide any candidate.
-                    return Err(Error::new(ErrorKind::Usage, "delimiter scan did not decide")
-                        .at(self.consumed));
+                    return Err(
+                        Error::new(ErrorKind::Usage, "delimiter scan did not decide")
+                            .at(self.consumed),
+                    );
                 }
                 // The input is shorter than a delimiter: keep all of it back, and wait.
                 self.held = Bytes::copy_from_slice(&self.scratch);

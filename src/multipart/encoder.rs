@@ -133,7 +133,10 @@ impl Encoder {
     /// character; [`ErrorKind::Usage`] after [`close`](Self::close).
     pub fn begin_part(&mut self, headers: &[(&str, &str)]) -> Result<Bytes> {
         if self.state == EncoderState::Closed {
-            return Err(Error::new(ErrorKind::Usage, "part begun after the body was closed"));
+            return Err(Error::new(
+                ErrorKind::Usage,
+                "part begun after the body was closed",
+            ));
         }
         let mut out = BytesMut::with_capacity(
             self.boundary.as_bytes().len()
@@ -184,7 +187,10 @@ impl Encoder {
     /// starts with `--boundary`; [`ErrorKind::Usage`] outside a part.
     pub fn check_payload(&mut self, payload: &[u8]) -> Result<()> {
         if self.state != EncoderState::InPart {
-            return Err(Error::new(ErrorKind::Usage, "payload written outside a part"));
+            return Err(Error::new(
+                ErrorKind::Usage,
+                "payload written outside a part",
+            ));
         }
         let keep = self.finder.needle().len() - 1;
         self.scratch.clear();
@@ -194,12 +200,16 @@ impl Encoder {
         if self.finder.find(&self.scratch).is_some() || self.finder.find(payload).is_some() {
             return Err(Error::new(
                 ErrorKind::DelimiterInPayload,
-                format!("the payload contains the delimiter of boundary {:?}", self.boundary.as_str()),
+                format!(
+                    "the payload contains the delimiter of boundary {:?}",
+                    self.boundary.as_str()
+                ),
             ));
         }
         if payload.len() >= keep {
             self.tail.clear();
-            self.tail.extend_from_slice(&payload[payload.len() - keep..]);
+            self.tail
+                .extend_from_slice(&payload[payload.len() - keep..]);
         } else {
             self.tail.extend_from_slice(payload);
             let excess = self.tail.len().saturating_sub(keep);
@@ -348,7 +358,10 @@ mod tests {
 
         let mut e = enc();
         e.begin_part(&[]).unwrap();
-        assert!(e.check_payload(b"--XX").is_err(), "payload starting with --boundary");
+        assert!(
+            e.check_payload(b"--XX").is_err(),
+            "payload starting with --boundary"
+        );
 
         let mut e = enc();
         e.begin_part(&[]).unwrap();

@@ -187,7 +187,10 @@ impl PartHeaders {
         }
         if let Some(i) = name.iter().position(|&b| !is_tchar(b)) {
             let detail = if is_value_byte(name[i]) {
-                format!("byte {:?} is not allowed in a header name", char::from(name[i]))
+                format!(
+                    "byte {:?} is not allowed in a header name",
+                    char::from(name[i])
+                )
             } else {
                 control_message(name[i]).to_owned()
             };
@@ -195,11 +198,15 @@ impl PartHeaders {
         }
         let raw_value = &line[colon + 1..];
         if let Some(i) = raw_value.iter().position(|&b| !is_value_byte(b)) {
-            return Err(header_error(control_message(raw_value[i]), at + colon + 1 + i));
+            return Err(header_error(
+                control_message(raw_value[i]),
+                at + colon + 1 + i,
+            ));
         }
         if self.entries.len() >= max_headers {
             return Err(
-                Error::limit_exceeded(crate::error::Limit::Headers, max_headers as u64).at(at as u64)
+                Error::limit_exceeded(crate::error::Limit::Headers, max_headers as u64)
+                    .at(at as u64),
             );
         }
         let value = trim_whitespace(raw_value);
@@ -289,10 +296,7 @@ impl fmt::Debug for PartHeaders {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut m = f.debug_map();
         for (n, v) in self.iter() {
-            m.entry(
-                &String::from_utf8_lossy(n),
-                &String::from_utf8_lossy(v),
-            );
+            m.entry(&String::from_utf8_lossy(n), &String::from_utf8_lossy(v));
         }
         m.finish()
     }
@@ -573,8 +577,14 @@ mod tests {
                 "form-data; name=\"result\"; filename=\"result.json\"",
                 Some(("form-data", Some("result"), Some("result.json"))),
             ),
-            ("form-data; name=result", Some(("form-data", Some("result"), None))),
-            ("FORM-DATA; NAME=\"a\"", Some(("form-data", Some("a"), None))),
+            (
+                "form-data; name=result",
+                Some(("form-data", Some("result"), None)),
+            ),
+            (
+                "FORM-DATA; NAME=\"a\"",
+                Some(("form-data", Some("a"), None)),
+            ),
             (
                 "form-data; name=\"a;b\"; filename=\"c\\\"d\"",
                 Some(("form-data", Some("a;b"), Some("c\"d"))),
