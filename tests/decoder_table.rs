@@ -301,7 +301,8 @@ fn limits_are_enforced_and_named() {
     let body: &[u8] =
         b"pre\r\n--XyZ\r\nA: 1\r\nB: 2\r\n\r\n0123456789\r\n--XyZ\r\n\r\nx\r\n--XyZ--";
     // (limits, limit hit, offset, complete parts)
-    let rows: Vec<(Limits, Option<(Limit, u64, usize)>)> = vec![
+    type Hit = Option<(Limit, u64, usize)>;
+    let rows: Vec<(Limits, Hit)> = vec![
         (Limits::default(), None),
         (Limits::default().max_headers(2), None),
         (

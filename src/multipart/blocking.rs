@@ -35,7 +35,6 @@ pub const DEFAULT_CHUNK_SIZE: usize = 64 * 1024;
 /// assert!(reader.next_part()?.is_none());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug)]
 pub struct MultipartReader<R> {
     source: R,
     decoder: Decoder,
@@ -131,13 +130,31 @@ impl<R: Read> MultipartReader<R> {
 
 /// One part of a [`MultipartReader`] body. Its payload is read with [`chunk`](Self::chunk)
 /// (zero-copy) or through [`Read`]; it ends only once the part's closing delimiter was read.
-#[derive(Debug)]
 pub struct BlockingPart<'a, R> {
     body: &'a mut MultipartReader<R>,
     headers: PartHeaders,
     number: usize,
     done: bool,
     unread: Bytes,
+}
+
+impl<R> std::fmt::Debug for MultipartReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MultipartReader")
+            .field("decoder", &self.decoder)
+            .field("chunk_size", &self.chunk_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R> std::fmt::Debug for BlockingPart<'_, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockingPart")
+            .field("number", &self.number)
+            .field("headers", &self.headers)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<R: Read> BlockingPart<'_, R> {

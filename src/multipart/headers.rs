@@ -572,7 +572,9 @@ mod tests {
 
     #[test]
     fn disposition_table() {
-        let rows: &[(&str, Option<(&str, Option<&str>, Option<&str>)>)] = &[
+        // (value, Some((type, name, filename)) or None for an error)
+        type Row<'a> = (&'a str, Option<(&'a str, Option<&'a str>, Option<&'a str>)>);
+        let rows: &[Row] = &[
             (
                 "form-data; name=\"result\"; filename=\"result.json\"",
                 Some(("form-data", Some("result"), Some("result.json"))),

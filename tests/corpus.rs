@@ -1,0 +1,132 @@
+//! The bundled sample export in `corpus/` is written by our own encoder from `corpus/result.json`
+//! and `corpus/files/`. This test writes it again and compares byte for byte; run it with
+//! `AUTHENTEQ_UPDATE_CORPUS=1` to rewrite the committed files after changing their sources.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use authenteq_export::multipart::{form_data_disposition, Boundary, Limits, MultipartWriter};
+
+/// The parts of a multipart export, in the order the API writes them: (part name, content type).
+const FILE_PARTS: &[(&str, &str, &str)] = &[
+    ("livenessFaceImage", "image/jpeg", "jpeg"),
+    ("croppedFrontImage", "image/jpeg", "jpeg"),
+    ("croppedBackImage", "image/jpeg", "jpeg"),
+    ("faceImage", "image/jpeg", "jpeg"),
+    ("croppedFrontImage2", "image/jpeg", "jpeg"),
+    ("croppedBackImage2", "image/jpeg", "jpeg"),
+    ("faceImage2", "image/jpeg", "jpeg"),
+    ("croppedFrontImage3", "image/jpeg", "jpeg"),
+    ("croppedBackImage3", "image/jpeg", "jpeg"),
+    ("faceImage3", "image/jpeg", "jpeg"),
+    ("addressProofDocument", "application/pdf", "pdf"),
+];
+
+const CORPUS_BOUNDARY: &str = "authenteq-export-sample-7Qm2Xc9LrT4vWb8N";
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")
+}
+
+fn multipart_export() -> Vec<u8> {
+    let dir = corpus();
+    let boundary = Boundary::new(CORPUS_BOUNDARY).unwrap();
+    let mut w = MultipartWriter::new(Vec::new(), boundary);
+    let result = std::fs::read(dir.join("result.json")).unwrap();
+    w.write_part(
+        &[
+            (
+                "Content-Disposition",
+                &form_data_disposition("result", Some("result.json")),
+            ),
+            ("Content-Type", "application/json"),
+        ],
+        &result,
+    )
+    .unwrap();
+    for (name, content_type, ext) in FILE_PARTS {
+        let filename = format!("{name}.{ext}");
+        let bytes = std::fs::read(dir.join("files").join(&filename)).unwrap();
+        w.write_part(
+            &[
+                (
+                    "Content-Disposition",
+                    &form_data_disposition(name, Some(&filename)),
+                ),
+                ("Content-Type", content_type),
+            ],
+            &bytes,
+        )
+        .unwrap();
+    }
+    w.finish().unwrap()
+}
+
+fn check_or_update(path: &Path, want: &[u8]) {
+    if std::env::var_os("AUTHENTEQ_UPDATE_CORPUS").is_some() {
+        std::fs::write(path, want).unwrap();
+        return;
+    }
+    let have = std::fs::read(path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with AUTHENTEQ_UPDATE_CORPUS=1)",
+            path.display()
+        )
+    });
+    assert!(
+        have == want,
+        "{} is not what the encoder writes (run with AUTHENTEQ_UPDATE_CORPUS=1)",
+        path.display()
+    );
+}
+
+#[test]
+fn multipart_sample_is_written_by_our_encoder() {
+    let dir = corpus();
+    let body = multipart_export();
+    check_or_update(&dir.join("verification-result.multipart"), &body);
+    let content_type = format!(
+        "{}\n",
+        Boundary::new(CORPUS_BOUNDARY)
+            .unwrap()
+            .content_type("mixed")
+    );
+    check_or_update(
+        &dir.join("verification-result.multipart.content-type"),
+        content_type.as_bytes(),
+    );
+}
+
+#[test]
+fn multipart_sample_decodes_to_its_sources() {
+    let dir = corpus();
+    let body = std::fs::read(dir.join("verification-result.multipart")).unwrap();
+    let content_type =
+        std::fs::read_to_string(dir.join("verification-result.multipart.content-type")).unwrap();
+    let boundary = Boundary::from_content_type(content_type.trim()).unwrap();
+    for chunk in [1, 7, 100, 4096, body.len()] {
+        let bytes = bytes::Bytes::from(body.clone());
+        let outcome = support::decode_chunks(
+            &support::fixed_chunks(&bytes, chunk),
+            &boundary,
+            Limits::default(),
+        );
+        assert!(outcome.is_complete(), "{outcome:?}");
+        assert_eq!(outcome.parts.len(), 12);
+        assert_eq!(outcome.parts[0].name.as_deref(), Some("result"));
+        assert_eq!(
+            outcome.parts[0].data,
+            std::fs::read(dir.join("result.json")).unwrap()
+        );
+        for (part, (name, _, ext)) in outcome.parts[1..].iter().zip(FILE_PARTS) {
+            assert_eq!(part.name.as_deref(), Some(*name));
+            let filename = format!("{name}.{ext}");
+            assert_eq!(part.filename.as_deref(), Some(filename.as_str()));
+            assert_eq!(
+                part.data,
+                std::fs::read(dir.join("files").join(&filename)).unwrap()
+            );
+        }
+    }
+}
