@@ -131,6 +131,8 @@ impl PartHeaders {
             disposition: None,
         };
         let mut pos = 0;
+        // Where the first Content-Disposition line starts, for error offsets.
+        let mut disposition_at = None;
         if block.is_empty() {
             return Ok(headers);
         }
@@ -147,12 +149,19 @@ impl PartHeaders {
                 None => (block.len(), block.len() + 1),
             };
             let line = &block[pos..line_end];
+            let before = headers.entries.len();
             headers.push_line(line, pos, max_headers)?;
+            let added = headers.entries.len() > before;
+            if added && disposition_at.is_none() && headers.last_name_is("content-disposition") {
+                disposition_at = Some(pos);
+            }
             pos = next;
         }
         if let Some(value) = headers.get_bytes("content-disposition") {
             let value = String::from_utf8_lossy(value);
-            headers.disposition = Some(ContentDisposition::parse(&value)?);
+            let parsed = ContentDisposition::parse(&value)
+                .map_err(|e| e.at(disposition_at.unwrap_or(0) as u64))?;
+            headers.disposition = Some(parsed);
         }
         Ok(headers)
     }
@@ -217,6 +226,12 @@ impl PartHeaders {
         self.entries
             .push((name_start..value_start, value_start..self.text.len()));
         Ok(())
+    }
+
+    fn last_name_is(&self, name: &str) -> bool {
+        self.entries
+            .last()
+            .is_some_and(|(n, _)| self.text[n.clone()].eq_ignore_ascii_case(name.as_bytes()))
     }
 
     /// Number of headers.
