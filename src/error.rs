@@ -38,6 +38,21 @@ pub enum ErrorKind {
     Source,
     /// An I/O error while writing output; see `source()`.
     Io,
+    /// JSON that does not parse, or a result that does not fit the model (for example, no `id`);
+    /// see `source()` for serde_json's error.
+    Json,
+    /// A base64 `content` string of the JSON export holds a byte outside the base64 alphabet, or
+    /// data after its padding.
+    InvalidBase64,
+    /// A PDF export does not start with `%PDF-`.
+    InvalidPdf,
+    /// The body is an error from the Authenteq API (`{"errorCode": ...}`); see
+    /// [`Error::api_error`].
+    Api,
+    /// The body is none of the three export formats (multipart, JSON, PDF).
+    UnknownFormat,
+    /// The export is not shaped as the API writes it: no `result` part, or two of them.
+    InvalidExport,
     /// The encoder was asked to write a part whose payload contains the delimiter.
     DelimiterInPayload,
     /// The encoder or decoder was used out of order (for example, data written after the body was
@@ -61,6 +76,12 @@ pub enum Limit {
     BodyBytes,
     /// Bytes before the first delimiter ([`Limits::max_preamble_bytes`](crate::multipart::Limits::max_preamble_bytes)).
     PreambleBytes,
+    /// Bytes of the result JSON of an export ([`ExportLimits::max_result_bytes`](crate::export::ExportLimits::max_result_bytes)).
+    ResultBytes,
+    /// Files in one export ([`ExportLimits::max_files`](crate::export::ExportLimits::max_files)).
+    ExportFiles,
+    /// Nesting depth of the JSON export ([`ExportLimits::max_json_depth`](crate::export::ExportLimits::max_json_depth)).
+    JsonDepth,
 }
 
 impl Limit {
@@ -73,6 +94,9 @@ impl Limit {
             Limit::PartBytes => "max_part_bytes",
             Limit::BodyBytes => "max_body_bytes",
             Limit::PreambleBytes => "max_preamble_bytes",
+            Limit::ResultBytes => "max_result_bytes",
+            Limit::ExportFiles => "max_files",
+            Limit::JsonDepth => "max_json_depth",
         }
     }
 }
@@ -189,6 +213,14 @@ impl Error {
         self.0.limit
     }
 
+    /// The error body of the API, for [`ErrorKind::Api`].
+    pub fn api_error(&self) -> Option<&crate::export::ApiError> {
+        self.0
+            .source
+            .as_deref()
+            .and_then(|s| s.downcast_ref::<crate::export::ApiError>())
+    }
+
     /// A short description of the specific problem, without the location (empty when the kind
     /// says it all).
     pub fn detail(&self) -> &str {
@@ -213,6 +245,12 @@ impl fmt::Display for Error {
             ErrorKind::Source => f.write_str("error reading the body")?,
             ErrorKind::Io => f.write_str("i/o error")?,
             ErrorKind::DelimiterInPayload => f.write_str("payload contains the delimiter")?,
+            ErrorKind::Json => f.write_str("invalid json")?,
+            ErrorKind::InvalidBase64 => f.write_str("invalid base64")?,
+            ErrorKind::InvalidPdf => f.write_str("invalid pdf")?,
+            ErrorKind::Api => f.write_str("the api answered with an error")?,
+            ErrorKind::UnknownFormat => f.write_str("unknown export format")?,
+            ErrorKind::InvalidExport => f.write_str("invalid export")?,
             ErrorKind::Usage => f.write_str("invalid use")?,
         }
         if !inner.detail.is_empty() {

@@ -77,7 +77,9 @@
 #![warn(missing_debug_implementations)]
 #![forbid(unsafe_code)]
 
+mod driver;
 mod error;
+pub mod export;
 pub mod multipart;
 
 pub use error::{Error, ErrorKind, Limit, PartRef, Result};

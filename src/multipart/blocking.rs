@@ -2,16 +2,14 @@
 
 use std::io::{self, Read};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::boundary::Boundary;
 use super::decoder::{Decoder, Event};
 use super::headers::PartHeaders;
 use super::limits::Limits;
+use crate::driver::{copy_into, BlockingDriver, Collector};
 use crate::error::{Error, ErrorKind, Result};
-
-/// Default size of the chunks read from the source: 64 KiB.
-pub const DEFAULT_CHUNK_SIZE: usize = 64 * 1024;
 
 /// A multipart body read from a [`Read`], for code without an async runtime.
 ///
@@ -36,10 +34,7 @@ pub const DEFAULT_CHUNK_SIZE: usize = 64 * 1024;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct MultipartReader<R> {
-    source: R,
-    decoder: Decoder,
-    buf: BytesMut,
-    chunk_size: usize,
+    driver: BlockingDriver<R, Decoder>,
 }
 
 impl<R: Read> MultipartReader<R> {
@@ -51,54 +46,24 @@ impl<R: Read> MultipartReader<R> {
     /// A body read from `source` with `boundary` and the given limits.
     pub fn with_limits(source: R, boundary: Boundary, limits: Limits) -> Self {
         MultipartReader {
-            source,
-            decoder: Decoder::with_limits(boundary, limits),
-            buf: BytesMut::new(),
-            chunk_size: DEFAULT_CHUNK_SIZE,
+            driver: BlockingDriver::new(source, Decoder::with_limits(boundary, limits)),
         }
     }
 
-    /// Sets the size of the chunks read from the source (at least 1 byte).
+    /// Sets the size of the chunks read from the source (at least 1 byte; default
+    /// [`DEFAULT_CHUNK_SIZE`](crate::multipart::DEFAULT_CHUNK_SIZE)).
     pub fn chunk_size(mut self, size: usize) -> Self {
-        self.chunk_size = size.max(1);
+        self.driver.chunk_size = size.max(1);
         self
     }
 
     /// Bytes read from the source so far.
     pub fn bytes_read(&self) -> u64 {
-        self.decoder.bytes_fed()
-    }
-
-    /// Reads one chunk into a fresh buffer and feeds it; at end of file, finishes the decoder.
-    fn fill(&mut self) -> Result<()> {
-        self.buf.clear();
-        self.buf.resize(self.chunk_size, 0);
-        let n = loop {
-            match self.source.read(&mut self.buf) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let err = Error::with_source(ErrorKind::Source, "", e);
-                    return Err(self.decoder.poison(err));
-                }
-            }
-        };
-        if n == 0 {
-            self.decoder.finish();
-        } else {
-            self.buf.truncate(n);
-            self.decoder.feed(self.buf.split().freeze());
-        }
-        Ok(())
+        self.driver.core.bytes_fed()
     }
 
     fn next_event(&mut self) -> Result<Event> {
-        loop {
-            if let Some(event) = self.decoder.next_event()? {
-                return Ok(event);
-            }
-            self.fill()?;
-        }
+        self.driver.next_event()
     }
 
     /// The next part, or `None` after the close delimiter; skips what is left of the current
@@ -114,7 +79,7 @@ impl<R: Read> MultipartReader<R> {
                 Event::Data(_) | Event::PartEnd => continue,
                 Event::End => return Ok(None),
                 Event::PartStart(headers) => {
-                    let number = self.decoder.parts_started();
+                    let number = self.driver.core.parts_started();
                     return Ok(Some(BlockingPart {
                         body: self,
                         headers,
@@ -141,8 +106,8 @@ pub struct BlockingPart<'a, R> {
 impl<R> std::fmt::Debug for MultipartReader<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MultipartReader")
-            .field("decoder", &self.decoder)
-            .field("chunk_size", &self.chunk_size)
+            .field("decoder", &self.driver.core)
+            .field("chunk_size", &self.driver.chunk_size)
             .finish_non_exhaustive()
     }
 }
@@ -200,18 +165,11 @@ impl<R: Read> BlockingPart<'_, R> {
     ///
     /// As [`chunk`](Self::chunk).
     pub fn bytes(mut self) -> Result<Bytes> {
-        let Some(first) = self.chunk()? else {
-            return Ok(Bytes::new());
-        };
-        let Some(second) = self.chunk()? else {
-            return Ok(first);
-        };
-        let mut all = BytesMut::from(&first[..]);
-        all.extend_from_slice(&second);
+        let mut all = Collector::new();
         while let Some(chunk) = self.chunk()? {
-            all.extend_from_slice(&chunk);
+            all.push(chunk);
         }
-        Ok(all.freeze())
+        Ok(all.finish())
     }
 }
 
@@ -220,13 +178,11 @@ impl<R: Read> Read for BlockingPart<'_, R> {
         if buf.is_empty() {
             return Ok(0);
         }
-        let Some(mut chunk) = self.chunk()? else {
+        let Some(chunk) = self.chunk()? else {
             return Ok(0);
         };
-        let n = buf.len().min(chunk.len());
-        buf[..n].copy_from_slice(&chunk[..n]);
-        chunk.advance(n);
-        self.unread = chunk;
+        let (n, rest) = copy_into(chunk, buf);
+        self.unread = rest;
         Ok(n)
     }
 }

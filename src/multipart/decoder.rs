@@ -702,3 +702,19 @@ fn find_header_end(buf: &[u8], from: usize, le: LineEnding) -> Option<(usize, us
     }
     None
 }
+
+impl crate::driver::Core for Decoder {
+    type Event = Event;
+    fn feed(&mut self, chunk: Bytes) {
+        Decoder::feed(self, chunk)
+    }
+    fn finish(&mut self) {
+        Decoder::finish(self)
+    }
+    fn next_event(&mut self) -> Result<Option<Event>> {
+        Decoder::next_event(self)
+    }
+    fn poison(&mut self, err: Error) -> Error {
+        Decoder::poison(self, err)
+    }
+}

@@ -18,7 +18,8 @@ mod headers;
 mod limits;
 mod stream;
 
-pub use blocking::{BlockingPart, MultipartReader, DEFAULT_CHUNK_SIZE};
+pub use crate::driver::DEFAULT_CHUNK_SIZE;
+pub use blocking::{BlockingPart, MultipartReader};
 pub use boundary::{Boundary, MAX_BOUNDARY_LEN};
 pub use decoder::{Decoder, Event, MAX_TRANSPORT_PADDING};
 pub use encoder::{form_data_disposition, Encoder, MultipartWriter, PartWriter};

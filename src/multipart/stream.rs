@@ -4,7 +4,7 @@ use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 use futures_core::Stream;
 use tokio::io::{AsyncRead, ReadBuf};
 
@@ -12,9 +12,8 @@ use super::boundary::Boundary;
 use super::decoder::{Decoder, Event};
 use super::headers::PartHeaders;
 use super::limits::Limits;
+use crate::driver::{copy_into_read_buf, AsyncDriver, BoxError, Collector};
 use crate::error::{Error, ErrorKind, Result};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A multipart body read from a [`Stream`] of `Result<Bytes, E>` chunks: reqwest's
 /// `bytes_stream()`, a hyper or axum body's data stream, `tokio_util::io::ReaderStream` over a
@@ -49,14 +48,13 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// # }).unwrap();
 /// ```
 pub struct Multipart<S> {
-    source: Pin<Box<S>>,
-    decoder: Decoder,
+    driver: AsyncDriver<S, Decoder>,
 }
 
 impl<S> std::fmt::Debug for Multipart<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Multipart")
-            .field("decoder", &self.decoder)
+            .field("decoder", &self.driver.core)
             .finish_non_exhaustive()
     }
 }
@@ -74,32 +72,17 @@ where
     /// A body read from `source` with `boundary` and the given limits.
     pub fn with_limits(source: S, boundary: Boundary, limits: Limits) -> Self {
         Multipart {
-            source: Box::pin(source),
-            decoder: Decoder::with_limits(boundary, limits),
+            driver: AsyncDriver::new(source, Decoder::with_limits(boundary, limits)),
         }
     }
 
     /// Bytes pulled from the source so far.
     pub fn bytes_read(&self) -> u64 {
-        self.decoder.bytes_fed()
+        self.driver.core.bytes_fed()
     }
 
-    /// Polls the decoder for its next event, pulling a chunk from the source only when the
-    /// decoder needs one.
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Result<Event>> {
-        loop {
-            if let Some(event) = self.decoder.next_event()? {
-                return Poll::Ready(Ok(event));
-            }
-            match ready!(self.source.as_mut().poll_next(cx)) {
-                Some(Ok(chunk)) => self.decoder.feed(chunk),
-                Some(Err(e)) => {
-                    let err = Error::with_source(ErrorKind::Source, "", e.into());
-                    return Poll::Ready(Err(self.decoder.poison(err)));
-                }
-                None => self.decoder.finish(),
-            }
-        }
+        self.driver.poll_event(cx)
     }
 
     /// Polls for the next part, skipping what is left of the current one.
@@ -121,7 +104,7 @@ where
     /// `None`), or [`ErrorKind::Source`] when the stream failed.
     pub async fn next_part(&mut self) -> Result<Option<Part<'_, S>>> {
         let headers = poll_fn(|cx| self.poll_next_part(cx)).await?;
-        let number = self.decoder_parts();
+        let number = self.driver.core.parts_started();
         Ok(headers.map(move |headers| Part {
             body: self,
             headers,
@@ -129,10 +112,6 @@ where
             done: false,
             unread: Bytes::new(),
         }))
-    }
-
-    fn decoder_parts(&self) -> usize {
-        self.decoder.parts_started()
     }
 }
 
@@ -215,18 +194,11 @@ where
     ///
     /// As [`chunk`](Self::chunk).
     pub async fn bytes(mut self) -> Result<Bytes> {
-        let Some(first) = self.chunk().await? else {
-            return Ok(Bytes::new());
-        };
-        let Some(second) = self.chunk().await? else {
-            return Ok(first);
-        };
-        let mut all = BytesMut::from(&first[..]);
-        all.extend_from_slice(&second);
+        let mut all = Collector::new();
         while let Some(chunk) = self.chunk().await? {
-            all.extend_from_slice(&chunk);
+            all.push(chunk);
         }
-        Ok(all.freeze())
+        Ok(all.finish())
     }
 }
 
@@ -255,15 +227,11 @@ where
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
-        let mut chunk = match ready!(self.poll_chunk(cx)) {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => return Poll::Ready(Ok(())),
+        match ready!(self.poll_chunk(cx)) {
+            Ok(Some(chunk)) => self.unread = copy_into_read_buf(chunk, buf),
+            Ok(None) => {}
             Err(e) => return Poll::Ready(Err(e.into())),
-        };
-        let n = buf.remaining().min(chunk.len());
-        buf.put_slice(&chunk[..n]);
-        chunk.advance(n);
-        self.unread = chunk;
+        }
         Poll::Ready(Ok(()))
     }
 }

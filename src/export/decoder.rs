@@ -1,0 +1,540 @@
+//! The sans-I/O export decoder: one state machine for the three export formats.
+
+use bytes::{Bytes, BytesMut};
+
+use super::files::{FileInfo, FileKind};
+use super::json::JsonExport;
+use super::{ApiError, VerificationResult};
+use crate::error::{Error, ErrorKind, Limit, PartRef, Result};
+use crate::multipart::{Boundary, Decoder, Event, Limits};
+
+/// The three formats of the export endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// `/export/verification-result-as-multipart`: `multipart/mixed` with a `result` part and one
+    /// part per file.
+    Multipart(Boundary),
+    /// `/export/verification-result-as-json`: one JSON document, files embedded as base64 (or an
+    /// API error body).
+    Json,
+    /// `/export/verification-result-as-pdf`: a PDF report.
+    Pdf,
+}
+
+/// Bytes looked at, at most, to tell the format of a body without a `Content-Type`.
+pub const DETECT_BYTES: usize = 8 * 1024;
+
+impl ExportFormat {
+    /// The format a `Content-Type` value announces: `multipart/*` (with its boundary),
+    /// `application/json` (or any `+json`), `application/pdf`. `None` for anything else
+    /// (`application/octet-stream`, say), where the body's first bytes must tell.
+    ///
+    /// # Errors
+    ///
+    /// For a `multipart/*` type without a valid boundary, as
+    /// [`Boundary::from_content_type`].
+    pub fn from_content_type(content_type: &str) -> Result<Option<ExportFormat>> {
+        let Ok(parsed) = content_type.trim().parse::<mime::Mime>() else {
+            return Err(Error::new(
+                ErrorKind::InvalidContentType,
+                format!("cannot parse {content_type:?}"),
+            ));
+        };
+        Ok(match (parsed.type_(), parsed.subtype(), parsed.suffix()) {
+            (mime::MULTIPART, _, _) => Some(ExportFormat::Multipart(Boundary::from_content_type(
+                content_type,
+            )?)),
+            (mime::APPLICATION, mime::JSON, _) | (_, _, Some(mime::JSON)) => {
+                Some(ExportFormat::Json)
+            }
+            (mime::APPLICATION, mime::PDF, _) => Some(ExportFormat::Pdf),
+            _ => None,
+        })
+    }
+
+    /// Tells the format from a body's first bytes: a JSON object, `%PDF-`, or a line starting with
+    /// `--` (whose boundary is taken). `Ok(None)` when `head` is too short to tell.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::UnknownFormat`] when the bytes fit no format (or `head` holds
+    /// [`DETECT_BYTES`] and still does not tell); boundary errors as [`Boundary::sniff`].
+    pub fn detect(head: &[u8]) -> Result<Option<ExportFormat>> {
+        let head_trimmed = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+        let first = head_trimmed
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+        let Some(first) = first else {
+            return Ok(None);
+        };
+        let rest = &head_trimmed[first..];
+        if rest[0] == b'{' {
+            return Ok(Some(ExportFormat::Json));
+        }
+        if b"%PDF-".starts_with(&rest[..rest.len().min(5)]) {
+            return Ok((rest.len() >= 5).then_some(ExportFormat::Pdf));
+        }
+        match Boundary::sniff(head) {
+            Ok(boundary) => Ok(Some(ExportFormat::Multipart(boundary))),
+            Err(e) if e.kind() == ErrorKind::BoundaryNotFound && head.len() < DETECT_BYTES => {
+                Ok(None)
+            }
+            Err(e) if e.kind() == ErrorKind::BoundaryNotFound => Err(Error::new(
+                ErrorKind::UnknownFormat,
+                "the body is not a multipart, json or pdf export",
+            )
+            .at(0)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Export-level limits, on top of the multipart decoder's [`Limits`].
+///
+/// | setting | default |
+/// |---|---|
+/// | [`max_result_bytes`](Self::max_result_bytes): the result JSON (the multipart `result` part, or the JSON export without its files) | 1 MiB |
+/// | [`max_files`](Self::max_files): files in one export | 64 |
+/// | [`max_json_depth`](Self::max_json_depth): nesting of the JSON export | 64 |
+/// | [`multipart`](Self::multipart): the multipart decoder's limits | [`Limits::default`], with `max_parts` 65 |
+///
+/// A real export has one result of a few KiB and at most eleven files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportLimits {
+    pub(crate) max_result_bytes: usize,
+    pub(crate) max_files: usize,
+    pub(crate) max_json_depth: usize,
+    pub(crate) multipart: Limits,
+}
+
+impl Default for ExportLimits {
+    fn default() -> Self {
+        ExportLimits {
+            max_result_bytes: 1 << 20,
+            max_files: 64,
+            max_json_depth: 64,
+            multipart: Limits::default().max_parts(65),
+        }
+    }
+}
+
+impl ExportLimits {
+    /// Sets the maximum size of the result JSON.
+    pub fn max_result_bytes(mut self, n: usize) -> Self {
+        self.max_result_bytes = n;
+        self
+    }
+    /// Sets the maximum number of files in one export.
+    pub fn max_files(mut self, n: usize) -> Self {
+        self.max_files = n;
+        self
+    }
+    /// Sets the maximum nesting depth of the JSON export.
+    pub fn max_json_depth(mut self, n: usize) -> Self {
+        self.max_json_depth = n;
+        self
+    }
+    /// Sets the multipart decoder's limits.
+    pub fn multipart(mut self, limits: Limits) -> Self {
+        self.multipart = limits;
+        self
+    }
+}
+
+/// What the export decoder found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExportEvent {
+    /// The typed result and the JSON it was read from: the multipart `result` part verbatim, or
+    /// for the JSON export, the document without its files, pretty-printed (2-space indent, the
+    /// API's field order, a final newline). The JSON export yields it after its files, at the end
+    /// of the document; the multipart export where its part comes.
+    Result {
+        /// The typed result.
+        result: Box<VerificationResult>,
+        /// The result's JSON bytes.
+        json: Bytes,
+    },
+    /// A file begins.
+    FileStart(FileInfo),
+    /// The next bytes of the current file.
+    FileData(Bytes),
+    /// The current file is complete: its closing delimiter (multipart), the end of its base64
+    /// string (JSON), or the PDF's `%%EOF` at the end of input was read.
+    FileEnd,
+    /// The export is complete.
+    End,
+}
+
+#[derive(Debug)]
+enum MultipartPart {
+    Between,
+    Result {
+        first: Option<Bytes>,
+        rest: BytesMut,
+        len: usize,
+    },
+    File,
+}
+
+#[derive(Debug)]
+struct MultipartExport {
+    decoder: Decoder,
+    part: MultipartPart,
+    result_seen: bool,
+    files: usize,
+}
+
+#[derive(Debug)]
+struct PdfExport {
+    fed: u64,
+    finished: bool,
+    started: bool,
+    input: Bytes,
+    /// The last bytes of the document, to find `%%EOF`.
+    tail: Vec<u8>,
+    done: bool,
+}
+
+/// How far from the end the PDF trailer `%%EOF` may stand (PDF readers look 1024 bytes back).
+const PDF_TRAILER_WINDOW: usize = 1024;
+
+#[derive(Debug)]
+enum Inner {
+    Detecting { head: BytesMut },
+    Multipart(Box<MultipartExport>),
+    Json(Box<JsonExport>),
+    Pdf(PdfExport),
+}
+
+/// The sans-I/O export decoder: fed the body's chunks, it answers with [`ExportEvent`]s, the
+/// same for the three formats.
+///
+/// The async [`Export`](super::Export) and blocking [`ExportReader`](super::ExportReader) drive it.
+#[derive(Debug)]
+pub struct ExportDecoder {
+    inner: Inner,
+    limits: ExportLimits,
+    finished: bool,
+}
+
+impl ExportDecoder {
+    /// A decoder for a body of a known format.
+    pub fn new(format: ExportFormat, limits: ExportLimits) -> Self {
+        ExportDecoder {
+            inner: Self::inner_for(format, limits),
+            limits,
+            finished: false,
+        }
+    }
+
+    /// A decoder that tells the format from the body's first bytes.
+    pub fn detecting(limits: ExportLimits) -> Self {
+        ExportDecoder {
+            inner: Inner::Detecting {
+                head: BytesMut::new(),
+            },
+            limits,
+            finished: false,
+        }
+    }
+
+    /// A decoder for a body with this `Content-Type` (or none): the type tells the format when it
+    /// can, else the first bytes do.
+    ///
+    /// # Errors
+    ///
+    /// As [`ExportFormat::from_content_type`].
+    pub fn for_content_type(content_type: Option<&str>, limits: ExportLimits) -> Result<Self> {
+        Ok(
+            match content_type
+                .map(ExportFormat::from_content_type)
+                .transpose()?
+                .flatten()
+            {
+                Some(format) => Self::new(format, limits),
+                None => Self::detecting(limits),
+            },
+        )
+    }
+
+    fn inner_for(format: ExportFormat, limits: ExportLimits) -> Inner {
+        match format {
+            ExportFormat::Multipart(boundary) => Inner::Multipart(Box::new(MultipartExport {
+                decoder: Decoder::with_limits(boundary, limits.multipart),
+                part: MultipartPart::Between,
+                result_seen: false,
+                files: 0,
+            })),
+            ExportFormat::Json => Inner::Json(Box::new(JsonExport::new(limits))),
+            ExportFormat::Pdf => Inner::Pdf(PdfExport {
+                fed: 0,
+                finished: false,
+                started: false,
+                input: Bytes::new(),
+                tail: Vec::new(),
+                done: false,
+            }),
+        }
+    }
+
+    /// The format, once known.
+    pub fn format(&self) -> Option<&'static str> {
+        match self.inner {
+            Inner::Detecting { .. } => None,
+            Inner::Multipart(_) => Some("multipart"),
+            Inner::Json(_) => Some("json"),
+            Inner::Pdf(_) => Some("pdf"),
+        }
+    }
+
+    /// Gives the decoder the next chunk; call it when [`next_event`](Self::next_event) returned
+    /// `Ok(None)`.
+    pub fn feed(&mut self, chunk: Bytes) {
+        match &mut self.inner {
+            Inner::Detecting { head } => head.extend_from_slice(&chunk),
+            Inner::Multipart(m) => m.decoder.feed(chunk),
+            Inner::Json(j) => j.feed(chunk),
+            Inner::Pdf(p) => p.feed(chunk),
+        }
+    }
+
+    /// Marks the end of input.
+    pub fn finish(&mut self) {
+        self.finished = true;
+        match &mut self.inner {
+            Inner::Detecting { .. } => {}
+            Inner::Multipart(m) => m.decoder.finish(),
+            Inner::Json(j) => j.finish(),
+            Inner::Pdf(p) => p.finished = true,
+        }
+    }
+
+    /// Bytes fed so far.
+    pub fn bytes_fed(&self) -> u64 {
+        match &self.inner {
+            Inner::Detecting { head } => head.len() as u64,
+            Inner::Multipart(m) => m.decoder.bytes_fed(),
+            Inner::Json(j) => j.bytes_fed(),
+            Inner::Pdf(p) => p.fed,
+        }
+    }
+
+    fn part_ref(&self) -> Option<PartRef> {
+        match &self.inner {
+            Inner::Json(j) => j.part_ref(),
+            _ => None,
+        }
+    }
+
+    /// Stops the export with a source error.
+    pub(crate) fn poison(&mut self, err: Error) -> Error {
+        let at = self.bytes_fed();
+        match &mut self.inner {
+            Inner::Multipart(m) => m.decoder.poison(err),
+            _ => err.at(at).in_part(self.part_ref()),
+        }
+    }
+
+    /// The next event, `Ok(None)` when more input is needed.
+    ///
+    /// # Errors
+    ///
+    /// The multipart decoder's errors; [`ErrorKind::Json`], [`ErrorKind::InvalidBase64`],
+    /// [`ErrorKind::InvalidPdf`], [`ErrorKind::Api`] (the body is an API error),
+    /// [`ErrorKind::UnknownFormat`], [`ErrorKind::InvalidExport`], and
+    /// [`ErrorKind::UnexpectedEnd`] for a body cut short in any format.
+    pub fn next_event(&mut self) -> Result<Option<ExportEvent>> {
+        loop {
+            match &mut self.inner {
+                Inner::Detecting { head } => {
+                    let format = match ExportFormat::detect(head) {
+                        Ok(Some(format)) => format,
+                        Ok(None) if !self.finished => return Ok(None),
+                        Ok(None) => {
+                            return Err(Error::new(
+                                ErrorKind::UnknownFormat,
+                                if head.is_empty() {
+                                    "the body is empty"
+                                } else {
+                                    "the body is not a multipart, json or pdf export"
+                                },
+                            )
+                            .at(head.len() as u64))
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    let head = std::mem::take(head).freeze();
+                    self.inner = Self::inner_for(format, self.limits);
+                    self.feed(head);
+                    if self.finished {
+                        self.finish();
+                    }
+                }
+                Inner::Multipart(m) => return m.next_event(self.limits),
+                Inner::Json(j) => {
+                    let part = j.part_ref();
+                    return j.next_event().map_err(|e| e.in_part(part));
+                }
+                Inner::Pdf(p) => return p.next_event(),
+            }
+        }
+    }
+}
+
+impl MultipartExport {
+    fn next_event(&mut self, limits: ExportLimits) -> Result<Option<ExportEvent>> {
+        loop {
+            let Some(event) = self.decoder.next_event()? else {
+                return Ok(None);
+            };
+            match event {
+                Event::PartStart(headers) => {
+                    if headers.name() == Some("result") {
+                        if self.result_seen {
+                            return Err(self.fail("a second result part"));
+                        }
+                        self.result_seen = true;
+                        self.part = MultipartPart::Result {
+                            first: None,
+                            rest: BytesMut::new(),
+                            len: 0,
+                        };
+                        continue;
+                    }
+                    self.files += 1;
+                    if self.files > limits.max_files {
+                        let at = self.decoder.bytes_fed();
+                        return Err(self.decoder.poison(
+                            Error::limit_exceeded(Limit::ExportFiles, limits.max_files as u64)
+                                .at(at),
+                        ));
+                    }
+                    self.part = MultipartPart::File;
+                    return Ok(Some(ExportEvent::FileStart(FileInfo::from_part(headers))));
+                }
+                Event::Data(data) => match &mut self.part {
+                    MultipartPart::File => return Ok(Some(ExportEvent::FileData(data))),
+                    MultipartPart::Result { first, rest, len } => {
+                        *len += data.len();
+                        if *len > limits.max_result_bytes {
+                            let err = Error::limit_exceeded(
+                                Limit::ResultBytes,
+                                limits.max_result_bytes as u64,
+                            );
+                            return Err(self.decoder.poison(err));
+                        }
+                        // Keep a single chunk as it came; join only when there are several.
+                        match first {
+                            None if rest.is_empty() => *first = Some(data),
+                            _ => {
+                                if let Some(f) = first.take() {
+                                    rest.extend_from_slice(&f);
+                                }
+                                rest.extend_from_slice(&data);
+                            }
+                        }
+                    }
+                    MultipartPart::Between => {}
+                },
+                Event::PartEnd => match std::mem::replace(&mut self.part, MultipartPart::Between) {
+                    MultipartPart::File => return Ok(Some(ExportEvent::FileEnd)),
+                    MultipartPart::Result { first, rest, .. } => {
+                        let json = first.unwrap_or_else(|| rest.freeze());
+                        let result = VerificationResult::from_json(&json).map_err(|e| {
+                            let err = Error::with_source(
+                                ErrorKind::Json,
+                                "the result part does not fit the model",
+                                e,
+                            );
+                            self.decoder.poison(err)
+                        })?;
+                        return Ok(Some(ExportEvent::Result {
+                            result: Box::new(result),
+                            json,
+                        }));
+                    }
+                    MultipartPart::Between => {}
+                },
+                Event::End => {
+                    if !self.result_seen {
+                        return Err(self.fail("no result part"));
+                    }
+                    return Ok(Some(ExportEvent::End));
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, detail: &'static str) -> Error {
+        self.decoder
+            .poison(Error::new(ErrorKind::InvalidExport, detail))
+    }
+}
+
+impl PdfExport {
+    fn feed(&mut self, chunk: Bytes) {
+        if self.finished || self.done || chunk.is_empty() {
+            return;
+        }
+        self.fed += chunk.len() as u64;
+        // Keep the last bytes of the document to look for the trailer at the end.
+        let keep = PDF_TRAILER_WINDOW.min(chunk.len());
+        let overflow = (self.tail.len() + keep).saturating_sub(PDF_TRAILER_WINDOW);
+        self.tail.drain(..overflow);
+        self.tail.extend_from_slice(&chunk[chunk.len() - keep..]);
+        if self.input.is_empty() {
+            self.input = chunk;
+        } else {
+            let mut joined = BytesMut::from(&self.input[..]);
+            joined.extend_from_slice(&chunk);
+            self.input = joined.freeze();
+        }
+    }
+
+    fn next_event(&mut self) -> Result<Option<ExportEvent>> {
+        if self.done {
+            return Ok(Some(ExportEvent::End));
+        }
+        if !self.started {
+            if self.input.len() < 5 && !self.finished {
+                return Ok(None);
+            }
+            if !self.input.starts_with(b"%PDF-") {
+                if self.input.len() < 5 && b"%PDF-".starts_with(&self.input) {
+                    return Err(
+                        Error::new(ErrorKind::UnexpectedEnd, "inside the pdf header").at(self.fed),
+                    );
+                }
+                if let Some(api) = ApiError::from_json(&self.input) {
+                    return Err(Error::with_source(ErrorKind::Api, "", api));
+                }
+                return Err(Error::new(
+                    ErrorKind::InvalidPdf,
+                    "the body does not start with %PDF-",
+                )
+                .at(0));
+            }
+            self.started = true;
+            return Ok(Some(ExportEvent::FileStart(FileInfo::new(
+                FileKind::Report,
+                Some("result.pdf".to_owned()),
+                Some("application/pdf".to_owned()),
+            ))));
+        }
+        if !self.input.is_empty() {
+            return Ok(Some(ExportEvent::FileData(std::mem::take(&mut self.input))));
+        }
+        if !self.finished {
+            return Ok(None);
+        }
+        if memchr::memmem::find(&self.tail, b"%%EOF").is_none() {
+            return Err(Error::new(
+                ErrorKind::UnexpectedEnd,
+                "the pdf has no %%EOF trailer in its last 1024 bytes",
+            )
+            .at(self.fed));
+        }
+        self.done = true;
+        Ok(Some(ExportEvent::FileEnd))
+    }
+}

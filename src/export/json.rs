@@ -1,0 +1,771 @@
+//! The JSON export, streamed: a sans-I/O scanner that decodes the base64 `content` of every
+//! embedded file while it is read, and keeps the rest of the document (small) to type it at the
+//! end.
+//!
+//! The document is copied into a *skeleton* with every file value replaced by `null`; the
+//! scanner tracks just enough JSON (strings, escapes, nesting) to know where file values are.
+//! The skeleton is then parsed by serde_json, which validates everything the scanner skipped
+//! over, and the file members are removed, giving the same result JSON as the multipart export's
+//! `result` part.
+
+use std::collections::VecDeque;
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine as _;
+use bytes::{Bytes, BytesMut};
+
+use super::decoder::{ExportEvent, ExportLimits};
+use super::files::{sniff_content_type, FileInfo, FileKind};
+use super::{ApiError, VerificationResult};
+use crate::error::{Error, ErrorKind, Limit, PartRef, Result};
+
+/// Standard base64, padding optional, as the API and other writers produce it.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// Decoded bytes held back before a file is announced, to guess its content type.
+const SNIFF_BYTES: usize = 16;
+
+fn is_base64_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'='
+}
+
+/// A base64 decoder fed runs of characters.
+#[derive(Debug, Default)]
+struct Base64Stream {
+    quad: [u8; 4],
+    filled: usize,
+    padded: bool,
+    out: BytesMut,
+}
+
+fn base64_error(detail: impl Into<std::borrow::Cow<'static, str>>, at: u64) -> Error {
+    Error::new(ErrorKind::InvalidBase64, detail).at(at)
+}
+
+impl Base64Stream {
+    fn push_byte(&mut self, b: u8, at: u64) -> Result<()> {
+        if !is_base64_byte(b) {
+            return Err(base64_error(
+                format!("byte {:?} is not base64", char::from(b)),
+                at,
+            ));
+        }
+        if self.padded {
+            return Err(base64_error("data after the base64 padding", at));
+        }
+        self.quad[self.filled] = b;
+        self.filled += 1;
+        if self.filled == 4 {
+            self.filled = 0;
+            let quad = self.quad;
+            self.decode(&quad, at - 3)?;
+        }
+        Ok(())
+    }
+
+    fn decode(&mut self, chars: &[u8], at: u64) -> Result<()> {
+        if self.padded {
+            return Err(base64_error("data after the base64 padding", at));
+        }
+        let start = self.out.len();
+        self.out.resize(start + chars.len() / 4 * 3 + 3, 0);
+        match BASE64.decode_slice(chars, &mut self.out[start..]) {
+            Ok(n) => self.out.truncate(start + n),
+            Err(e) => {
+                self.out.truncate(start);
+                use base64::{DecodeError, DecodeSliceError};
+                let (pos, detail) = match e {
+                    DecodeSliceError::DecodeError(DecodeError::InvalidByte(i, b'=')) => {
+                        (i, "data after the base64 padding".to_string())
+                    }
+                    DecodeSliceError::DecodeError(DecodeError::InvalidByte(i, b)) => {
+                        (i, format!("byte {:?} is not base64", char::from(b)))
+                    }
+                    other => (0, other.to_string()),
+                };
+                return Err(base64_error(detail, at + pos as u64));
+            }
+        }
+        self.padded = chars.last() == Some(&b'=');
+        Ok(())
+    }
+
+    /// Decodes a run of base64 characters that starts at body offset `at`.
+    fn push_run(&mut self, run: &[u8], at: u64) -> Result<()> {
+        let mut i = 0;
+        while self.filled > 0 && i < run.len() {
+            self.push_byte(run[i], at + i as u64)?;
+            i += 1;
+        }
+        let bulk = (run.len() - i) / 4 * 4;
+        if bulk > 0 {
+            self.decode(&run[i..i + bulk], at + i as u64)?;
+            i += bulk;
+        }
+        for (j, &b) in run[i..].iter().enumerate() {
+            self.push_byte(b, at + (i + j) as u64)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, at: u64) -> Result<()> {
+        match self.filled {
+            0 => Ok(()),
+            1 => Err(base64_error(
+                "base64 content ends with a lone character",
+                at,
+            )),
+            n => {
+                let quad = self.quad;
+                self.filled = 0;
+                self.decode(&quad[..n], at)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Container {
+    Object,
+    Array,
+}
+
+#[derive(Debug)]
+struct Frame {
+    container: Container,
+    /// Bytes of this container go to the skeleton (false inside a file object).
+    copy: bool,
+    /// This object is an embedded file `{contentType, content}`.
+    file_object: bool,
+    /// The current member's key (objects).
+    key: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StrKind {
+    Key,
+    Value,
+    ContentType,
+    Base64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Escape {
+    None,
+    Backslash,
+    Unicode { left: u8, value: u32 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lex {
+    /// Before a value: `ws value`.
+    Value,
+    /// After a value: `ws (',' | '}' | ']')`.
+    AfterValue,
+    /// After `{`: `ws ('"' | '}')`.
+    KeyOrEnd,
+    /// After `,` in an object: `ws '"'`.
+    Key,
+    /// After a key: `ws ':'`.
+    Colon,
+    /// Inside a string.
+    Str { kind: StrKind, escape: Escape },
+    /// Inside a number, `true`, `false` or `null`.
+    Literal,
+    /// After the top-level value: only whitespace.
+    Trailing,
+}
+
+/// The file being streamed.
+#[derive(Debug)]
+struct FileScan {
+    kind: FileKind,
+    content_type: Option<String>,
+    announced: bool,
+    /// The content string was read to its end.
+    content_done: bool,
+    base64: Base64Stream,
+}
+
+/// The streaming JSON export scanner.
+#[derive(Debug)]
+pub(crate) struct JsonExport {
+    limits: ExportLimits,
+    input: Bytes,
+    /// Body offset of `input[0]`.
+    offset: u64,
+    fed: u64,
+    finished: bool,
+    done: bool,
+    skeleton: Vec<u8>,
+    stack: Vec<Frame>,
+    lex: Lex,
+    /// Raw bytes of the string being captured (keys and `contentType`).
+    capture: Vec<u8>,
+    file: Option<FileScan>,
+    files: usize,
+    /// File members replaced by `null` in the skeleton: (parent key, key).
+    removed: Vec<(Option<String>, String)>,
+    queue: VecDeque<ExportEvent>,
+}
+
+fn json_error(detail: impl Into<std::borrow::Cow<'static, str>>, at: u64) -> Error {
+    Error::new(ErrorKind::Json, detail).at(at)
+}
+
+fn unescape(raw: &[u8]) -> Option<String> {
+    if !raw.contains(&b'\\') {
+        return std::str::from_utf8(raw).ok().map(str::to_owned);
+    }
+    let mut quoted = Vec::with_capacity(raw.len() + 2);
+    quoted.push(b'"');
+    quoted.extend_from_slice(raw);
+    quoted.push(b'"');
+    serde_json::from_slice(&quoted).ok()
+}
+
+impl JsonExport {
+    pub(crate) fn new(limits: ExportLimits) -> Self {
+        JsonExport {
+            limits,
+            input: Bytes::new(),
+            offset: 0,
+            fed: 0,
+            finished: false,
+            done: false,
+            skeleton: Vec::new(),
+            stack: Vec::new(),
+            lex: Lex::Value,
+            capture: Vec::new(),
+            file: None,
+            files: 0,
+            removed: Vec::new(),
+            queue: VecDeque::new(),
+        }
+    }
+
+    pub(crate) fn feed(&mut self, chunk: Bytes) {
+        if self.finished || self.done || chunk.is_empty() {
+            return;
+        }
+        self.fed += chunk.len() as u64;
+        if self.input.is_empty() {
+            self.input = chunk;
+        } else {
+            let mut joined = BytesMut::with_capacity(self.input.len() + chunk.len());
+            joined.extend_from_slice(&self.input);
+            joined.extend_from_slice(&chunk);
+            self.input = joined.freeze();
+        }
+    }
+
+    pub(crate) fn finish(&mut self) {
+        self.finished = true;
+    }
+
+    pub(crate) fn bytes_fed(&self) -> u64 {
+        self.fed
+    }
+
+    /// The file being read, for error messages.
+    pub(crate) fn part_ref(&self) -> Option<PartRef> {
+        self.file.as_ref().map(|f| PartRef {
+            number: self.files,
+            name: Some(f.kind.part_name().into_owned()),
+        })
+    }
+
+    pub(crate) fn next_event(&mut self) -> Result<Option<ExportEvent>> {
+        loop {
+            if let Some(event) = self.queue.pop_front() {
+                return Ok(Some(event));
+            }
+            if self.done {
+                return Ok(Some(ExportEvent::End));
+            }
+            if self.input.is_empty() {
+                if !self.finished {
+                    return Ok(None);
+                }
+                self.end_of_document()?;
+                continue;
+            }
+            self.scan()?;
+        }
+    }
+
+    fn push_skeleton(&mut self, bytes: &[u8], at: u64) -> Result<()> {
+        self.skeleton.extend_from_slice(bytes);
+        if self.skeleton.len() > self.limits.max_result_bytes {
+            return Err(Error::limit_exceeded(
+                Limit::ResultBytes,
+                self.limits.max_result_bytes as u64,
+            )
+            .at(at));
+        }
+        Ok(())
+    }
+
+    fn copying(&self) -> bool {
+        self.stack.last().is_none_or(|f| f.copy)
+    }
+
+    /// Scans the current input chunk, queueing the events it yields.
+    fn scan(&mut self) -> Result<()> {
+        let input = std::mem::take(&mut self.input);
+        let base = self.offset;
+        let mut i = 0;
+        while i < input.len() {
+            let at = base + i as u64;
+            if let Lex::Str {
+                kind: StrKind::Base64,
+                escape: Escape::None,
+            } = self.lex
+            {
+                // The hot path: a run of base64 up to the next quote or backslash.
+                let rest = &input[i..];
+                let run = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+                if run > 0 {
+                    let file = self.file.as_mut().expect("base64 outside a file");
+                    file.base64.push_run(&rest[..run], at)?;
+                    i += run;
+                    continue;
+                }
+            }
+            let b = input[i];
+            i += 1;
+            self.byte(b, at)?;
+        }
+        self.offset += input.len() as u64;
+        self.flush_file_data();
+        Ok(())
+    }
+
+    /// Queues the decoded bytes of the current file, announcing it first.
+    fn flush_file_data(&mut self) {
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        if !file.announced {
+            if file.base64.out.len() < SNIFF_BYTES && !file.content_done {
+                return;
+            }
+            file.announced = true;
+            let content_type = file
+                .content_type
+                .clone()
+                .or_else(|| sniff_content_type(&file.base64.out).map(str::to_owned));
+            self.queue.push_back(ExportEvent::FileStart(FileInfo::new(
+                file.kind.clone(),
+                None,
+                content_type,
+            )));
+        }
+        if !file.base64.out.is_empty() {
+            let data = file.base64.out.split().freeze();
+            self.queue.push_back(ExportEvent::FileData(data));
+        }
+    }
+
+    /// Ends the current file: its value was read to the end.
+    fn end_file(&mut self) {
+        if let Some(file) = self.file.as_mut() {
+            file.content_done = true;
+        }
+        self.flush_file_data();
+        if self.file.take().is_some_and(|f| f.announced) {
+            self.queue.push_back(ExportEvent::FileEnd);
+        }
+    }
+
+    /// The file kind of the value about to start, if it is a file field.
+    fn file_kind_here(&self) -> Option<FileKind> {
+        let top = self.stack.last()?;
+        if top.container != Container::Object || !top.copy {
+            return None;
+        }
+        match self.stack.len() {
+            1 => FileKind::from_json_path(None, &top.key),
+            2 if self.stack[0].container == Container::Object => {
+                FileKind::from_json_path(Some(&self.stack[0].key), &top.key)
+            }
+            _ => None,
+        }
+    }
+
+    fn start_file(&mut self, kind: FileKind, at: u64) -> Result<()> {
+        self.files += 1;
+        if self.files > self.limits.max_files {
+            return Err(
+                Error::limit_exceeded(Limit::ExportFiles, self.limits.max_files as u64).at(at),
+            );
+        }
+        let parent = (self.stack.len() == 2).then(|| self.stack[0].key.clone());
+        let key = self.stack.last().map(|f| f.key.clone()).unwrap_or_default();
+        self.removed.push((parent, key));
+        self.push_skeleton(b"null", at)?;
+        self.file = Some(FileScan {
+            kind,
+            content_type: None,
+            announced: false,
+            content_done: false,
+            base64: Base64Stream::default(),
+        });
+        Ok(())
+    }
+
+    fn push_frame(&mut self, container: Container, file_object: bool, at: u64) -> Result<()> {
+        if self.stack.len() >= self.limits.max_json_depth {
+            return Err(
+                Error::limit_exceeded(Limit::JsonDepth, self.limits.max_json_depth as u64).at(at),
+            );
+        }
+        let copy = self.copying() && !file_object;
+        self.stack.push(Frame {
+            container,
+            copy,
+            file_object,
+            key: String::new(),
+        });
+        Ok(())
+    }
+
+    /// One byte outside the base64 hot path. Every transition of the scanner is here.
+    fn byte(&mut self, b: u8, at: u64) -> Result<()> {
+        match self.lex {
+            Lex::Value
+            | Lex::KeyOrEnd
+            | Lex::Key
+            | Lex::Colon
+            | Lex::AfterValue
+            | Lex::Trailing
+                if matches!(b, b' ' | b'\t' | b'\r' | b'\n') =>
+            {
+                if self.copying() && self.lex != Lex::Trailing {
+                    self.push_skeleton(&[b], at)?;
+                }
+            }
+            Lex::Value => self.value_start(b, at)?,
+            Lex::KeyOrEnd | Lex::Key => match b {
+                b'"' => {
+                    if self.copying() {
+                        self.push_skeleton(b"\"", at)?;
+                    }
+                    self.capture.clear();
+                    self.lex = Lex::Str {
+                        kind: StrKind::Key,
+                        escape: Escape::None,
+                    };
+                }
+                b'}' if self.lex == Lex::KeyOrEnd => self.close(b, at)?,
+                _ => return Err(unexpected(b, "an object key", at)),
+            },
+            Lex::Colon => match b {
+                b':' => {
+                    if self.copying() {
+                        self.push_skeleton(b":", at)?;
+                    }
+                    self.lex = Lex::Value;
+                }
+                _ => return Err(unexpected(b, "':'", at)),
+            },
+            Lex::AfterValue => match b {
+                b',' => {
+                    if self.copying() {
+                        self.push_skeleton(b",", at)?;
+                    }
+                    self.lex = match self.stack.last().map(|f| f.container) {
+                        Some(Container::Object) => Lex::Key,
+                        _ => Lex::Value,
+                    };
+                }
+                b'}' | b']' => self.close(b, at)?,
+                _ => return Err(unexpected(b, "',' or the end of a container", at)),
+            },
+            Lex::Literal => {
+                if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.') {
+                    if self.copying() {
+                        self.push_skeleton(&[b], at)?;
+                    }
+                } else {
+                    self.lex = self.after_value();
+                    self.byte(b, at)?;
+                }
+            }
+            Lex::Str { kind, escape } => self.string_byte(kind, escape, b, at)?,
+            Lex::Trailing => return Err(unexpected(b, "the end of the document", at)),
+        }
+        Ok(())
+    }
+
+    fn after_value(&self) -> Lex {
+        if self.stack.is_empty() {
+            Lex::Trailing
+        } else {
+            Lex::AfterValue
+        }
+    }
+
+    fn value_start(&mut self, b: u8, at: u64) -> Result<()> {
+        let in_file_object = self.stack.last().is_some_and(|f| f.file_object);
+        if in_file_object && b == b'"' {
+            let key = self.stack.last().map(|f| f.key.as_str()).unwrap_or("");
+            let kind = match key {
+                "content" => Some(StrKind::Base64),
+                "contentType" => Some(StrKind::ContentType),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                self.capture.clear();
+                self.lex = Lex::Str {
+                    kind,
+                    escape: Escape::None,
+                };
+                return Ok(());
+            }
+        }
+        if self.file.is_none() {
+            if let Some(kind) = self.file_kind_here() {
+                match b {
+                    b'"' => {
+                        self.start_file(kind, at)?;
+                        self.lex = Lex::Str {
+                            kind: StrKind::Base64,
+                            escape: Escape::None,
+                        };
+                        return Ok(());
+                    }
+                    b'{' => {
+                        self.start_file(kind, at)?;
+                        self.push_frame(Container::Object, true, at)?;
+                        self.lex = Lex::KeyOrEnd;
+                        return Ok(());
+                    }
+                    // `null` or anything else is no file: it stays in the result as it is.
+                    _ => {}
+                }
+            }
+        }
+        if self.copying() {
+            self.push_skeleton(&[b], at)?;
+        }
+        match b {
+            b'{' => {
+                self.push_frame(Container::Object, false, at)?;
+                self.lex = Lex::KeyOrEnd;
+            }
+            b'[' => {
+                self.push_frame(Container::Array, false, at)?;
+                self.lex = Lex::Value;
+            }
+            b'"' => {
+                self.lex = Lex::Str {
+                    kind: StrKind::Value,
+                    escape: Escape::None,
+                }
+            }
+            b']' if self
+                .stack
+                .last()
+                .is_some_and(|f| f.container == Container::Array) =>
+            {
+                // An empty array (or a trailing comma, which serde_json refuses later).
+                if self.copying() {
+                    self.skeleton.pop();
+                }
+                self.close(b, at)?;
+            }
+            b if b.is_ascii_alphanumeric() || b == b'-' => self.lex = Lex::Literal,
+            _ => return Err(unexpected(b, "a value", at)),
+        }
+        Ok(())
+    }
+
+    fn close(&mut self, b: u8, at: u64) -> Result<()> {
+        let want = if b == b'}' {
+            Container::Object
+        } else {
+            Container::Array
+        };
+        let Some(frame) = self.stack.pop() else {
+            return Err(unexpected(b, "a value", at));
+        };
+        if frame.container != want {
+            return Err(json_error(format!("mismatched {:?}", char::from(b)), at));
+        }
+        if frame.file_object {
+            self.end_file();
+        } else if frame.copy {
+            self.push_skeleton(&[b], at)?;
+        }
+        self.lex = self.after_value();
+        Ok(())
+    }
+
+    fn string_byte(&mut self, kind: StrKind, escape: Escape, b: u8, at: u64) -> Result<()> {
+        let copy = kind == StrKind::Value || (kind == StrKind::Key && self.copying());
+        let copy = copy && self.copying();
+        let capture = matches!(kind, StrKind::Key | StrKind::ContentType);
+        if b < 0x20 {
+            return Err(json_error("control character in a string", at));
+        }
+        let next_escape = match escape {
+            Escape::None => match b {
+                b'"' => {
+                    if copy {
+                        self.push_skeleton(b"\"", at)?;
+                    }
+                    return self.end_string(kind, at);
+                }
+                b'\\' => Escape::Backslash,
+                _ => Escape::None,
+            },
+            Escape::Backslash => match b {
+                b'u' => Escape::Unicode { left: 4, value: 0 },
+                _ => {
+                    if kind == StrKind::Base64 {
+                        self.base64_escape(b, at)?;
+                    }
+                    Escape::None
+                }
+            },
+            Escape::Unicode { left, value } => {
+                let digit = (b as char)
+                    .to_digit(16)
+                    .ok_or_else(|| json_error("bad \\u escape", at))?;
+                let value = value * 16 + digit;
+                if left == 1 {
+                    if kind == StrKind::Base64 {
+                        let c = u8::try_from(value)
+                            .map_err(|_| base64_error("non-ASCII escape in base64", at))?;
+                        self.base64_escaped_char(c, at)?;
+                    }
+                    Escape::None
+                } else {
+                    Escape::Unicode {
+                        left: left - 1,
+                        value,
+                    }
+                }
+            }
+        };
+        if copy {
+            self.push_skeleton(&[b], at)?;
+        }
+        if capture && self.capture.len() <= 1024 {
+            self.capture.push(b);
+        }
+        self.lex = Lex::Str {
+            kind,
+            escape: next_escape,
+        };
+        Ok(())
+    }
+
+    /// `\x` inside base64 content: `\/` is `/`; `\n`, `\r`, `\t` are line breaks to skip.
+    fn base64_escape(&mut self, b: u8, at: u64) -> Result<()> {
+        match b {
+            b'/' => self.base64_escaped_char(b'/', at),
+            b'n' | b'r' | b't' => Ok(()),
+            _ => Err(base64_error(
+                format!("escape \\{} in base64 content", char::from(b)),
+                at,
+            )),
+        }
+    }
+
+    fn base64_escaped_char(&mut self, c: u8, at: u64) -> Result<()> {
+        if matches!(c, b'\r' | b'\n' | b'\t' | b' ') {
+            return Ok(());
+        }
+        let file = self.file.as_mut().expect("base64 outside a file");
+        file.base64.push_byte(c, at)
+    }
+
+    fn end_string(&mut self, kind: StrKind, at: u64) -> Result<()> {
+        match kind {
+            StrKind::Key => {
+                let key = unescape(&self.capture).unwrap_or_default();
+                if let Some(top) = self.stack.last_mut() {
+                    top.key = key;
+                }
+                self.lex = Lex::Colon;
+                return Ok(());
+            }
+            StrKind::ContentType => {
+                if let Some(file) = self.file.as_mut() {
+                    file.content_type = unescape(&self.capture);
+                }
+            }
+            StrKind::Base64 => {
+                let bare = self.stack.last().is_none_or(|f| !f.file_object);
+                let file = self.file.as_mut().expect("base64 outside a file");
+                file.base64.finish(at)?;
+                if bare {
+                    self.end_file();
+                } else if let Some(file) = self.file.as_mut() {
+                    file.content_done = true;
+                }
+            }
+            StrKind::Value => {}
+        }
+        self.lex = self.after_value();
+        Ok(())
+    }
+
+    fn end_of_document(&mut self) -> Result<()> {
+        if self.lex != Lex::Trailing {
+            return Err(
+                Error::new(ErrorKind::UnexpectedEnd, "inside the json document").at(self.fed),
+            );
+        }
+        let mut value: serde_json::Value = serde_json::from_slice(&self.skeleton)
+            .map_err(|e| Error::with_source(ErrorKind::Json, "", e))?;
+        if let Some(api) = ApiError::from_json(&self.skeleton) {
+            if value.get("id").is_none() {
+                return Err(Error::with_source(ErrorKind::Api, "", api));
+            }
+        }
+        let Some(root) = value.as_object_mut() else {
+            return Err(Error::new(
+                ErrorKind::Json,
+                "the export is not a json object",
+            ));
+        };
+        for (parent, key) in &self.removed {
+            let object = match parent {
+                None => Some(&mut *root),
+                Some(p) => root.get_mut(p).and_then(|v| v.as_object_mut()),
+            };
+            if let Some(object) = object {
+                object.shift_remove(key);
+            }
+        }
+        let result: VerificationResult = serde_json::from_value(value.clone()).map_err(|e| {
+            Error::with_source(ErrorKind::Json, "the result does not fit the model", e)
+        })?;
+        let mut json = serde_json::to_vec_pretty(&value)
+            .map_err(|e| Error::with_source(ErrorKind::Json, "", e))?;
+        json.push(b'\n');
+        self.queue.push_back(ExportEvent::Result {
+            result: Box::new(result),
+            json: Bytes::from(json),
+        });
+        self.done = true;
+        self.skeleton = Vec::new();
+        Ok(())
+    }
+}
+
+fn unexpected(b: u8, expected: &str, at: u64) -> Error {
+    json_error(
+        format!("expected {expected}, found {:?}", char::from(b)),
+        at,
+    )
+}

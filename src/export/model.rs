@@ -1,0 +1,1147 @@
+//! The typed verification result: what the Authenteq API returns for one identity verification.
+//!
+//! The types here follow the API's JSON exactly (camelCase field names, `YYYY-MM-DD` dates,
+//! RFC 3339 timestamps, base64 file contents) and are built to round-trip it:
+//!
+//! - every field is optional except the verification `id`;
+//! - every object keeps the members it does not know in an `extra` map and writes them back;
+//! - the code-like values ([`DocumentType`], [`Sex`], [`Platform`]) never fail on a value they do
+//!   not know: it is kept as `Other(String)` and written back verbatim;
+//! - an [`EmbeddedFile`] remembers whether it came as an object or as a bare base64 string.
+//!
+//! What a round trip does not keep byte for byte: the order of unknown members (they are written
+//! after the known ones), members whose value is `null` (read as `None`, then left out), timestamps
+//! with a non-`Z` offset (normalized to UTC), base64 that was unpadded or wrapped (written back
+//! padded on one line) and a licence class's `note` (written back as `notes`).
+//!
+//! `Debug` output leaves out personal data (names, document numbers, birth dates, sex, addresses,
+//! licence restriction notes and file contents), so a result can be logged with `{:?}`.
+
+use std::fmt;
+
+use base64::alphabet;
+use base64::display::Base64Display;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::DecodePaddingMode;
+use base64::{DecodeError, Engine as _};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use indexmap::IndexMap;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+// ---------------------------------------------------------------------------------------------
+// Lenient string enums
+// ---------------------------------------------------------------------------------------------
+
+/// Defines a string-valued enum whose unknown values are kept in a catch-all variant.
+///
+/// It generates `as_str`, `is_known`, `FromStr` (infallible), `From<&str>`, `From<String>`,
+/// `Display`, serde both ways as the bare string, and `PartialEq`/`Eq`/`Hash` by wire string (so a
+/// catch-all holding a known value still equals the named variant).
+macro_rules! lenient_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident expecting $expecting:literal {
+            $( $(#[$vmeta:meta])* $variant:ident = $wire:literal ),+ ;
+            $(#[$ometa:meta])* $other:ident(String) $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        $vis enum $name {
+            $( $(#[$vmeta])* $variant, )+
+            $(#[$ometa])* $other(String),
+        }
+
+        impl $name {
+            /// The value exactly as the API writes it.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( $name::$variant => $wire, )+
+                    $name::$other(value) => value,
+                }
+            }
+
+            /// `true` for a named variant, `false` for a value this crate does not know.
+            pub fn is_known(&self) -> bool {
+                $name::from_known(self.as_str()).is_some()
+            }
+
+            fn from_known(value: &str) -> Option<Self> {
+                match value {
+                    $( $wire => Some($name::$variant), )+
+                    _ => None,
+                }
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = ::std::convert::Infallible;
+
+            /// Never fails: an unknown value becomes the catch-all variant.
+            fn from_str(value: &str) -> Result<Self, Self::Err> {
+                Ok($name::from(value))
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(value: &str) -> Self {
+                $name::from_known(value).unwrap_or_else(|| $name::$other(value.to_owned()))
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(value: String) -> Self {
+                $name::from_known(&value).unwrap_or($name::$other(value))
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.as_str() == other.as_str()
+            }
+        }
+
+        impl Eq for $name {}
+
+        impl ::std::hash::Hash for $name {
+            fn hash<H: ::std::hash::Hasher>(&self, state: &mut H) {
+                self.as_str().hash(state)
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct LenientVisitor;
+
+                impl ::serde::de::Visitor<'_> for LenientVisitor {
+                    type Value = $name;
+
+                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                        f.write_str($expecting)
+                    }
+
+                    fn visit_str<E: ::serde::de::Error>(self, value: &str) -> Result<$name, E> {
+                        Ok($name::from(value))
+                    }
+
+                    fn visit_string<E: ::serde::de::Error>(self, value: String) -> Result<$name, E> {
+                        Ok($name::from(value))
+                    }
+                }
+
+                deserializer.deserialize_str(LenientVisitor)
+            }
+        }
+    };
+}
+
+pub(crate) use lenient_enum;
+
+lenient_enum! {
+    /// The kind of identity document (`documentType`).
+    ///
+    /// A value this crate does not know is kept as [`DocumentType::Other`] and written back
+    /// verbatim; parsing never fails on it. Values are matched exactly (case-sensitive).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::export::DocumentType;
+    ///
+    /// let known: DocumentType = serde_json::from_str(r#""DL""#)?;
+    /// assert_eq!(known, DocumentType::DrivingLicense);
+    ///
+    /// let unknown: DocumentType = serde_json::from_str(r#""RP""#)?;
+    /// assert_eq!(unknown, DocumentType::Other("RP".into()));
+    /// assert_eq!(serde_json::to_string(&unknown)?, r#""RP""#);
+    ///
+    /// assert_eq!(DocumentType::from("PP"), DocumentType::Passport);
+    /// assert_eq!(DocumentType::NationalId.as_str(), "NID");
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub enum DocumentType expecting "a document type string such as \"PP\"" {
+        /// A passport, `"PP"`.
+        Passport = "PP",
+        /// A driving licence, `"DL"`.
+        DrivingLicense = "DL",
+        /// A national identity card, `"NID"`.
+        NationalId = "NID";
+        /// Any other value, kept exactly as written.
+        Other(String),
+    }
+}
+
+lenient_enum! {
+    /// The holder's sex as printed on the document (`sex`).
+    ///
+    /// A value this crate does not know is kept as [`Sex::Other`] and written back verbatim.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::export::Sex;
+    ///
+    /// assert_eq!("F".parse::<Sex>(), Ok(Sex::Female));
+    /// assert_eq!(Sex::from("<"), Sex::Other("<".into()));
+    /// assert_eq!(Sex::Unspecified.as_str(), "X");
+    /// ```
+    pub enum Sex expecting "a sex string such as \"F\"" {
+        /// Male, `"M"`.
+        Male = "M",
+        /// Female, `"F"`.
+        Female = "F",
+        /// Unspecified, `"X"`.
+        Unspecified = "X";
+        /// Any other value, kept exactly as written.
+        Other(String),
+    }
+}
+
+lenient_enum! {
+    /// The platform the verification was made on (`platform`).
+    ///
+    /// A value this crate does not know is kept as [`Platform::Other`] and written back verbatim.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::export::Platform;
+    ///
+    /// assert_eq!(Platform::from("IOS"), Platform::Ios);
+    /// assert_eq!(Platform::from("KIOSK").as_str(), "KIOSK");
+    /// assert!(!Platform::from("KIOSK").is_known());
+    /// ```
+    pub enum Platform expecting "a platform string such as \"WEB\"" {
+        /// The web flow, `"WEB"`.
+        Web = "WEB",
+        /// The iOS SDK, `"IOS"`.
+        Ios = "IOS",
+        /// The Android SDK, `"ANDROID"`.
+        Android = "ANDROID";
+        /// Any other value, kept exactly as written.
+        Other(String),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dates
+// ---------------------------------------------------------------------------------------------
+
+/// Generates one `deserialize_with` function per date field, so that an error names the field.
+macro_rules! date_fields {
+    ($( $fn_name:ident: $parse:ident($field:literal, $show_value:literal) -> $ty:ty; )+) => {
+        $(
+            fn $fn_name<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<$ty>, D::Error> {
+                $parse(deserializer, $field, $show_value)
+            }
+        )+
+    };
+}
+
+date_fields! {
+    de_date_of_birth: de_date("dateOfBirth", false) -> NaiveDate;
+    de_date_of_expiry: de_date("dateOfExpiry", true) -> NaiveDate;
+    de_date_of_issue: de_date("dateOfIssue", true) -> NaiveDate;
+    de_from: de_date("from", true) -> NaiveDate;
+    de_to: de_date("to", true) -> NaiveDate;
+    de_start_time: de_timestamp("startTime", true) -> DateTime<Utc>;
+    de_end_time: de_timestamp("endTime", true) -> DateTime<Utc>;
+}
+
+/// Reads an optional `YYYY-MM-DD` date. `show_value` is false for personal data (the date of
+/// birth), which then stays out of the error message.
+fn de_date<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    field: &str,
+    show_value: bool,
+) -> Result<Option<NaiveDate>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|e| {
+            let value = Shown(show_value, &text);
+            de::Error::custom(format_args!(
+                "invalid date{value} in {field}: {e} (expected YYYY-MM-DD)"
+            ))
+        })
+}
+
+/// Reads an optional RFC 3339 timestamp, converting it to UTC.
+fn de_timestamp<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    field: &str,
+    show_value: bool,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| Some(t.with_timezone(&Utc)))
+        .map_err(|e| {
+            let value = Shown(show_value, &text);
+            de::Error::custom(format_args!(
+                "invalid timestamp{value} in {field}: {e} (expected RFC 3339, like 2020-04-10T11:44:40Z)"
+            ))
+        })
+}
+
+/// ` "value"` when the flag is set, nothing otherwise.
+struct Shown<'a>(bool, &'a str);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 {
+            write!(f, " {:?}", self.1)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn ser_date<S: Serializer>(date: &Option<NaiveDate>, serializer: S) -> Result<S::Ok, S::Error> {
+    match date {
+        Some(date) => serializer.collect_str(&date.format("%Y-%m-%d")),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn ser_timestamp<S: Serializer>(
+    time: &Option<DateTime<Utc>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(time) => serializer.serialize_str(&time.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        None => serializer.serialize_none(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Debug helpers
+// ---------------------------------------------------------------------------------------------
+
+/// Stands in for a personal value in `Debug` output.
+struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// The keys of an `extra` map, without their values.
+struct Keys<'a>(&'a Map<String, Value>);
+
+impl fmt::Debug for Keys<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
+/// Adds a field when it is present.
+fn shown<T: fmt::Debug>(d: &mut fmt::DebugStruct<'_, '_>, name: &str, value: &Option<T>) {
+    if let Some(value) = value {
+        d.field(name, value);
+    }
+}
+
+/// Adds `<redacted>` for a field when it is present.
+fn redacted<T>(d: &mut fmt::DebugStruct<'_, '_>, name: &str, value: &Option<T>) {
+    if value.is_some() {
+        d.field(name, &Redacted);
+    }
+}
+
+/// Adds the keys of a non-empty `extra` map as `extra_keys`.
+fn extra_keys(d: &mut fmt::DebugStruct<'_, '_>, extra: &Map<String, Value>) {
+    if !extra.is_empty() {
+        d.field("extra_keys", &Keys(extra));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// VerificationResult
+// ---------------------------------------------------------------------------------------------
+
+/// The result of one identity verification, as the API's JSON export writes it.
+///
+/// Only `id` is required; every other field is `None` when the API left it out. Members this
+/// crate does not know are kept in [`extra`](Self::extra) and written back, so parsing and
+/// serializing an export loses nothing.
+///
+/// What a round trip normalizes rather than keeps byte for byte: unknown members are written
+/// after the known ones; a member whose value is `null` reads as `None` and is left out;
+/// timestamps with another offset than `Z` are converted to UTC; base64 that was unpadded or
+/// wrapped is written padded on one line; a licence class's `note` is written as `notes`.
+///
+/// In the multi-document flow the API adds `documentData2` and `documentData3`;
+/// [`documents`](Self::documents) walks whichever are present.
+///
+/// `Debug` shows the verification's shape but none of its personal data.
+///
+/// # Examples
+///
+/// ```
+/// use authenteq_export::export::{DocumentSlot, DocumentType, Platform, VerificationResult};
+///
+/// let json = br#"{
+///     "id": "8c3f6a2e",
+///     "platform": "WEB",
+///     "startTime": "2020-04-10T11:44:40Z",
+///     "documentData": { "documentType": "PP", "surname": "DOE", "dateOfBirth": "1964-12-30" },
+///     "newField": [1, 2]
+/// }"#;
+/// let result = VerificationResult::from_json(json)?;
+/// assert_eq!(result.platform, Some(Platform::Web));
+/// assert_eq!(result.extra["newField"], serde_json::json!([1, 2]));
+///
+/// let (slot, document) = result.documents().next().unwrap();
+/// assert_eq!(slot, DocumentSlot::First);
+/// assert_eq!(document.document_type, Some(DocumentType::Passport));
+///
+/// // Personal data stays out of logs.
+/// let logged = format!("{result:?}");
+/// assert!(logged.contains("8c3f6a2e") && !logged.contains("DOE") && !logged.contains("1964"));
+///
+/// // Nothing is lost on the way back.
+/// let again = VerificationResult::from_json(&result.to_json())?;
+/// assert_eq!(again, result);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerificationResult {
+    /// The verification's id (`id`), the only required field.
+    pub id: String,
+    /// Where the verification was made (`platform`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+    /// When the user started the verification (`startTime`, RFC 3339 such as
+    /// `2020-04-10T11:44:40Z`; other offsets are converted to UTC).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_start_time",
+        serialize_with = "ser_timestamp"
+    )]
+    pub start_time: Option<DateTime<Utc>>,
+    /// When the verification finished (`endTime`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_end_time",
+        serialize_with = "ser_timestamp"
+    )]
+    pub end_time: Option<DateTime<Utc>>,
+    /// The face captured during the liveness check (`livenessFaceImage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_face_image: Option<EmbeddedFile>,
+    /// The first (or only) document read (`documentData`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_data: Option<DocumentData>,
+    /// The second document, in the multi-document flow only (`documentData2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_data2: Option<DocumentData>,
+    /// The third document, in the multi-document flow only (`documentData3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_data3: Option<DocumentData>,
+    /// Whether the document's NFC chip was read and verified (`nfcVerified`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nfc_verified: Option<bool>,
+    /// A proof-of-address document, usually a PDF (`addressProofDocument`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_proof_document: Option<EmbeddedFile>,
+    /// Every member this crate does not know, kept as written and written back after the known
+    /// ones.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl VerificationResult {
+    /// Parses a verification result from the API's JSON.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the input is not JSON, is not an object, has no string `id`, or a known field
+    /// has the wrong type or an invalid value (an impossible date, bad base64). Unknown fields and
+    /// unknown enum values are never errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::export::VerificationResult;
+    ///
+    /// assert_eq!(VerificationResult::from_json(br#"{"id":"x"}"#)?.id, "x");
+    /// assert!(VerificationResult::from_json(br#"{"platform":"WEB"}"#).is_err());
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn from_json(json: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(json)
+    }
+
+    /// Writes the result back as compact JSON, in the API's field names.
+    ///
+    /// Known fields come first, in the API's order, then the unknown ones.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a verification result always serializes to JSON")
+    }
+
+    /// The documents present, in slot order, each with the slot it was read from.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::export::{DocumentSlot, VerificationResult};
+    ///
+    /// let result = VerificationResult::from_json(br#"{"id":"x","documentData3":{}}"#)?;
+    /// let slots: Vec<_> = result.documents().map(|(slot, _)| slot).collect();
+    /// assert_eq!(slots, [DocumentSlot::Third]);
+    /// assert_eq!(slots[0].suffix(), "3");
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn documents(&self) -> impl Iterator<Item = (DocumentSlot, &DocumentData)> + '_ {
+        DocumentSlot::ALL
+            .into_iter()
+            .filter_map(move |slot| self.document(slot).map(|data| (slot, data)))
+    }
+
+    /// The document in one slot, if present.
+    pub fn document(&self, slot: DocumentSlot) -> Option<&DocumentData> {
+        match slot {
+            DocumentSlot::First => self.document_data.as_ref(),
+            DocumentSlot::Second => self.document_data2.as_ref(),
+            DocumentSlot::Third => self.document_data3.as_ref(),
+        }
+    }
+
+    /// The field holding one slot's document, to read, set or clear it.
+    pub fn document_mut(&mut self, slot: DocumentSlot) -> &mut Option<DocumentData> {
+        match slot {
+            DocumentSlot::First => &mut self.document_data,
+            DocumentSlot::Second => &mut self.document_data2,
+            DocumentSlot::Third => &mut self.document_data3,
+        }
+    }
+}
+
+impl fmt::Debug for VerificationResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("VerificationResult");
+        d.field("id", &self.id);
+        shown(&mut d, "platform", &self.platform);
+        shown(&mut d, "start_time", &self.start_time);
+        shown(&mut d, "end_time", &self.end_time);
+        shown(&mut d, "liveness_face_image", &self.liveness_face_image);
+        shown(&mut d, "document_data", &self.document_data);
+        shown(&mut d, "document_data2", &self.document_data2);
+        shown(&mut d, "document_data3", &self.document_data3);
+        shown(&mut d, "nfc_verified", &self.nfc_verified);
+        shown(
+            &mut d,
+            "address_proof_document",
+            &self.address_proof_document,
+        );
+        extra_keys(&mut d, &self.extra);
+        d.finish()
+    }
+}
+
+/// Which of the (up to) three documents of a verification: the API names the first one's fields
+/// without a suffix and the others with `2` and `3` (`documentData`, `documentData2`,
+/// `croppedFrontImage3`, ...).
+///
+/// # Examples
+///
+/// ```
+/// use authenteq_export::export::DocumentSlot;
+///
+/// let names: Vec<String> = DocumentSlot::ALL
+///     .iter()
+///     .map(|slot| format!("croppedFrontImage{}", slot.suffix()))
+///     .collect();
+/// assert_eq!(names, ["croppedFrontImage", "croppedFrontImage2", "croppedFrontImage3"]);
+/// assert_eq!(DocumentSlot::Second.number(), 2);
+/// assert_eq!(DocumentSlot::from_number(3), Some(DocumentSlot::Third));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DocumentSlot {
+    /// `documentData`: the first, or only, document.
+    First,
+    /// `documentData2`.
+    Second,
+    /// `documentData3`.
+    Third,
+}
+
+impl DocumentSlot {
+    /// The three slots, in order.
+    pub const ALL: [DocumentSlot; 3] = [
+        DocumentSlot::First,
+        DocumentSlot::Second,
+        DocumentSlot::Third,
+    ];
+
+    /// 1, 2 or 3.
+    pub fn number(self) -> u8 {
+        match self {
+            DocumentSlot::First => 1,
+            DocumentSlot::Second => 2,
+            DocumentSlot::Third => 3,
+        }
+    }
+
+    /// The slot with this number (1, 2 or 3).
+    pub fn from_number(number: u8) -> Option<Self> {
+        match number {
+            1 => Some(DocumentSlot::First),
+            2 => Some(DocumentSlot::Second),
+            3 => Some(DocumentSlot::Third),
+            _ => None,
+        }
+    }
+
+    /// What the API appends to this slot's field and part names: `""`, `"2"` or `"3"`.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            DocumentSlot::First => "",
+            DocumentSlot::Second => "2",
+            DocumentSlot::Third => "3",
+        }
+    }
+
+    /// The slot's field in the result: `"documentData"`, `"documentData2"` or `"documentData3"`.
+    pub fn field_name(self) -> &'static str {
+        match self {
+            DocumentSlot::First => "documentData",
+            DocumentSlot::Second => "documentData2",
+            DocumentSlot::Third => "documentData3",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// DocumentData
+// ---------------------------------------------------------------------------------------------
+
+/// What was read from one identity document (`documentData`, `documentData2`, `documentData3`).
+///
+/// Every field is optional. Countries are ISO 3166-1 alpha-3 codes (`"DEU"`), kept as strings.
+/// Empty strings, which the API writes for absent name prefixes and suffixes, are kept as
+/// `Some("")`.
+///
+/// `Debug` shows `<redacted>` for names, the document number, date of birth, sex and address, and
+/// only the size and type of images.
+///
+/// # Examples
+///
+/// ```
+/// use authenteq_export::export::{DocumentData, DocumentType, Sex};
+/// use chrono::NaiveDate;
+///
+/// let document: DocumentData = serde_json::from_str(r#"{
+///     "documentType": "DL",
+///     "issuingCountry": "DEU",
+///     "surname": "Doe",
+///     "sex": "F",
+///     "dateOfExpiry": "2031-05-04",
+///     "licenseClassDetails": { "B": { "from": "1983-03-14" }, "AM": {} }
+/// }"#)?;
+/// assert_eq!(document.document_type, Some(DocumentType::DrivingLicense));
+/// assert_eq!(document.sex, Some(Sex::Female));
+/// assert_eq!(document.date_of_expiry, NaiveDate::from_ymd_opt(2031, 5, 4));
+/// let classes: Vec<&str> = document.license_class_details.as_ref().unwrap().keys().map(|k| k.as_str()).collect();
+/// assert_eq!(classes, ["B", "AM"]); // the API's order
+/// assert!(!format!("{document:?}").contains("Doe"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentData {
+    /// The kind of document (`documentType`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_type: Option<DocumentType>,
+    /// The document number (`documentNumber`). Personal data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_number: Option<String>,
+    /// The issuing country, ISO 3166-1 alpha-3 (`issuingCountry`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuing_country: Option<String>,
+    /// The issuing jurisdiction within the country, such as a state (`jurisdiction`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jurisdiction: Option<String>,
+    /// The holder's nationality, ISO 3166-1 alpha-3 (`nationality`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nationality: Option<String>,
+    /// The full name as printed (`surnameAndGivenNames`). Personal data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surname_and_given_names: Option<String>,
+    /// The surname (`surname`). Personal data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surname: Option<String>,
+    /// The given names (`givenNames`). Personal data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_names: Option<String>,
+    /// Name suffixes such as `JR` (`nameSuffixes`), often `""`. Personal data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_suffixes: Option<String>,
+    /// Name prefixes such as `DR` (`namePrefixes`), often `""`. Personal data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_prefixes: Option<String>,
+    /// The holder's sex as printed (`sex`). Personal data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sex: Option<Sex>,
+    /// Date of birth, `YYYY-MM-DD` (`dateOfBirth`). Personal data: an invalid value is not
+    /// repeated in the error message.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_date_of_birth",
+        serialize_with = "ser_date"
+    )]
+    pub date_of_birth: Option<NaiveDate>,
+    /// Date of expiry, `YYYY-MM-DD` (`dateOfExpiry`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_date_of_expiry",
+        serialize_with = "ser_date"
+    )]
+    pub date_of_expiry: Option<NaiveDate>,
+    /// Date of issue, `YYYY-MM-DD` (`dateOfIssue`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_date_of_issue",
+        serialize_with = "ser_date"
+    )]
+    pub date_of_issue: Option<NaiveDate>,
+    /// The holder's address as printed (`address`). Personal data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// A driving licence's classes as printed, such as `"B, BE, AM"` (`licenseClass`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_class: Option<String>,
+    /// Per-class validity and notes of a driving licence, keyed by class, in the API's order
+    /// (`licenseClassDetails`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_class_details: Option<IndexMap<String, LicenseClassDetail>>,
+    /// The document's front, cropped (`croppedFrontImage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cropped_front_image: Option<EmbeddedFile>,
+    /// The document's back, cropped (`croppedBackImage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cropped_back_image: Option<EmbeddedFile>,
+    /// The portrait on the document (`faceImage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face_image: Option<EmbeddedFile>,
+    /// Every member this crate does not know, kept as written and written back after the known
+    /// ones.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl fmt::Debug for DocumentData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("DocumentData");
+        shown(&mut d, "document_type", &self.document_type);
+        redacted(&mut d, "document_number", &self.document_number);
+        shown(&mut d, "issuing_country", &self.issuing_country);
+        shown(&mut d, "jurisdiction", &self.jurisdiction);
+        shown(&mut d, "nationality", &self.nationality);
+        redacted(
+            &mut d,
+            "surname_and_given_names",
+            &self.surname_and_given_names,
+        );
+        redacted(&mut d, "surname", &self.surname);
+        redacted(&mut d, "given_names", &self.given_names);
+        redacted(&mut d, "name_suffixes", &self.name_suffixes);
+        redacted(&mut d, "name_prefixes", &self.name_prefixes);
+        redacted(&mut d, "sex", &self.sex);
+        redacted(&mut d, "date_of_birth", &self.date_of_birth);
+        shown(&mut d, "date_of_expiry", &self.date_of_expiry);
+        shown(&mut d, "date_of_issue", &self.date_of_issue);
+        redacted(&mut d, "address", &self.address);
+        shown(&mut d, "license_class", &self.license_class);
+        shown(&mut d, "license_class_details", &self.license_class_details);
+        shown(&mut d, "cropped_front_image", &self.cropped_front_image);
+        shown(&mut d, "cropped_back_image", &self.cropped_back_image);
+        shown(&mut d, "face_image", &self.face_image);
+        extra_keys(&mut d, &self.extra);
+        d.finish()
+    }
+}
+
+/// The validity of one driving-licence class (a value of `licenseClassDetails`).
+///
+/// The API writes the notes as `notes`; one related endpoint writes `note`. Both are read into
+/// [`notes`](Self::notes), which is always written back as `notes`. (An object with both is
+/// rejected as having a duplicate field.)
+///
+/// `Debug` shows the dates but not the notes: they are restriction codes (such as `01.06`, vision
+/// correction), which can reveal health data.
+///
+/// # Examples
+///
+/// ```
+/// use authenteq_export::export::LicenseClassDetail;
+///
+/// let detail: LicenseClassDetail = serde_json::from_str(r#"{"from":"1983-03-14","note":"79.06"}"#)?;
+/// assert_eq!(detail.notes.as_deref(), Some("79.06"));
+/// assert_eq!(serde_json::to_string(&detail)?, r#"{"from":"1983-03-14","notes":"79.06"}"#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LicenseClassDetail {
+    /// First valid day, `YYYY-MM-DD` (`from`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_from",
+        serialize_with = "ser_date"
+    )]
+    pub from: Option<NaiveDate>,
+    /// Last valid day, `YYYY-MM-DD` (`to`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_to",
+        serialize_with = "ser_date"
+    )]
+    pub to: Option<NaiveDate>,
+    /// Restriction codes and remarks (`notes`, or `note` from one endpoint; written as `notes`).
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "note")]
+    pub notes: Option<String>,
+    /// Every member this crate does not know, kept as written and written back after the known
+    /// ones.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl fmt::Debug for LicenseClassDetail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("LicenseClassDetail");
+        shown(&mut d, "from", &self.from);
+        shown(&mut d, "to", &self.to);
+        redacted(&mut d, "notes", &self.notes);
+        extra_keys(&mut d, &self.extra);
+        d.finish()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// EmbeddedFile
+// ---------------------------------------------------------------------------------------------
+
+/// How an [`EmbeddedFile`] is written in the JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum EmbeddedFileForm {
+    /// `{ "contentType": "image/jpeg", "content": "<base64>" }`, the API's usual form.
+    #[default]
+    Object,
+    /// A bare base64 string, as some endpoints write it.
+    Bare,
+}
+
+/// An image or PDF embedded in the JSON export.
+///
+/// The API usually writes `{ "contentType": "image/jpeg", "content": "<base64>" }`; some endpoints
+/// write only the base64 string. Both are read, [`form`](Self::form) remembers which it was, and
+/// serializing writes the same form back. (A file read bare but given a content type or extra
+/// members is written as an object, so that nothing is lost.)
+///
+/// The content is standard base64 (`+/`); it may be padded or not, and may be wrapped with
+/// whitespace or line breaks MIME-style. It is always written back padded, on one line. Invalid
+/// base64 is an error that says what is wrong and where, for example
+/// `invalid base64 in embedded file: invalid character '-' at offset 12 of the text`.
+///
+/// `Debug` shows only the size and content type, such as `<2048 bytes image/jpeg>`.
+///
+/// # Examples
+///
+/// ```
+/// use authenteq_export::export::{EmbeddedFile, EmbeddedFileForm};
+///
+/// let object: EmbeddedFile = serde_json::from_str(r#"{"contentType":"image/jpeg","content":"/9j/2Q=="}"#)?;
+/// assert_eq!(object.content, [0xff, 0xd8, 0xff, 0xd9]);
+/// assert_eq!(object.content_type.as_deref(), Some("image/jpeg"));
+/// assert_eq!(format!("{object:?}"), "<4 bytes image/jpeg>");
+///
+/// let bare: EmbeddedFile = serde_json::from_str(r#""/9j/2Q""#)?; // unpadded
+/// assert_eq!(bare.content, object.content);
+/// assert_eq!(bare.form, EmbeddedFileForm::Bare);
+/// assert_eq!(serde_json::to_string(&bare)?, r#""/9j/2Q==""#);
+///
+/// let err = serde_json::from_str::<EmbeddedFile>(r#""/9j-2Q==""#).unwrap_err();
+/// assert!(err.to_string().starts_with("invalid base64 in embedded file: invalid character '-' at offset 3"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct EmbeddedFile {
+    /// The MIME type (`contentType`), such as `image/jpeg` or `application/pdf`; `None` for the
+    /// bare form.
+    pub content_type: Option<String>,
+    /// The file's bytes, decoded from base64 (`content`).
+    pub content: Vec<u8>,
+    /// Members of the object this crate does not know, written back after the known ones.
+    pub extra: Map<String, Value>,
+    /// Whether it was (and will be) written as an object or as a bare string.
+    pub form: EmbeddedFileForm,
+}
+
+impl EmbeddedFile {
+    /// A file in the object form with a content type.
+    pub fn new(content_type: impl Into<String>, content: impl Into<Vec<u8>>) -> Self {
+        EmbeddedFile {
+            content_type: Some(content_type.into()),
+            content: content.into(),
+            extra: Map::new(),
+            form: EmbeddedFileForm::Object,
+        }
+    }
+
+    /// A file written as a bare base64 string, without a content type.
+    pub fn bare(content: impl Into<Vec<u8>>) -> Self {
+        EmbeddedFile {
+            content: content.into(),
+            form: EmbeddedFileForm::Bare,
+            ..EmbeddedFile::default()
+        }
+    }
+}
+
+impl fmt::Debug for EmbeddedFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.content.len();
+        write!(f, "<{n} {}", if n == 1 { "byte" } else { "bytes" })?;
+        if let Some(content_type) = &self.content_type {
+            write!(f, " {content_type}")?;
+        }
+        if !self.extra.is_empty() {
+            write!(f, " extra_keys={:?}", Keys(&self.extra))?;
+        }
+        f.write_str(">")
+    }
+}
+
+/// Standard base64, padded or not, no trailing bits.
+const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// A base64 decoding failure, with offsets into the text as written (whitespace included).
+enum Base64Error {
+    /// A character that is neither in the alphabet, nor `=`, nor whitespace.
+    Character(usize, char),
+    /// A structural problem the decoder found.
+    Decode(DecodeError),
+}
+
+impl fmt::Display for Base64Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid base64 in embedded file: ")?;
+        match *self {
+            Base64Error::Character(offset, c) => {
+                write!(f, "invalid character {c:?} at offset {offset} of the text")
+            }
+            Base64Error::Decode(DecodeError::InvalidByte(offset, b'=')) => {
+                write!(
+                    f,
+                    "padding '=' before the end, at offset {offset} of the text"
+                )
+            }
+            Base64Error::Decode(DecodeError::InvalidByte(offset, byte)) => write!(
+                f,
+                "invalid character {:?} at offset {offset} of the text",
+                char::from(byte)
+            ),
+            Base64Error::Decode(DecodeError::InvalidLength(symbols)) => write!(
+                f,
+                "{symbols} base64 characters cannot encode whole bytes (truncated input?)"
+            ),
+            Base64Error::Decode(DecodeError::InvalidLastSymbol(offset, byte)) => write!(
+                f,
+                "last character {:?} (offset {offset} of the text) has bits set past the end of \
+                 the data (truncated or corrupted input?)",
+                char::from(byte)
+            ),
+            Base64Error::Decode(DecodeError::InvalidPadding) => f.write_str("invalid padding"),
+        }
+    }
+}
+
+/// Decodes standard base64, padded or not, ignoring ASCII whitespace anywhere.
+fn decode_base64(text: &str) -> Result<Vec<u8>, Base64Error> {
+    // Report the first foreign character ourselves, as a character (not as one byte of its UTF-8
+    // encoding), and before the decoder's structural checks.
+    let is_base64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
+    if let Some(offset) = text
+        .bytes()
+        .position(|b| !is_base64(b) && !b.is_ascii_whitespace())
+    {
+        let c = text[offset..]
+            .chars()
+            .next()
+            .unwrap_or(char::REPLACEMENT_CHARACTER);
+        return Err(Base64Error::Character(offset, c));
+    }
+    let bytes = text.as_bytes();
+    if !bytes.iter().any(u8::is_ascii_whitespace) {
+        return LENIENT_BASE64.decode(bytes).map_err(Base64Error::Decode);
+    }
+    let compact: Vec<u8> = bytes
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    LENIENT_BASE64.decode(&compact).map_err(|e| {
+        // Point offsets at the text as written, whitespace included.
+        let original = |offset: usize| {
+            bytes
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| !b.is_ascii_whitespace())
+                .nth(offset)
+                .map_or(bytes.len(), |(i, _)| i)
+        };
+        Base64Error::Decode(match e {
+            DecodeError::InvalidByte(offset, byte) => {
+                DecodeError::InvalidByte(original(offset), byte)
+            }
+            DecodeError::InvalidLastSymbol(offset, byte) => {
+                DecodeError::InvalidLastSymbol(original(offset), byte)
+            }
+            other => other,
+        })
+    })
+}
+
+/// The `content` member: a base64 string, decoded.
+struct Base64Content(Vec<u8>);
+
+impl<'de> Deserialize<'de> for Base64Content {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ContentVisitor;
+
+        impl Visitor<'_> for ContentVisitor {
+            type Value = Base64Content;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a base64 string")
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Base64Content, E> {
+                decode_base64(value).map(Base64Content).map_err(E::custom)
+            }
+        }
+
+        deserializer.deserialize_str(ContentVisitor)
+    }
+}
+
+/// The `content` member on the way out: padded standard base64, encoded while writing.
+struct Base64Str<'a>(&'a [u8]);
+
+impl Serialize for Base64Str<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&Base64Display::new(self.0, &STANDARD))
+    }
+}
+
+const CONTENT_TYPE: &str = "contentType";
+const CONTENT: &str = "content";
+
+impl Serialize for EmbeddedFile {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.form == EmbeddedFileForm::Bare
+            && self.content_type.is_none()
+            && self.extra.is_empty()
+        {
+            return Base64Str(&self.content).serialize(serializer);
+        }
+        let extra = self
+            .extra
+            .iter()
+            .filter(|(key, _)| *key != CONTENT_TYPE && *key != CONTENT);
+        let len = usize::from(self.content_type.is_some()) + 1 + extra.clone().count();
+        let mut map = serializer.serialize_map(Some(len))?;
+        if let Some(content_type) = &self.content_type {
+            map.serialize_entry(CONTENT_TYPE, content_type)?;
+        }
+        map.serialize_entry(CONTENT, &Base64Str(&self.content))?;
+        for (key, value) in extra {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for EmbeddedFile {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(EmbeddedFileVisitor)
+    }
+}
+
+struct EmbeddedFileVisitor;
+
+impl<'de> Visitor<'de> for EmbeddedFileVisitor {
+    type Value = EmbeddedFile;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an embedded file: a {\"contentType\", \"content\"} object or a base64 string")
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<EmbeddedFile, E> {
+        let content = decode_base64(value).map_err(E::custom)?;
+        Ok(EmbeddedFile::bare(content))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EmbeddedFile, A::Error> {
+        let mut content_type: Option<Option<String>> = None;
+        let mut content: Option<Vec<u8>> = None;
+        let mut extra = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                CONTENT_TYPE => {
+                    if content_type.is_some() {
+                        return Err(de::Error::duplicate_field(CONTENT_TYPE));
+                    }
+                    content_type = Some(map.next_value()?);
+                }
+                CONTENT => {
+                    if content.is_some() {
+                        return Err(de::Error::duplicate_field(CONTENT));
+                    }
+                    content = Some(map.next_value::<Base64Content>()?.0);
+                }
+                _ => {
+                    let value = map.next_value()?;
+                    extra.insert(key, value);
+                }
+            }
+        }
+        Ok(EmbeddedFile {
+            content_type: content_type.flatten(),
+            content: content.ok_or_else(|| de::Error::missing_field(CONTENT))?,
+            extra,
+            form: EmbeddedFileForm::Object,
+        })
+    }
+}
