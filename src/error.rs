@@ -248,7 +248,9 @@ impl fmt::Display for Error {
             ErrorKind::Json => f.write_str("invalid json")?,
             ErrorKind::InvalidBase64 => f.write_str("invalid base64")?,
             ErrorKind::InvalidPdf => f.write_str("invalid pdf")?,
-            ErrorKind::Api => f.write_str("the api answered with an error")?,
+            // The API error's own text says it all: `API error VERIFICATION_NOT_FOUND: ...`.
+            ErrorKind::Api if inner.source.is_some() => {}
+            ErrorKind::Api => f.write_str("api error")?,
             ErrorKind::UnknownFormat => f.write_str("unknown export format")?,
             ErrorKind::InvalidExport => f.write_str("invalid export")?,
             ErrorKind::Usage => f.write_str("invalid use")?,
@@ -266,7 +268,11 @@ impl fmt::Display for Error {
             write!(f, " at byte {offset}")?;
         }
         if let Some(source) = &inner.source {
-            write!(f, ": {source}")?;
+            if inner.kind == ErrorKind::Api {
+                write!(f, "{source}")?;
+            } else {
+                write!(f, ": {source}")?;
+            }
         }
         Ok(())
     }

@@ -6,61 +6,70 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use authenteq_export::multipart::{form_data_disposition, Boundary, Limits, MultipartWriter};
-
-/// The parts of a multipart export, in the order the API writes them: (part name, content type).
-const FILE_PARTS: &[(&str, &str, &str)] = &[
-    ("livenessFaceImage", "image/jpeg", "jpeg"),
-    ("croppedFrontImage", "image/jpeg", "jpeg"),
-    ("croppedBackImage", "image/jpeg", "jpeg"),
-    ("faceImage", "image/jpeg", "jpeg"),
-    ("croppedFrontImage2", "image/jpeg", "jpeg"),
-    ("croppedBackImage2", "image/jpeg", "jpeg"),
-    ("faceImage2", "image/jpeg", "jpeg"),
-    ("croppedFrontImage3", "image/jpeg", "jpeg"),
-    ("croppedBackImage3", "image/jpeg", "jpeg"),
-    ("faceImage3", "image/jpeg", "jpeg"),
-    ("addressProofDocument", "application/pdf", "pdf"),
-];
+use authenteq_export::export::{json_export, write_multipart_export, FileKind, OutgoingFile};
+use authenteq_export::multipart::{Boundary, Limits};
 
 const CORPUS_BOUNDARY: &str = "authenteq-export-sample-7Qm2Xc9LrT4vWb8N";
+
+/// The files of the sample, in the order the API writes them: (part name, extension).
+const FILES: &[(&str, &str)] = &[
+    ("livenessFaceImage", "jpeg"),
+    ("croppedFrontImage", "jpeg"),
+    ("croppedBackImage", "jpeg"),
+    ("faceImage", "jpeg"),
+    ("croppedFrontImage2", "jpeg"),
+    ("croppedBackImage2", "jpeg"),
+    ("faceImage2", "jpeg"),
+    ("croppedFrontImage3", "jpeg"),
+    ("croppedBackImage3", "jpeg"),
+    ("faceImage3", "jpeg"),
+    ("addressProofDocument", "pdf"),
+];
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")
 }
 
-fn multipart_export() -> Vec<u8> {
+/// (kind, content type, bytes) of one file of the sample.
+type SourceFile = (FileKind, &'static str, Vec<u8>);
+
+/// The sample's sources: the result JSON and its files.
+fn sources() -> (Vec<u8>, Vec<SourceFile>) {
     let dir = corpus();
-    let boundary = Boundary::new(CORPUS_BOUNDARY).unwrap();
-    let mut w = MultipartWriter::new(Vec::new(), boundary);
     let result = std::fs::read(dir.join("result.json")).unwrap();
-    w.write_part(
-        &[
-            (
-                "Content-Disposition",
-                &form_data_disposition("result", Some("result.json")),
-            ),
-            ("Content-Type", "application/json"),
-        ],
-        &result,
-    )
-    .unwrap();
-    for (name, content_type, ext) in FILE_PARTS {
-        let filename = format!("{name}.{ext}");
-        let bytes = std::fs::read(dir.join("files").join(&filename)).unwrap();
-        w.write_part(
-            &[
-                (
-                    "Content-Disposition",
-                    &form_data_disposition(name, Some(&filename)),
-                ),
-                ("Content-Type", content_type),
-            ],
-            &bytes,
-        )
-        .unwrap();
-    }
-    w.finish().unwrap()
+    let files = FILES
+        .iter()
+        .map(|(name, ext)| {
+            let content_type = if *ext == "pdf" {
+                "application/pdf"
+            } else {
+                "image/jpeg"
+            };
+            let bytes = std::fs::read(dir.join("files").join(format!("{name}.{ext}"))).unwrap();
+            (FileKind::from_part_name(name), content_type, bytes)
+        })
+        .collect();
+    (result, files)
+}
+
+fn with_outgoing<T>(f: impl FnOnce(&[u8], &[OutgoingFile<'_>]) -> T) -> T {
+    let (result, files) = sources();
+    let outgoing: Vec<OutgoingFile<'_>> = files
+        .iter()
+        .map(|(kind, content_type, bytes)| OutgoingFile {
+            kind,
+            content_type,
+            bytes,
+        })
+        .collect();
+    f(&result, &outgoing)
+}
+
+fn multipart_export() -> Vec<u8> {
+    let boundary = Boundary::new(CORPUS_BOUNDARY).unwrap();
+    with_outgoing(|result, files| {
+        write_multipart_export(Vec::new(), boundary, result, files).unwrap()
+    })
 }
 
 fn check_or_update(path: &Path, want: &[u8]) {
@@ -119,7 +128,7 @@ fn multipart_sample_decodes_to_its_sources() {
             outcome.parts[0].data,
             std::fs::read(dir.join("result.json")).unwrap()
         );
-        for (part, (name, _, ext)) in outcome.parts[1..].iter().zip(FILE_PARTS) {
+        for (part, (name, ext)) in outcome.parts[1..].iter().zip(FILES) {
             assert_eq!(part.name.as_deref(), Some(*name));
             let filename = format!("{name}.{ext}");
             assert_eq!(part.filename.as_deref(), Some(filename.as_str()));
@@ -129,4 +138,10 @@ fn multipart_sample_decodes_to_its_sources() {
             );
         }
     }
+}
+
+#[test]
+fn json_sample_is_written_by_our_encoder() {
+    let body = with_outgoing(|result, files| json_export(result, files).unwrap());
+    check_or_update(&corpus().join("verification-result.json"), &body);
 }

@@ -9,6 +9,7 @@
 
 mod api_error;
 mod decoder;
+mod encode;
 mod files;
 mod json;
 mod model;
@@ -16,6 +17,7 @@ mod reader;
 
 pub use api_error::*;
 pub use decoder::{ExportDecoder, ExportEvent, ExportFormat, ExportLimits, DETECT_BYTES};
+pub use encode::{json_export, write_multipart_export, OutgoingFile};
 pub use files::{extension_for, sniff_content_type, FileInfo, FileKind};
 pub use model::*;
 pub use reader::{BlockingExportFile, Export, ExportFile, ExportItem, ExportReader};
