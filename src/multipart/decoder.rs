@@ -257,6 +257,7 @@ pub struct Decoder {
     /// Preamble bytes dropped so far.
     preamble_bytes: u64,
     /// The current part's name, for error messages.
+    /// Reused: no allocation per part once it is long enough.
     part_name: Option<String>,
 }
 
@@ -269,6 +270,8 @@ impl Decoder {
     /// A decoder for a body with `boundary` and the given limits.
     pub fn with_limits(boundary: Boundary, limits: Limits) -> Self {
         let searcher = Searcher::new(LineEnding::Lf, &boundary);
+        // Sized for the longest held candidate plus the look-ahead: it never grows.
+        let scratch_len = 2 * (boundary.as_bytes().len() + 4 + MAX_TRANSPORT_PADDING + 2);
         Decoder {
             boundary,
             limits,
@@ -282,7 +285,7 @@ impl Decoder {
             fed: 0,
             finished: false,
             over_body_limit: false,
-            scratch: Vec::new(),
+            scratch: Vec::with_capacity(scratch_len),
             header_buf: Vec::new(),
             header_start: 0,
             parts: 0,
@@ -370,7 +373,7 @@ impl Decoder {
     fn part_ref(&self) -> Option<PartRef> {
         (self.parts > 0 && !matches!(self.state, State::Preamble)).then(|| PartRef {
             number: self.parts,
-            name: self.part_name.clone(),
+            name: self.part_name.clone().filter(|n| !n.is_empty()),
         })
     }
 
@@ -504,7 +507,9 @@ impl Decoder {
     /// Moves to the headers of a new part, enforcing the part limit before reading them.
     fn start_part(&mut self) -> Result<()> {
         self.parts += 1;
-        self.part_name = None;
+        if let Some(name) = self.part_name.as_mut() {
+            name.clear();
+        }
         self.part_bytes = 0;
         self.state = State::Headers;
         if self.parts > self.limits.parts() {
@@ -513,6 +518,9 @@ impl Decoder {
             );
         }
         self.header_buf.clear();
+        // One allocation per body for the usual header sizes, whatever the chunking.
+        self.header_buf
+            .reserve(self.limits.header_bytes().saturating_add(8).min(64 * 1024));
         let le = self.line_ending.unwrap_or(LineEnding::Crlf);
         self.header_buf.extend_from_slice(le.as_bytes());
         self.header_start = self.consumed;
@@ -562,6 +570,17 @@ impl Decoder {
             });
         }
 
+        if self.held_virtual == self.held.len() {
+            // Only the assumed line ending is held: a delimiter follows only if the input starts
+            // with the rest of the needle. Usually it does not, and nothing needs copying.
+            let rest = &self.searcher.needle()[self.held.len()..];
+            let n = rest.len().min(self.input.len());
+            if self.input[..n] != rest[..n] {
+                self.held = Bytes::new();
+                self.held_virtual = 0;
+                return Ok((None, None));
+            }
+        }
         // Bytes are held back: look at them together with the start of the input.
         let lookahead = self.searcher.needle().len() + MAX_TRANSPORT_PADDING + 2;
         let take = self.input.len().min(lookahead);
@@ -629,15 +648,17 @@ impl Decoder {
         let room = (nl + max + nl + 1).saturating_sub(self.header_buf.len());
         let take = self.input.len().min(room);
         let old_len = self.header_buf.len();
-        self.header_buf.extend_from_slice(&self.input[..take]);
-        let search_from = old_len.saturating_sub(2);
-        match find_header_end(&self.header_buf, search_from, le) {
+        // Look for the blank line across the bytes kept so far and the new ones, then copy only
+        // the header bytes (usually the whole block is in one chunk and is copied once).
+        match find_header_end(&self.header_buf, &self.input[..take], le) {
             Some((block_end, end)) => {
+                let used = end.saturating_sub(old_len);
+                self.header_buf.extend_from_slice(&self.input[..used]);
                 if block_end - nl > max {
                     return Err(Error::limit_exceeded(Limit::HeaderBytes, max as u64)
                         .at(self.header_start + max as u64));
                 }
-                self.advance_input(end - old_len);
+                self.advance_input(used);
                 let block = &self.header_buf[nl..block_end.max(nl)];
                 let block = if block_end <= nl {
                     &[][..]
@@ -649,7 +670,11 @@ impl Decoder {
                         let at = self.header_start + e.offset().unwrap_or(0);
                         e.at(at)
                     })?;
-                self.part_name = headers.name().map(str::to_owned);
+                if let Some(name) = headers.name() {
+                    self.part_name
+                        .get_or_insert_with(String::new)
+                        .push_str(name);
+                }
                 self.state = State::Body;
                 // A payload may be empty with `--b` right after the blank line.
                 self.held = Bytes::from_static(le.as_bytes());
@@ -657,6 +682,7 @@ impl Decoder {
                 Ok(Some(headers))
             }
             None => {
+                self.header_buf.extend_from_slice(&self.input[..take]);
                 self.advance_input(take);
                 if self.header_buf.len() > nl + max + nl {
                     return Err(Error::limit_exceeded(Limit::HeaderBytes, max as u64)
@@ -677,30 +703,36 @@ fn strip_line_ending(block: &[u8]) -> &[u8] {
     block.strip_suffix(b"\r").unwrap_or(block)
 }
 
-/// Finds the blank line that ends a header block in `buf` (which starts with the line ending of
-/// the delimiter line). Returns `(block_end, end)`: the index just after the last header line's
-/// line ending (or of the delimiter line's), and the index just after the blank line.
-fn find_header_end(buf: &[u8], from: usize, le: LineEnding) -> Option<(usize, usize)> {
-    for i in memchr::memchr_iter(b'\n', &buf[from..]) {
-        let lf = from + i;
-        let next = &buf[lf + 1..];
-        match le {
-            LineEnding::Crlf => {
-                if lf > 0 && buf[lf - 1] == b'\r' && next.starts_with(b"\r\n") {
-                    return Some((lf + 1, lf + 3));
-                }
-            }
-            LineEnding::Lf => {
-                if next.starts_with(b"\n") {
-                    return Some((lf + 1, lf + 2));
-                }
-                if next.starts_with(b"\r\n") {
-                    return Some((lf + 1, lf + 3));
-                }
-            }
+/// Finds the blank line that ends a header block in `kept ++ new` (`kept` starts with the line
+/// ending of the delimiter line, and was searched before, up to its last bytes). Returns
+/// `(block_end, end)` as indices into the joined bytes: just after the last header line's line
+/// ending (or the delimiter line's), and just after the blank line.
+fn find_header_end(kept: &[u8], new: &[u8], le: LineEnding) -> Option<(usize, usize)> {
+    let at = |k: usize| -> Option<u8> {
+        match k.checked_sub(kept.len()) {
+            None => Some(kept[k]),
+            Some(i) => new.get(i).copied(),
         }
-    }
-    None
+    };
+    let blank_line_after = |lf: usize| -> Option<(usize, usize)> {
+        match le {
+            LineEnding::Crlf => (lf > 0
+                && at(lf - 1) == Some(b'\r')
+                && at(lf + 1) == Some(b'\r')
+                && at(lf + 2) == Some(b'\n'))
+            .then_some((lf + 1, lf + 3)),
+            LineEnding::Lf => match (at(lf + 1), at(lf + 2)) {
+                (Some(b'\n'), _) => Some((lf + 1, lf + 2)),
+                (Some(b'\r'), Some(b'\n')) => Some((lf + 1, lf + 3)),
+                _ => None,
+            },
+        }
+    };
+    // Line feeds near the end of what was kept may start the blank line only now complete.
+    (kept.len().saturating_sub(3)..kept.len())
+        .filter(|&lf| kept[lf] == b'\n')
+        .chain(memchr::memchr_iter(b'\n', new).map(|i| kept.len() + i))
+        .find_map(blank_line_after)
 }
 
 impl crate::driver::Core for Decoder {

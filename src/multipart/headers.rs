@@ -62,26 +62,37 @@ pub struct PartHeaders {
     disposition: Option<ContentDisposition>,
 }
 
-/// Token characters of RFC 7230 (`tchar`), the bytes allowed in a header name.
+/// Token characters of RFC 7230 (`tchar`), the bytes allowed in a header name, as a table.
+const TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
+
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
+    TCHAR[b as usize]
 }
 
 /// Bytes allowed in a header value: anything but control characters, where a tab is allowed.
@@ -158,7 +169,10 @@ impl PartHeaders {
             pos = next;
         }
         if let Some(value) = headers.get_bytes("content-disposition") {
-            let value = String::from_utf8_lossy(value);
+            let value = match std::str::from_utf8(value) {
+                Ok(v) => std::borrow::Cow::Borrowed(v),
+                Err(_) => String::from_utf8_lossy(value),
+            };
             let parsed = ContentDisposition::parse(&value)
                 .map_err(|e| e.at(disposition_at.unwrap_or(0) as u64))?;
             headers.disposition = Some(parsed);
@@ -339,8 +353,10 @@ impl fmt::Debug for PartHeaders {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContentDisposition {
-    disposition_type: String,
-    params: Vec<(String, String)>,
+    /// The type, then each parameter's name and value, one after another: one allocation.
+    text: String,
+    disposition_type: Range<usize>,
+    params: Vec<(Range<usize>, Range<usize>)>,
     decoded_filename_ext: Option<String>,
 }
 
@@ -373,7 +389,10 @@ impl ContentDisposition {
         if pos == start {
             return Err(disposition_error("missing disposition type"));
         }
-        let disposition_type = value[start..pos].to_ascii_lowercase();
+        let mut text = String::with_capacity(value.len());
+        text.push_str(&value[start..pos]);
+        text.make_ascii_lowercase();
+        let disposition_type = 0..text.len();
         let mut params = Vec::new();
         loop {
             skip_ws(&mut pos);
@@ -400,7 +419,11 @@ impl ContentDisposition {
                     "missing parameter name at position {pos}"
                 )));
             }
-            let name = value[name_start..pos].to_ascii_lowercase();
+            // As sent, for error messages.
+            let name = &value[name_start..pos];
+            let name_range = text.len()..text.len() + name.len();
+            text.push_str(name);
+            text[name_range.clone()].make_ascii_lowercase();
             skip_ws(&mut pos);
             if pos == bytes.len() || bytes[pos] != b'=' {
                 return Err(disposition_error(format!(
@@ -409,9 +432,10 @@ impl ContentDisposition {
             }
             pos += 1;
             skip_ws(&mut pos);
-            let param_value = if pos < bytes.len() && bytes[pos] == b'"' {
+            let value_start = text.len();
+            if pos < bytes.len() && bytes[pos] == b'"' {
                 pos += 1;
-                let mut out = String::new();
+                let out = &mut text;
                 let mut run_start = pos;
                 loop {
                     let Some(i) = memchr::memchr2(b'"', b'\\', &bytes[pos..]) else {
@@ -436,43 +460,41 @@ impl ContentDisposition {
                     pos += c.len_utf8();
                     run_start = pos;
                 }
-                out
             } else {
                 let start = pos;
                 while pos < bytes.len() && !matches!(bytes[pos], b';' | b' ' | b'\t') {
                     pos += 1;
                 }
-                value[start..pos].to_owned()
-            };
-            params.push((name, param_value));
+                text.push_str(&value[start..pos]);
+            }
+            params.push((name_range, value_start..text.len()));
         }
-        let decoded_filename_ext = params
-            .iter()
-            .find(|(n, _)| n == "filename*")
-            .and_then(|(_, v)| decode_ext_value(v));
-        Ok(ContentDisposition {
+        let mut disposition = ContentDisposition {
+            text,
             disposition_type,
             params,
-            decoded_filename_ext,
-        })
+            decoded_filename_ext: None,
+        };
+        disposition.decoded_filename_ext =
+            disposition.param("filename*").and_then(decode_ext_value);
+        Ok(disposition)
     }
 
     /// The disposition type, lowercased: `form-data`, `attachment`, `inline`...
     pub fn disposition_type(&self) -> &str {
-        &self.disposition_type
+        &self.text[self.disposition_type.clone()]
     }
 
     /// The raw value of the first parameter called `name` (give it lowercased), unquoted.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.params().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// All parameters in order, names lowercased, values unquoted.
     pub fn params(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.params.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.params
+            .iter()
+            .map(|(n, v)| (&self.text[n.clone()], &self.text[v.clone()]))
     }
 
     /// The `name` parameter.

@@ -2,6 +2,8 @@
 //! decodes a body into a comparable outcome.
 #![allow(dead_code)]
 
+pub mod generate;
+
 use authenteq_export::multipart::{Boundary, Decoder, Event, Limits};
 use authenteq_export::{ErrorKind, Limit};
 use bytes::Bytes;
