@@ -148,6 +148,7 @@ pub(crate) fn copy_into_read_buf(mut chunk: Bytes, buf: &mut ReadBuf<'_>) -> Byt
 }
 
 /// Joins payload chunks into one `Bytes`: no copy when there is a single chunk.
+#[derive(Debug)]
 pub(crate) struct Collector {
     first: Option<Bytes>,
     rest: BytesMut,

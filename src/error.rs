@@ -185,6 +185,15 @@ impl Error {
         self
     }
 
+    /// Moves the offset by `by` bytes (for errors found in a body whose first bytes were
+    /// skipped).
+    pub(crate) fn shifted(mut self, by: u64) -> Self {
+        if let Some(o) = self.0.offset.as_mut() {
+            *o += by;
+        }
+        self
+    }
+
     pub(crate) fn in_part(mut self, part: Option<PartRef>) -> Self {
         if self.0.part.is_none() {
             self.0.part = part;

@@ -4,8 +4,9 @@ use bytes::{Bytes, BytesMut};
 
 use super::files::{FileInfo, FileKind};
 use super::json::JsonExport;
-use super::{ApiError, VerificationResult};
-use crate::error::{Error, ErrorKind, Limit, PartRef, Result};
+use super::VerificationResult;
+use crate::driver::Collector;
+use crate::error::{Error, ErrorKind, Limit, Result};
 use crate::multipart::{Boundary, Decoder, Event, Limits};
 
 /// The three formats of the export endpoints.
@@ -169,9 +170,10 @@ pub enum ExportEvent {
 enum MultipartPart {
     Between,
     Result {
-        first: Option<Bytes>,
-        rest: BytesMut,
+        collected: Collector,
         len: usize,
+        /// Body offset of the result JSON's first byte.
+        start: u64,
     },
     File,
 }
@@ -200,7 +202,13 @@ const PDF_TRAILER_WINDOW: usize = 1024;
 
 #[derive(Debug)]
 enum Inner {
-    Detecting { head: BytesMut },
+    /// The first bytes are buffered until they tell the format: detected, or the declared one,
+    /// except that a JSON object is always read as JSON (the API answers errors as JSON,
+    /// whatever format was asked for).
+    Detecting {
+        head: Head,
+        declared: Option<ExportFormat>,
+    },
     Multipart(Box<MultipartExport>),
     Json(Box<JsonExport>),
     Pdf(PdfExport),
@@ -215,26 +223,46 @@ pub struct ExportDecoder {
     inner: Inner,
     limits: ExportLimits,
     finished: bool,
+    /// Leading bytes not fed to the format's decoder (a byte-order mark, whitespace before a
+    /// JSON document or a PDF header): added to its error offsets.
+    skipped: u64,
+    /// The error that stopped the export; every later call returns it.
+    failed: Option<Error>,
 }
 
 impl ExportDecoder {
     /// A decoder for a body of a known format.
+    ///
+    /// A body that turns out to be a JSON object is read as JSON all the same, so that an API
+    /// error body is reported as [`ErrorKind::Api`] whatever format was asked for.
     pub fn new(format: ExportFormat, limits: ExportLimits) -> Self {
-        ExportDecoder {
-            inner: Self::inner_for(format, limits),
+        Self::with_inner(
+            Inner::Detecting {
+                head: Head::default(),
+                declared: Some(format),
+            },
             limits,
-            finished: false,
-        }
+        )
     }
 
     /// A decoder that tells the format from the body's first bytes.
     pub fn detecting(limits: ExportLimits) -> Self {
-        ExportDecoder {
-            inner: Inner::Detecting {
-                head: BytesMut::new(),
+        Self::with_inner(
+            Inner::Detecting {
+                head: Head::default(),
+                declared: None,
             },
             limits,
+        )
+    }
+
+    fn with_inner(inner: Inner, limits: ExportLimits) -> Self {
+        ExportDecoder {
+            inner,
+            limits,
             finished: false,
+            skipped: 0,
+            failed: None,
         }
     }
 
@@ -291,7 +319,7 @@ impl ExportDecoder {
     /// `Ok(None)`.
     pub fn feed(&mut self, chunk: Bytes) {
         match &mut self.inner {
-            Inner::Detecting { head } => head.extend_from_slice(&chunk),
+            Inner::Detecting { head, .. } => head.push(chunk),
             Inner::Multipart(m) => m.decoder.feed(chunk),
             Inner::Json(j) => j.feed(chunk),
             Inner::Pdf(p) => p.feed(chunk),
@@ -312,27 +340,23 @@ impl ExportDecoder {
     /// Bytes fed so far.
     pub fn bytes_fed(&self) -> u64 {
         match &self.inner {
-            Inner::Detecting { head } => head.len() as u64,
+            Inner::Detecting { head, .. } => head.len() as u64,
             Inner::Multipart(m) => m.decoder.bytes_fed(),
             Inner::Json(j) => j.bytes_fed(),
             Inner::Pdf(p) => p.fed,
         }
     }
 
-    fn part_ref(&self) -> Option<PartRef> {
-        match &self.inner {
-            Inner::Json(j) => j.part_ref(),
-            _ => None,
-        }
-    }
-
     /// Stops the export with a source error.
     pub(crate) fn poison(&mut self, err: Error) -> Error {
-        let at = self.bytes_fed();
-        match &mut self.inner {
+        let at = self.bytes_fed() + self.skipped;
+        let err = match &mut self.inner {
             Inner::Multipart(m) => m.decoder.poison(err),
-            _ => err.at(at).in_part(self.part_ref()),
-        }
+            Inner::Json(j) => j.poison(err).shifted(self.skipped),
+            Inner::Detecting { .. } | Inner::Pdf(_) => err.at(at),
+        };
+        self.failed = Some(err.clone());
+        err
     }
 
     /// The next event, `Ok(None)` when more input is needed.
@@ -344,40 +368,136 @@ impl ExportDecoder {
     /// [`ErrorKind::UnknownFormat`], [`ErrorKind::InvalidExport`], and
     /// [`ErrorKind::UnexpectedEnd`] for a body cut short in any format.
     pub fn next_event(&mut self) -> Result<Option<ExportEvent>> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone());
+        }
+        let result = self.step();
+        if let Err(err) = &result {
+            self.failed = Some(err.clone());
+        }
+        result
+    }
+
+    fn step(&mut self) -> Result<Option<ExportEvent>> {
         loop {
             match &mut self.inner {
-                Inner::Detecting { head } => {
-                    let format = match ExportFormat::detect(head) {
-                        Ok(Some(format)) => format,
-                        Ok(None) if !self.finished => return Ok(None),
-                        Ok(None) => {
-                            return Err(Error::new(
-                                ErrorKind::UnknownFormat,
-                                if head.is_empty() {
-                                    "the body is empty"
-                                } else {
-                                    "the body is not a multipart, json or pdf export"
-                                },
-                            )
-                            .at(head.len() as u64))
-                        }
-                        Err(e) => return Err(e),
+                Inner::Detecting { head, declared } => {
+                    let Some(format) = decide(head.bytes(), declared.clone(), self.finished)?
+                    else {
+                        return Ok(None);
                     };
-                    let head = std::mem::take(head).freeze();
+                    let mut skip = 0;
+                    if !matches!(format, ExportFormat::Multipart(_)) {
+                        // JSON and PDF start at their first byte; multipart keeps its preamble.
+                        skip = leading_junk(head.bytes());
+                        self.skipped = skip as u64;
+                    }
+                    let chunks = std::mem::take(head).into_chunks(skip);
                     self.inner = Self::inner_for(format, self.limits);
-                    self.feed(head);
+                    for chunk in chunks {
+                        self.feed(chunk);
+                    }
                     if self.finished {
                         self.finish();
                     }
                 }
                 Inner::Multipart(m) => return m.next_event(self.limits),
-                Inner::Json(j) => {
-                    let part = j.part_ref();
-                    return j.next_event().map_err(|e| e.in_part(part));
-                }
-                Inner::Pdf(p) => return p.next_event(),
+                Inner::Json(j) => return j.next_event().map_err(|e| e.shifted(self.skipped)),
+                Inner::Pdf(p) => return p.next_event().map_err(|e| e.shifted(self.skipped)),
             }
         }
+    }
+}
+
+/// The first chunks of a body, kept until they tell its format. They are handed on as they
+/// came; only when the first chunk alone is too short to tell are they also joined.
+#[derive(Debug, Default)]
+struct Head {
+    chunks: Vec<Bytes>,
+    joined: BytesMut,
+}
+
+impl Head {
+    fn push(&mut self, chunk: Bytes) {
+        if chunk.is_empty() {
+            return;
+        }
+        if let [first] = &self.chunks[..] {
+            self.joined.extend_from_slice(first);
+        }
+        if !self.chunks.is_empty() {
+            self.joined.extend_from_slice(&chunk);
+        }
+        self.chunks.push(chunk);
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match &self.chunks[..] {
+            [] => &[],
+            [one] => one,
+            _ => &self.joined,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.chunks.iter().map(Bytes::len).sum()
+    }
+
+    /// The chunks, without their first `skip` bytes.
+    fn into_chunks(self, mut skip: usize) -> Vec<Bytes> {
+        let mut chunks = self.chunks;
+        for chunk in &mut chunks {
+            let n = skip.min(chunk.len());
+            let _ = chunk.split_to(n);
+            skip -= n;
+        }
+        chunks.retain(|c| !c.is_empty());
+        chunks
+    }
+}
+
+/// Length of a UTF-8 byte-order mark and whitespace at the start of `head`.
+fn leading_junk(head: &[u8]) -> usize {
+    let bom = if head.starts_with(b"\xef\xbb\xbf") {
+        3
+    } else {
+        0
+    };
+    bom + head[bom..]
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .count()
+}
+
+/// The format of a body from its first bytes and the declared format, `Ok(None)` while the
+/// bytes seen so far do not tell.
+fn decide(
+    head: &[u8],
+    declared: Option<ExportFormat>,
+    finished: bool,
+) -> Result<Option<ExportFormat>> {
+    let first = head.get(leading_junk(head)).copied();
+    match declared {
+        Some(format) => match first {
+            Some(b'{') => Ok(Some(ExportFormat::Json)),
+            Some(_) => Ok(Some(format)),
+            None if finished => Ok(Some(format)),
+            None => Ok(None),
+        },
+        None => match ExportFormat::detect(head) {
+            Ok(Some(format)) => Ok(Some(format)),
+            Ok(None) if !finished => Ok(None),
+            Ok(None) => Err(Error::new(
+                ErrorKind::UnknownFormat,
+                if head.is_empty() {
+                    "the body is empty"
+                } else {
+                    "the body is not a multipart, json or pdf export"
+                },
+            )
+            .at(head.len() as u64)),
+            Err(e) => Err(e),
+        },
     }
 }
 
@@ -387,67 +507,63 @@ impl MultipartExport {
             let Some(event) = self.decoder.next_event()? else {
                 return Ok(None);
             };
+            // Errors about the export are placed where the decoder stands in the body, which is
+            // the same under every chunking.
+            let at = self.decoder.position();
             match event {
                 Event::PartStart(headers) => {
                     if headers.name() == Some("result") {
                         if self.result_seen {
-                            return Err(self.fail("a second result part"));
+                            let err = Error::new(ErrorKind::InvalidExport, "a second result part");
+                            return Err(self.fail(err.at(at)));
                         }
                         self.result_seen = true;
                         self.part = MultipartPart::Result {
-                            first: None,
-                            rest: BytesMut::new(),
+                            collected: Collector::new(),
                             len: 0,
+                            start: at,
                         };
                         continue;
                     }
                     self.files += 1;
                     if self.files > limits.max_files {
-                        let at = self.decoder.bytes_fed();
-                        return Err(self.decoder.poison(
-                            Error::limit_exceeded(Limit::ExportFiles, limits.max_files as u64)
-                                .at(at),
-                        ));
+                        let max = limits.max_files as u64;
+                        return Err(
+                            self.fail(Error::limit_exceeded(Limit::ExportFiles, max).at(at))
+                        );
                     }
                     self.part = MultipartPart::File;
                     return Ok(Some(ExportEvent::FileStart(FileInfo::from_part(headers))));
                 }
                 Event::Data(data) => match &mut self.part {
                     MultipartPart::File => return Ok(Some(ExportEvent::FileData(data))),
-                    MultipartPart::Result { first, rest, len } => {
+                    MultipartPart::Result { collected, len, .. } => {
                         *len += data.len();
-                        if *len > limits.max_result_bytes {
-                            let err = Error::limit_exceeded(
-                                Limit::ResultBytes,
-                                limits.max_result_bytes as u64,
-                            );
-                            return Err(self.decoder.poison(err));
+                        let max = limits.max_result_bytes;
+                        if *len > max {
+                            // The first byte over the limit.
+                            let over = at - (*len - max) as u64;
+                            let err = Error::limit_exceeded(Limit::ResultBytes, max as u64);
+                            return Err(self.fail(err.at(over)));
                         }
-                        // Keep a single chunk as it came; join only when there are several.
-                        match first {
-                            None if rest.is_empty() => *first = Some(data),
-                            _ => {
-                                if let Some(f) = first.take() {
-                                    rest.extend_from_slice(&f);
-                                }
-                                rest.extend_from_slice(&data);
-                            }
-                        }
+                        collected.push(data);
                     }
                     MultipartPart::Between => {}
                 },
                 Event::PartEnd => match std::mem::replace(&mut self.part, MultipartPart::Between) {
                     MultipartPart::File => return Ok(Some(ExportEvent::FileEnd)),
-                    MultipartPart::Result { first, rest, .. } => {
-                        let json = first.unwrap_or_else(|| rest.freeze());
-                        let result = VerificationResult::from_json(&json).map_err(|e| {
-                            let err = Error::with_source(
-                                ErrorKind::Json,
-                                "the result part does not fit the model",
-                                e,
-                            );
-                            self.decoder.poison(err)
-                        })?;
+                    MultipartPart::Result {
+                        collected, start, ..
+                    } => {
+                        let json = collected.finish();
+                        let result = match VerificationResult::from_json(&json) {
+                            Ok(result) => result,
+                            Err(e) => {
+                                let detail = "the result part does not fit the model";
+                                let err = Error::with_source(ErrorKind::Json, detail, e);
+                                return Err(self.fail(err.at(start)));
+                            }
+                        };
                         return Ok(Some(ExportEvent::Result {
                             result: Box::new(result),
                             json,
@@ -457,7 +573,8 @@ impl MultipartExport {
                 },
                 Event::End => {
                     if !self.result_seen {
-                        return Err(self.fail("no result part"));
+                        let err = Error::new(ErrorKind::InvalidExport, "no result part");
+                        return Err(self.decoder.stop(err.at(at)));
                     }
                     return Ok(Some(ExportEvent::End));
                 }
@@ -465,9 +582,10 @@ impl MultipartExport {
         }
     }
 
-    fn fail(&mut self, detail: &'static str) -> Error {
-        self.decoder
-            .poison(Error::new(ErrorKind::InvalidExport, detail))
+    /// Stops the export with an error about the current part.
+    fn fail(&mut self, err: Error) -> Error {
+        let part = self.decoder.current_part();
+        self.decoder.stop(err.in_part(part))
     }
 }
 
@@ -504,9 +622,6 @@ impl PdfExport {
                     return Err(
                         Error::new(ErrorKind::UnexpectedEnd, "inside the pdf header").at(self.fed),
                     );
-                }
-                if let Some(api) = ApiError::from_json(&self.input) {
-                    return Err(Error::with_source(ErrorKind::Api, "", api));
                 }
                 return Err(Error::new(
                     ErrorKind::InvalidPdf,

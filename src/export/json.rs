@@ -82,13 +82,23 @@ impl Base64Stream {
                 use base64::{DecodeError, DecodeSliceError};
                 let (pos, detail) = match e {
                     DecodeSliceError::DecodeError(DecodeError::InvalidByte(i, b'=')) => {
-                        (i, "data after the base64 padding".to_string())
+                        // Padding inside the run: the error is the first data byte after it.
+                        let data = chars[i..]
+                            .iter()
+                            .position(|&b| b != b'=')
+                            .map_or(i, |j| i + j);
+                        (data, "data after the base64 padding".to_string())
                     }
                     DecodeSliceError::DecodeError(DecodeError::InvalidByte(i, b)) => {
                         (i, format!("byte {:?} is not base64", char::from(b)))
                     }
                     other => (0, other.to_string()),
                 };
+                // Hand out the whole quads before the bad byte, as byte-by-byte feeding would.
+                let good = pos / 4 * 4;
+                if good > 0 && good < chars.len() {
+                    self.decode(&chars[..good], at)?;
+                }
                 return Err(base64_error(detail, at + pos as u64));
             }
         }
@@ -188,8 +198,6 @@ struct FileScan {
     kind: FileKind,
     content_type: Option<String>,
     announced: bool,
-    /// The content string was read to its end.
-    content_done: bool,
     base64: Base64Stream,
 }
 
@@ -213,6 +221,9 @@ pub(crate) struct JsonExport {
     /// File members replaced by `null` in the skeleton: (parent key, key).
     removed: Vec<(Option<String>, String)>,
     queue: VecDeque<ExportEvent>,
+    /// The error that stopped the document; returned again by every later call, after the
+    /// events found before it.
+    failed: Option<Error>,
 }
 
 fn json_error(detail: impl Into<std::borrow::Cow<'static, str>>, at: u64) -> Error {
@@ -247,6 +258,7 @@ impl JsonExport {
             files: 0,
             removed: Vec::new(),
             queue: VecDeque::new(),
+            failed: None,
         }
     }
 
@@ -286,18 +298,33 @@ impl JsonExport {
             if let Some(event) = self.queue.pop_front() {
                 return Ok(Some(event));
             }
+            if let Some(err) = &self.failed {
+                return Err(err.clone());
+            }
             if self.done {
                 return Ok(Some(ExportEvent::End));
             }
-            if self.input.is_empty() {
-                if !self.finished {
-                    return Ok(None);
-                }
-                self.end_of_document()?;
-                continue;
+            let step = if !self.input.is_empty() {
+                self.scan()
+            } else if self.finished {
+                self.end_of_document()
+            } else {
+                return Ok(None);
+            };
+            if let Err(err) = step {
+                // Whatever was found before the error is handed out first.
+                self.flush_file_data();
+                self.failed = Some(err.in_part(self.part_ref()));
             }
-            self.scan()?;
         }
+    }
+
+    /// Stops the document with `err` (a source error).
+    pub(crate) fn poison(&mut self, err: Error) -> Error {
+        let err = err.at(self.fed).in_part(self.part_ref());
+        self.failed = Some(err.clone());
+        self.queue.clear();
+        err
     }
 
     fn push_skeleton(&mut self, bytes: &[u8], at: u64) -> Result<()> {
@@ -334,6 +361,7 @@ impl JsonExport {
                 if run > 0 {
                     let file = self.file.as_mut().expect("base64 outside a file");
                     file.base64.push_run(&rest[..run], at)?;
+                    self.announce(false);
                     i += run;
                     continue;
                 }
@@ -347,27 +375,35 @@ impl JsonExport {
         Ok(())
     }
 
-    /// Queues the decoded bytes of the current file, announcing it first.
+    /// Announces the current file once its content type can be told: when the first
+    /// `SNIFF_BYTES` are decoded, or its content ends (`force`). The point is fixed in the byte
+    /// stream, so the announcement is the same under every chunking: the `contentType` member
+    /// counts when it came before `content`; otherwise the first bytes are sniffed.
+    fn announce(&mut self, force: bool) {
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        if file.announced || (!force && file.base64.out.len() < SNIFF_BYTES) {
+            return;
+        }
+        file.announced = true;
+        let content_type = file
+            .content_type
+            .clone()
+            .or_else(|| sniff_content_type(&file.base64.out).map(str::to_owned));
+        self.queue.push_back(ExportEvent::FileStart(FileInfo::new(
+            file.kind.clone(),
+            None,
+            content_type,
+        )));
+    }
+
+    /// Queues the bytes decoded so far of an announced file.
     fn flush_file_data(&mut self) {
         let Some(file) = self.file.as_mut() else {
             return;
         };
-        if !file.announced {
-            if file.base64.out.len() < SNIFF_BYTES && !file.content_done {
-                return;
-            }
-            file.announced = true;
-            let content_type = file
-                .content_type
-                .clone()
-                .or_else(|| sniff_content_type(&file.base64.out).map(str::to_owned));
-            self.queue.push_back(ExportEvent::FileStart(FileInfo::new(
-                file.kind.clone(),
-                None,
-                content_type,
-            )));
-        }
-        if !file.base64.out.is_empty() {
+        if file.announced && !file.base64.out.is_empty() {
             let data = file.base64.out.split().freeze();
             self.queue.push_back(ExportEvent::FileData(data));
         }
@@ -375,11 +411,9 @@ impl JsonExport {
 
     /// Ends the current file: its value was read to the end.
     fn end_file(&mut self) {
-        if let Some(file) = self.file.as_mut() {
-            file.content_done = true;
-        }
+        self.announce(true);
         self.flush_file_data();
-        if self.file.take().is_some_and(|f| f.announced) {
+        if self.file.take().is_some() {
             self.queue.push_back(ExportEvent::FileEnd);
         }
     }
@@ -414,7 +448,6 @@ impl JsonExport {
             kind,
             content_type: None,
             announced: false,
-            content_done: false,
             base64: Base64Stream::default(),
         });
         Ok(())
@@ -685,7 +718,9 @@ impl JsonExport {
             return Ok(());
         }
         let file = self.file.as_mut().expect("base64 outside a file");
-        file.base64.push_byte(c, at)
+        file.base64.push_byte(c, at)?;
+        self.announce(false);
+        Ok(())
     }
 
     fn end_string(&mut self, kind: StrKind, at: u64) -> Result<()> {
@@ -707,10 +742,9 @@ impl JsonExport {
                 let bare = self.stack.last().is_none_or(|f| !f.file_object);
                 let file = self.file.as_mut().expect("base64 outside a file");
                 file.base64.finish(at)?;
+                self.announce(true);
                 if bare {
                     self.end_file();
-                } else if let Some(file) = self.file.as_mut() {
-                    file.content_done = true;
                 }
             }
             StrKind::Value => {}

@@ -24,9 +24,9 @@ use base64::display::Base64Display;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
 use base64::{DecodeError, Engine as _};
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
 use indexmap::IndexMap;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -242,64 +242,181 @@ lenient_enum! {
 // Dates
 // ---------------------------------------------------------------------------------------------
 
-/// Generates one `deserialize_with` function per date field, so that an error names the field.
-macro_rules! date_fields {
-    ($( $fn_name:ident: $parse:ident($field:literal, $show_value:literal) -> $ty:ty; )+) => {
-        $(
-            fn $fn_name<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<$ty>, D::Error> {
-                $parse(deserializer, $field, $show_value)
-            }
-        )+
-    };
+/// How a date or timestamp member is parsed and reported: its wire name (errors name the field)
+/// and whether an invalid value may be repeated in the message (not for personal data such as
+/// the date of birth).
+trait TextField: Copy {
+    type Output;
+
+    fn parse<E: de::Error>(self, text: &str) -> Result<Self::Output, E>;
 }
 
-date_fields! {
-    de_date_of_birth: de_date("dateOfBirth", false) -> NaiveDate;
-    de_date_of_expiry: de_date("dateOfExpiry", true) -> NaiveDate;
-    de_date_of_issue: de_date("dateOfIssue", true) -> NaiveDate;
-    de_from: de_date("from", true) -> NaiveDate;
-    de_to: de_date("to", true) -> NaiveDate;
-    de_start_time: de_timestamp("startTime", true) -> DateTime<Utc>;
-    de_end_time: de_timestamp("endTime", true) -> DateTime<Utc>;
-}
-
-/// Reads an optional `YYYY-MM-DD` date. `show_value` is false for personal data (the date of
-/// birth), which then stays out of the error message.
-fn de_date<'de, D: Deserializer<'de>>(
-    deserializer: D,
-    field: &str,
+/// A `YYYY-MM-DD` date member.
+#[derive(Clone, Copy)]
+struct DateField {
+    field: &'static str,
     show_value: bool,
-) -> Result<Option<NaiveDate>, D::Error> {
-    let Some(text) = Option::<String>::deserialize(deserializer)? else {
-        return Ok(None);
-    };
-    NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-        .map(Some)
-        .map_err(|e| {
-            let value = Shown(show_value, &text);
-            de::Error::custom(format_args!(
+}
+
+/// An RFC 3339 timestamp member, converted to UTC.
+#[derive(Clone, Copy)]
+struct TimestampField {
+    field: &'static str,
+    show_value: bool,
+}
+
+impl TextField for DateField {
+    type Output = NaiveDate;
+
+    fn parse<E: de::Error>(self, text: &str) -> Result<NaiveDate, E> {
+        if let Some(date) = fast_date(text.as_bytes()) {
+            return Ok(date);
+        }
+        // Every other form, and every error, is chrono's.
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| {
+            let (value, field) = (Shown(self.show_value, text), self.field);
+            E::custom(format_args!(
                 "invalid date{value} in {field}: {e} (expected YYYY-MM-DD)"
             ))
         })
+    }
 }
 
-/// Reads an optional RFC 3339 timestamp, converting it to UTC.
-fn de_timestamp<'de, D: Deserializer<'de>>(
-    deserializer: D,
-    field: &str,
-    show_value: bool,
-) -> Result<Option<DateTime<Utc>>, D::Error> {
-    let Some(text) = Option::<String>::deserialize(deserializer)? else {
-        return Ok(None);
-    };
-    DateTime::parse_from_rfc3339(&text)
-        .map(|t| Some(t.with_timezone(&Utc)))
-        .map_err(|e| {
-            let value = Shown(show_value, &text);
-            de::Error::custom(format_args!(
-                "invalid timestamp{value} in {field}: {e} (expected RFC 3339, like 2020-04-10T11:44:40Z)"
-            ))
-        })
+impl TextField for TimestampField {
+    type Output = DateTime<Utc>;
+
+    fn parse<E: de::Error>(self, text: &str) -> Result<DateTime<Utc>, E> {
+        if let Some(time) = fast_utc_timestamp(text.as_bytes()) {
+            return Ok(time);
+        }
+        // Offsets, fractions, leap seconds, lowercase separators and every error are chrono's.
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| {
+                let (value, field) = (Shown(self.show_value, text), self.field);
+                E::custom(format_args!(
+                    "invalid timestamp{value} in {field}: {e} (expected RFC 3339, like \
+                     2020-04-10T11:44:40Z)"
+                ))
+            })
+    }
+}
+
+/// The value of the two ASCII digits at `at`, if they are digits.
+#[inline]
+fn two_digits(bytes: &[u8], at: usize) -> Option<u32> {
+    let (tens, ones) = (
+        bytes[at].wrapping_sub(b'0'),
+        bytes[at + 1].wrapping_sub(b'0'),
+    );
+    (tens < 10 && ones < 10).then(|| u32::from(tens) * 10 + u32::from(ones))
+}
+
+/// The date in the first ten bytes, when they are exactly `DDDD-DD-DD` and a valid date;
+/// `None` sends the caller to chrono's parser.
+#[inline]
+fn fast_ymd(bytes: &[u8]) -> Option<NaiveDate> {
+    if bytes.len() < 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    let year = two_digits(bytes, 0)? * 100 + two_digits(bytes, 2)?;
+    let (month, day) = (two_digits(bytes, 5)?, two_digits(bytes, 8)?);
+    NaiveDate::from_ymd_opt(year as i32, month, day)
+}
+
+/// `YYYY-MM-DD`, exactly ten bytes, valid. Anything else (including impossible dates, for the
+/// error) goes to chrono, which reads this shape to the same date.
+fn fast_date(bytes: &[u8]) -> Option<NaiveDate> {
+    if bytes.len() != 10 {
+        return None;
+    }
+    fast_ymd(bytes)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`, exactly twenty bytes, valid, no leap second. Anything else goes to
+/// chrono, which reads this shape to the same instant.
+fn fast_utc_timestamp(bytes: &[u8]) -> Option<DateTime<Utc>> {
+    if bytes.len() != 20
+        || bytes[10] != b'T'
+        || bytes[13] != b':'
+        || bytes[16] != b':'
+        || bytes[19] != b'Z'
+    {
+        return None;
+    }
+    let date = fast_ymd(bytes)?;
+    let (hour, minute, second) = (
+        two_digits(bytes, 11)?,
+        two_digits(bytes, 14)?,
+        two_digits(bytes, 17)?,
+    );
+    // `and_hms_opt` rejects 60 seconds, which chrono reads as a leap second.
+    Some(date.and_hms_opt(hour, minute, second)?.and_utc())
+}
+
+/// Reads an optional date or timestamp member: `null` is `None`, a string is parsed, anything
+/// else is an "expected a string" error (as for `Option<String>`). The text is borrowed from the
+/// input when the deserializer can.
+#[derive(Clone, Copy)]
+struct OptionalText<F>(F);
+
+impl<'de, F: TextField> DeserializeSeed<'de> for OptionalText<F> {
+    type Value = Option<F::Output>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de, F: TextField> Visitor<'de> for OptionalText<F> {
+    type Value = Option<F::Output>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("option")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(Text(self.0)).map(Some)
+    }
+}
+
+/// The string of an [`OptionalText`].
+struct Text<F>(F);
+
+impl<F: TextField> Visitor<'_> for Text<F> {
+    type Value = F::Output;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<F::Output, E> {
+        self.0.parse(value)
+    }
+}
+
+/// A date member whose invalid value may appear in the error.
+fn date(field: &'static str) -> OptionalText<DateField> {
+    OptionalText(DateField {
+        field,
+        show_value: true,
+    })
+}
+
+/// A timestamp member whose invalid value may appear in the error.
+fn timestamp(field: &'static str) -> OptionalText<TimestampField> {
+    OptionalText(TimestampField {
+        field,
+        show_value: true,
+    })
 }
 
 /// ` "value"` when the flag is set, nothing otherwise.
@@ -316,10 +433,21 @@ impl fmt::Display for Shown<'_> {
 }
 
 fn ser_date<S: Serializer>(date: &Option<NaiveDate>, serializer: S) -> Result<S::Ok, S::Error> {
-    match date {
-        Some(date) => serializer.collect_str(&date.format("%Y-%m-%d")),
-        None => serializer.serialize_none(),
+    let Some(date) = date else {
+        return serializer.serialize_none();
+    };
+    let (year, month, day) = (date.year(), date.month(), date.day());
+    if !(0..=9999).contains(&year) {
+        // chrono writes a sign and more digits for these.
+        return serializer.collect_str(&date.format("%Y-%m-%d"));
     }
+    let year = year as u32;
+    let mut text = *b"0000-00-00";
+    for (at, value) in [(0, year / 100), (2, year % 100), (5, month), (8, day)] {
+        text[at] = b'0' + (value / 10) as u8;
+        text[at + 1] = b'0' + (value % 10) as u8;
+    }
+    serializer.serialize_str(std::str::from_utf8(&text).expect("ASCII digits and dashes"))
 }
 
 fn ser_timestamp<S: Serializer>(
@@ -330,6 +458,128 @@ fn ser_timestamp<S: Serializer>(
         Some(time) => serializer.serialize_str(&time.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
         None => serializer.serialize_none(),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading objects
+// ---------------------------------------------------------------------------------------------
+
+/// The known members of one object type.
+trait Field: Copy + Sized {
+    /// The member with this wire name (or alias).
+    fn from_name(name: &str) -> Option<Self>;
+    /// The wire name, as written back and as named in a duplicate-field error.
+    fn name(self) -> &'static str;
+    /// A distinct bit per member, to catch duplicates.
+    fn bit(self) -> u32;
+}
+
+/// Defines an object's known members: an enum, with lookup by wire name (and aliases).
+macro_rules! fields {
+    ($name:ident { $( $variant:ident = $wire:literal $(| $alias:literal)* ),+ $(,)? }) => {
+        #[derive(Clone, Copy)]
+        enum $name {
+            $( $variant, )+
+        }
+
+        impl Field for $name {
+            #[inline]
+            fn from_name(name: &str) -> Option<Self> {
+                match name {
+                    $( $wire $(| $alias)* => Some($name::$variant), )+
+                    _ => None,
+                }
+            }
+
+            fn name(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $wire, )+
+                }
+            }
+
+            #[inline]
+            fn bit(self) -> u32 {
+                1 << (self as u32)
+            }
+        }
+    };
+}
+
+/// A member name: a known member, or the name of an unknown one (allocated only then; a known
+/// name is matched where the deserializer has it, borrowed from the input when it can).
+enum Key<F> {
+    Known(F),
+    Unknown(String),
+}
+
+/// Reads a [`Key`].
+struct KeySeed<F>(std::marker::PhantomData<F>);
+
+impl<F> KeySeed<F> {
+    fn new() -> Self {
+        KeySeed(std::marker::PhantomData)
+    }
+}
+
+impl<'de, F: Field> DeserializeSeed<'de> for KeySeed<F> {
+    type Value = Key<F>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Key<F>, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl<F: Field> Visitor<'_> for KeySeed<F> {
+    type Value = Key<F>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("field identifier")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Key<F>, E> {
+        Ok(match F::from_name(name) {
+            Some(field) => Key::Known(field),
+            None => Key::Unknown(name.to_owned()),
+        })
+    }
+
+    fn visit_string<E: de::Error>(self, name: String) -> Result<Key<F>, E> {
+        Ok(match F::from_name(&name) {
+            Some(field) => Key::Known(field),
+            None => Key::Unknown(name),
+        })
+    }
+}
+
+/// Walks an object's members: each known member once (a second one is a duplicate-field
+/// error, as with serde's derive), each unknown one into `extra` (a repeated unknown name keeps
+/// its first place and its last value, as `Map` does).
+fn visit_members<'de, A, F>(
+    map: &mut A,
+    extra: &mut Map<String, Value>,
+    mut known: impl FnMut(&mut A, F) -> Result<(), A::Error>,
+) -> Result<(), A::Error>
+where
+    A: MapAccess<'de>,
+    F: Field,
+{
+    let mut seen = 0u32;
+    while let Some(key) = map.next_key_seed(KeySeed::<F>::new())? {
+        match key {
+            Key::Known(field) => {
+                if seen & field.bit() != 0 {
+                    return Err(de::Error::duplicate_field(field.name()));
+                }
+                seen |= field.bit();
+                known(map, field)?;
+            }
+            Key::Unknown(name) => {
+                let value = map.next_value()?;
+                extra.insert(name, value);
+            }
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -424,48 +674,44 @@ fn extra_keys(d: &mut fmt::DebugStruct<'_, '_>, extra: &Map<String, Value>) {
 /// assert_eq!(again, result);
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VerificationResult {
     /// The verification's id (`id`), the only required field.
     pub id: String,
     /// Where the verification was made (`platform`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
     /// When the user started the verification (`startTime`, RFC 3339 such as
     /// `2020-04-10T11:44:40Z`; other offsets are converted to UTC).
     #[serde(
-        default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "de_start_time",
         serialize_with = "ser_timestamp"
     )]
     pub start_time: Option<DateTime<Utc>>,
     /// When the verification finished (`endTime`).
     #[serde(
-        default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "de_end_time",
         serialize_with = "ser_timestamp"
     )]
     pub end_time: Option<DateTime<Utc>>,
     /// The face captured during the liveness check (`livenessFaceImage`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub liveness_face_image: Option<EmbeddedFile>,
     /// The first (or only) document read (`documentData`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub document_data: Option<DocumentData>,
     /// The second document, in the multi-document flow only (`documentData2`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub document_data2: Option<DocumentData>,
     /// The third document, in the multi-document flow only (`documentData3`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub document_data3: Option<DocumentData>,
     /// Whether the document's NFC chip was read and verified (`nfcVerified`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub nfc_verified: Option<bool>,
     /// A proof-of-address document, usually a PDF (`addressProofDocument`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub address_proof_document: Option<EmbeddedFile>,
     /// Every member this crate does not know, kept as written and written back after the known
     /// ones.
@@ -492,7 +738,13 @@ impl VerificationResult {
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn from_json(json: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(json)
+        // One UTF-8 check of the whole input is much cheaper than serde_json's check of every
+        // string (keys included) one by one; `from_str` then skips the latter. Input that is not
+        // UTF-8 goes through `from_slice`, for its exact error and position.
+        match std::str::from_utf8(json) {
+            Ok(text) => serde_json::from_str(text),
+            Err(_) => serde_json::from_slice(json),
+        }
     }
 
     /// Writes the result back as compact JSON, in the API's field names.
@@ -559,6 +811,71 @@ impl fmt::Debug for VerificationResult {
         );
         extra_keys(&mut d, &self.extra);
         d.finish()
+    }
+}
+
+fields!(ResultField {
+    Id = "id",
+    Platform = "platform",
+    StartTime = "startTime",
+    EndTime = "endTime",
+    LivenessFaceImage = "livenessFaceImage",
+    DocumentData = "documentData",
+    DocumentData2 = "documentData2",
+    DocumentData3 = "documentData3",
+    NfcVerified = "nfcVerified",
+    AddressProofDocument = "addressProofDocument",
+});
+
+impl<'de> Deserialize<'de> for VerificationResult {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut out = VerificationResult::default();
+        deserializer.deserialize_map(VerificationResultVisitor(&mut out))?;
+        Ok(out)
+    }
+}
+
+/// Reads the members into the result in place (the documents too), which saves copying these
+/// large structs from one return value to the next.
+struct VerificationResultVisitor<'a>(&'a mut VerificationResult);
+
+impl<'de> Visitor<'de> for VerificationResultVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("struct VerificationResult")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let out = self.0;
+        let mut id = None;
+        visit_members(&mut map, &mut out.extra, |map, field| {
+            match field {
+                ResultField::Id => id = Some(map.next_value()?),
+                ResultField::Platform => out.platform = map.next_value()?,
+                ResultField::StartTime => {
+                    out.start_time = map.next_value_seed(timestamp("startTime"))?
+                }
+                ResultField::EndTime => out.end_time = map.next_value_seed(timestamp("endTime"))?,
+                ResultField::LivenessFaceImage => out.liveness_face_image = map.next_value()?,
+                ResultField::DocumentData => {
+                    map.next_value_seed(DocumentInPlace(&mut out.document_data))?
+                }
+                ResultField::DocumentData2 => {
+                    map.next_value_seed(DocumentInPlace(&mut out.document_data2))?
+                }
+                ResultField::DocumentData3 => {
+                    map.next_value_seed(DocumentInPlace(&mut out.document_data3))?
+                }
+                ResultField::NfcVerified => out.nfc_verified = map.next_value()?,
+                ResultField::AddressProofDocument => {
+                    out.address_proof_document = map.next_value()?
+                }
+            }
+            Ok(())
+        })?;
+        out.id = id.ok_or_else(|| de::Error::missing_field("id"))?;
+        Ok(())
     }
 }
 
@@ -670,85 +987,70 @@ impl DocumentSlot {
 /// assert!(!format!("{document:?}").contains("Doe"));
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentData {
     /// The kind of document (`documentType`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub document_type: Option<DocumentType>,
     /// The document number (`documentNumber`). Personal data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub document_number: Option<String>,
     /// The issuing country, ISO 3166-1 alpha-3 (`issuingCountry`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub issuing_country: Option<String>,
     /// The issuing jurisdiction within the country, such as a state (`jurisdiction`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jurisdiction: Option<String>,
     /// The holder's nationality, ISO 3166-1 alpha-3 (`nationality`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub nationality: Option<String>,
     /// The full name as printed (`surnameAndGivenNames`). Personal data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub surname_and_given_names: Option<String>,
     /// The surname (`surname`). Personal data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub surname: Option<String>,
     /// The given names (`givenNames`). Personal data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub given_names: Option<String>,
     /// Name suffixes such as `JR` (`nameSuffixes`), often `""`. Personal data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name_suffixes: Option<String>,
     /// Name prefixes such as `DR` (`namePrefixes`), often `""`. Personal data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name_prefixes: Option<String>,
     /// The holder's sex as printed (`sex`). Personal data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sex: Option<Sex>,
     /// Date of birth, `YYYY-MM-DD` (`dateOfBirth`). Personal data: an invalid value is not
     /// repeated in the error message.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "de_date_of_birth",
-        serialize_with = "ser_date"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_date")]
     pub date_of_birth: Option<NaiveDate>,
     /// Date of expiry, `YYYY-MM-DD` (`dateOfExpiry`).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "de_date_of_expiry",
-        serialize_with = "ser_date"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_date")]
     pub date_of_expiry: Option<NaiveDate>,
     /// Date of issue, `YYYY-MM-DD` (`dateOfIssue`).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "de_date_of_issue",
-        serialize_with = "ser_date"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_date")]
     pub date_of_issue: Option<NaiveDate>,
     /// The holder's address as printed (`address`). Personal data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
     /// A driving licence's classes as printed, such as `"B, BE, AM"` (`licenseClass`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub license_class: Option<String>,
     /// Per-class validity and notes of a driving licence, keyed by class, in the API's order
     /// (`licenseClassDetails`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub license_class_details: Option<IndexMap<String, LicenseClassDetail>>,
     /// The document's front, cropped (`croppedFrontImage`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cropped_front_image: Option<EmbeddedFile>,
     /// The document's back, cropped (`croppedBackImage`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cropped_back_image: Option<EmbeddedFile>,
     /// The portrait on the document (`faceImage`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub face_image: Option<EmbeddedFile>,
     /// Every member this crate does not know, kept as written and written back after the known
     /// ones.
@@ -788,6 +1090,122 @@ impl fmt::Debug for DocumentData {
     }
 }
 
+fields!(DocumentField {
+    DocumentType = "documentType",
+    DocumentNumber = "documentNumber",
+    IssuingCountry = "issuingCountry",
+    Jurisdiction = "jurisdiction",
+    Nationality = "nationality",
+    SurnameAndGivenNames = "surnameAndGivenNames",
+    Surname = "surname",
+    GivenNames = "givenNames",
+    NameSuffixes = "nameSuffixes",
+    NamePrefixes = "namePrefixes",
+    Sex = "sex",
+    DateOfBirth = "dateOfBirth",
+    DateOfExpiry = "dateOfExpiry",
+    DateOfIssue = "dateOfIssue",
+    Address = "address",
+    LicenseClass = "licenseClass",
+    LicenseClassDetails = "licenseClassDetails",
+    CroppedFrontImage = "croppedFrontImage",
+    CroppedBackImage = "croppedBackImage",
+    FaceImage = "faceImage",
+});
+
+impl<'de> Deserialize<'de> for DocumentData {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut out = DocumentData::default();
+        deserializer.deserialize_map(DocumentDataVisitor(&mut out))?;
+        Ok(out)
+    }
+}
+
+/// Reads an optional document (`null` is `None`) straight into its slot.
+struct DocumentInPlace<'a>(&'a mut Option<DocumentData>);
+
+impl<'de> DeserializeSeed<'de> for DocumentInPlace<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DocumentInPlace<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("option")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        *self.0 = None;
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.visit_none()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        let document = self.0.insert(DocumentData::default());
+        deserializer.deserialize_map(DocumentDataVisitor(document))
+    }
+}
+
+/// Reads the members into a document in place.
+struct DocumentDataVisitor<'a>(&'a mut DocumentData);
+
+impl<'de> Visitor<'de> for DocumentDataVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("struct DocumentData")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        use DocumentField as F;
+
+        let out = self.0;
+        visit_members(&mut map, &mut out.extra, |map, field| {
+            match field {
+                F::DocumentType => out.document_type = map.next_value()?,
+                F::DocumentNumber => out.document_number = map.next_value()?,
+                F::IssuingCountry => out.issuing_country = map.next_value()?,
+                F::Jurisdiction => out.jurisdiction = map.next_value()?,
+                F::Nationality => out.nationality = map.next_value()?,
+                F::SurnameAndGivenNames => out.surname_and_given_names = map.next_value()?,
+                F::Surname => out.surname = map.next_value()?,
+                F::GivenNames => out.given_names = map.next_value()?,
+                F::NameSuffixes => out.name_suffixes = map.next_value()?,
+                F::NamePrefixes => out.name_prefixes = map.next_value()?,
+                F::Sex => out.sex = map.next_value()?,
+                F::DateOfBirth => {
+                    // Personal data: an invalid value stays out of the message.
+                    let field = DateField {
+                        field: "dateOfBirth",
+                        show_value: false,
+                    };
+                    out.date_of_birth = map.next_value_seed(OptionalText(field))?;
+                }
+                F::DateOfExpiry => {
+                    out.date_of_expiry = map.next_value_seed(date("dateOfExpiry"))?
+                }
+                F::DateOfIssue => out.date_of_issue = map.next_value_seed(date("dateOfIssue"))?,
+                F::Address => out.address = map.next_value()?,
+                F::LicenseClass => out.license_class = map.next_value()?,
+                F::LicenseClassDetails => out.license_class_details = map.next_value()?,
+                F::CroppedFrontImage => out.cropped_front_image = map.next_value()?,
+                F::CroppedBackImage => out.cropped_back_image = map.next_value()?,
+                F::FaceImage => out.face_image = map.next_value()?,
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+}
+
 /// The validity of one driving-licence class (a value of `licenseClassDetails`).
 ///
 /// The API writes the notes as `notes`; one related endpoint writes `note`. Both are read into
@@ -807,26 +1225,16 @@ impl fmt::Debug for DocumentData {
 /// assert_eq!(serde_json::to_string(&detail)?, r#"{"from":"1983-03-14","notes":"79.06"}"#);
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Default, Serialize)]
 pub struct LicenseClassDetail {
     /// First valid day, `YYYY-MM-DD` (`from`).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "de_from",
-        serialize_with = "ser_date"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_date")]
     pub from: Option<NaiveDate>,
     /// Last valid day, `YYYY-MM-DD` (`to`).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "de_to",
-        serialize_with = "ser_date"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_date")]
     pub to: Option<NaiveDate>,
     /// Restriction codes and remarks (`notes`, or `note` from one endpoint; written as `notes`).
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "note")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     /// Every member this crate does not know, kept as written and written back after the known
     /// ones.
@@ -842,6 +1250,41 @@ impl fmt::Debug for LicenseClassDetail {
         redacted(&mut d, "notes", &self.notes);
         extra_keys(&mut d, &self.extra);
         d.finish()
+    }
+}
+
+fields!(LicenseClassField {
+    From = "from",
+    To = "to",
+    Notes = "notes" | "note",
+});
+
+impl<'de> Deserialize<'de> for LicenseClassDetail {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(LicenseClassDetailVisitor)
+    }
+}
+
+struct LicenseClassDetailVisitor;
+
+impl<'de> Visitor<'de> for LicenseClassDetailVisitor {
+    type Value = LicenseClassDetail;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("struct LicenseClassDetail")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LicenseClassDetail, A::Error> {
+        let mut out = LicenseClassDetail::default();
+        visit_members(&mut map, &mut out.extra, |map, field| {
+            match field {
+                LicenseClassField::From => out.from = map.next_value_seed(date("from"))?,
+                LicenseClassField::To => out.to = map.next_value_seed(date("to"))?,
+                LicenseClassField::Notes => out.notes = map.next_value()?,
+            }
+            Ok(())
+        })?;
+        Ok(out)
     }
 }
 
@@ -1068,6 +1511,11 @@ impl Serialize for Base64Str<'_> {
 const CONTENT_TYPE: &str = "contentType";
 const CONTENT: &str = "content";
 
+fields!(FileField {
+    ContentType = "contentType",
+    Content = "content",
+});
+
 impl Serialize for EmbeddedFile {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if self.form == EmbeddedFileForm::Bare
@@ -1114,31 +1562,18 @@ impl<'de> Visitor<'de> for EmbeddedFileVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EmbeddedFile, A::Error> {
-        let mut content_type: Option<Option<String>> = None;
+        let mut content_type: Option<String> = None;
         let mut content: Option<Vec<u8>> = None;
         let mut extra = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                CONTENT_TYPE => {
-                    if content_type.is_some() {
-                        return Err(de::Error::duplicate_field(CONTENT_TYPE));
-                    }
-                    content_type = Some(map.next_value()?);
-                }
-                CONTENT => {
-                    if content.is_some() {
-                        return Err(de::Error::duplicate_field(CONTENT));
-                    }
-                    content = Some(map.next_value::<Base64Content>()?.0);
-                }
-                _ => {
-                    let value = map.next_value()?;
-                    extra.insert(key, value);
-                }
+        visit_members(&mut map, &mut extra, |map, field| {
+            match field {
+                FileField::ContentType => content_type = map.next_value()?,
+                FileField::Content => content = Some(map.next_value::<Base64Content>()?.0),
             }
-        }
+            Ok(())
+        })?;
         Ok(EmbeddedFile {
-            content_type: content_type.flatten(),
+            content_type,
             content: content.ok_or_else(|| de::Error::missing_field(CONTENT))?,
             extra,
             form: EmbeddedFileForm::Object,

@@ -383,6 +383,24 @@ impl Decoder {
         self.fail(err.at(self.fed))
     }
 
+    /// Stops the body with `err` as it is (its offset and part are the caller's).
+    pub(crate) fn stop(&mut self, err: Error) -> Error {
+        self.state = State::Failed(err.clone());
+        err
+    }
+
+    /// Body offset up to which events were produced: the end of the last delimiter, header
+    /// block or payload handed out.
+    pub(crate) fn position(&self) -> u64 {
+        let real_held = (self.held.len() - self.held_virtual) as u64;
+        self.consumed - real_held
+    }
+
+    /// The current part, for errors about it.
+    pub(crate) fn current_part(&self) -> Option<PartRef> {
+        self.part_ref()
+    }
+
     fn fail(&mut self, err: Error) -> Error {
         let err = err.in_part(self.part_ref());
         self.state = State::Failed(err.clone());
