@@ -487,15 +487,26 @@ fn decide(
         None => match ExportFormat::detect(head) {
             Ok(Some(format)) => Ok(Some(format)),
             Ok(None) if !finished => Ok(None),
-            Ok(None) => Err(Error::new(
-                ErrorKind::UnknownFormat,
-                if head.is_empty() {
-                    "the body is empty"
+            Ok(None) => {
+                // Cut inside a format's first line: a truncated body, not an unknown one.
+                let rest = &head[leading_junk(head)..];
+                let truncated = !rest.is_empty()
+                    && (rest.starts_with(b"--") || b"%PDF-".starts_with(rest) || rest == b"-");
+                let err = if truncated {
+                    Error::new(
+                        ErrorKind::UnexpectedEnd,
+                        "inside the first line of the body",
+                    )
+                } else if head.is_empty() {
+                    Error::new(ErrorKind::UnknownFormat, "the body is empty")
                 } else {
-                    "the body is not a multipart, json or pdf export"
-                },
-            )
-            .at(head.len() as u64)),
+                    Error::new(
+                        ErrorKind::UnknownFormat,
+                        "the body is not a multipart, json or pdf export",
+                    )
+                };
+                Err(err.at(head.len() as u64))
+            }
             Err(e) => Err(e),
         },
     }

@@ -741,10 +741,18 @@ impl VerificationResult {
         // One UTF-8 check of the whole input is much cheaper than serde_json's check of every
         // string (keys included) one by one; `from_str` then skips the latter. Input that is not
         // UTF-8 goes through `from_slice`, for its exact error and position.
-        match std::str::from_utf8(json) {
-            Ok(text) => serde_json::from_str(text),
-            Err(_) => serde_json::from_slice(json),
+        let Ok(text) = std::str::from_utf8(json) else {
+            return serde_json::from_slice(json);
+        };
+        // The common case, read without serde_json's bookkeeping; anything else, and every
+        // error, is serde_json's (see `fast`).
+        let mut reader = fast::Reader::new(text);
+        if let Ok(result) = VerificationResult::deserialize(&mut reader) {
+            if reader.end().is_ok() {
+                return Ok(result);
+            }
         }
+        serde_json::from_str(text)
     }
 
     /// Writes the result back as compact JSON, in the API's field names.
@@ -1578,5 +1586,380 @@ impl<'de> Visitor<'de> for EmbeddedFileVisitor {
             extra,
             form: EmbeddedFileForm::Object,
         })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fast path for `VerificationResult::from_json`
+// ---------------------------------------------------------------------------------------------
+
+/// A lean JSON reader for the common case, feeding the same `Deserialize` impls as serde_json.
+///
+/// It reads a strict subset of JSON (strings without escapes or control characters, and numbers
+/// only as whole tokens that serde_json itself parses) and makes the same visitor calls that
+/// `serde_json::Deserializer` makes for that input. It never reports an error of its own:
+/// anything it does not read, and every error (syntax, types, invalid dates, bad base64,
+/// duplicate or missing fields, nesting too deep), is a [`Bail`], after which the caller parses
+/// the input again with serde_json, which gives the result or the exact error with its position.
+/// So for any input, the outcome is serde_json's.
+mod fast {
+    use std::fmt;
+
+    use serde::de::value::BorrowedStrDeserializer;
+    use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde::forward_to_deserialize_any;
+
+    /// The fast path gives up; the caller reparses with serde_json.
+    #[derive(Debug)]
+    pub(super) struct Bail;
+
+    impl fmt::Display for Bail {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("not read by the fast path")
+        }
+    }
+
+    impl std::error::Error for Bail {}
+
+    impl de::Error for Bail {
+        /// The message is dropped unformatted: serde_json will produce it.
+        fn custom<T: fmt::Display>(_: T) -> Self {
+            Bail
+        }
+    }
+
+    /// serde_json's nesting limit, counted the same way (giving up at the same depth or
+    /// earlier is enough: serde_json then reports it).
+    const MAX_DEPTH: u8 = 128;
+
+    pub(super) struct Reader<'de> {
+        text: &'de str,
+        pos: usize,
+        remaining_depth: u8,
+    }
+
+    impl<'de> Reader<'de> {
+        pub(super) fn new(text: &'de str) -> Self {
+            Reader {
+                text,
+                pos: 0,
+                remaining_depth: MAX_DEPTH,
+            }
+        }
+
+        /// After the value: only whitespace may follow.
+        pub(super) fn end(&mut self) -> Result<(), Bail> {
+            match self.peek() {
+                None => Ok(()),
+                Some(_) => Err(Bail),
+            }
+        }
+
+        /// The next byte that is not JSON whitespace, not consumed.
+        #[inline]
+        fn peek(&mut self) -> Option<u8> {
+            let bytes = self.text.as_bytes();
+            while let Some(&b) = bytes.get(self.pos) {
+                if !matches!(b, b' ' | b'\n' | b'\t' | b'\r') {
+                    return Some(b);
+                }
+                self.pos += 1;
+            }
+            None
+        }
+
+        /// A string at `pos` (on its opening quote) without escapes or control characters,
+        /// borrowed from the input.
+        #[inline]
+        fn string(&mut self) -> Result<&'de str, Bail> {
+            let start = self.pos + 1;
+            let rest = &self.text.as_bytes()[start..];
+            let len = memchr::memchr2(b'"', b'\\', rest).ok_or(Bail)?;
+            if rest[len] != b'"' || rest[..len].iter().any(|&b| b < 0x20) {
+                return Err(Bail);
+            }
+            self.pos = start + len + 1;
+            // Both ends are at ASCII quotes, so on character boundaries.
+            self.text.get(start..start + len).ok_or(Bail)
+        }
+
+        /// `true`, `false` or `null` at `pos`.
+        fn literal(&mut self, word: &str) -> Result<(), Bail> {
+            if self.text.as_bytes()[self.pos..].starts_with(word.as_bytes()) {
+                self.pos += word.len();
+                Ok(())
+            } else {
+                Err(Bail)
+            }
+        }
+
+        /// A number at `pos`: the whole run of number characters, parsed by serde_json itself
+        /// (an invalid token is an error there, so also here), then visited as serde_json
+        /// visits it.
+        fn number<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value, Bail> {
+            let rest = &self.text.as_bytes()[self.pos..];
+            let len = rest
+                .iter()
+                .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                .unwrap_or(rest.len());
+            let token = self.text.get(self.pos..self.pos + len).ok_or(Bail)?;
+            self.pos += len;
+            let number: serde_json::Number = serde_json::from_str(token).map_err(|_| Bail)?;
+            if let Some(n) = number.as_u64() {
+                visitor.visit_u64(n)
+            } else if let Some(n) = number.as_i64() {
+                visitor.visit_i64(n)
+            } else {
+                visitor.visit_f64(number.as_f64().ok_or(Bail)?)
+            }
+        }
+
+        fn enter(&mut self) -> Result<(), Bail> {
+            self.remaining_depth -= 1;
+            if self.remaining_depth == 0 {
+                return Err(Bail);
+            }
+            self.pos += 1;
+            Ok(())
+        }
+
+        /// An object at `pos` (on `{`).
+        fn map<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value, Bail> {
+            self.enter()?;
+            let value = visitor.visit_map(Members {
+                reader: self,
+                first: true,
+            })?;
+            self.remaining_depth += 1;
+            self.close(b'}')?;
+            Ok(value)
+        }
+
+        /// An array at `pos` (on `[`).
+        fn seq<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value, Bail> {
+            self.enter()?;
+            let value = visitor.visit_seq(Elements {
+                reader: self,
+                first: true,
+            })?;
+            self.remaining_depth += 1;
+            self.close(b']')?;
+            Ok(value)
+        }
+
+        fn close(&mut self, bracket: u8) -> Result<(), Bail> {
+            if self.peek() != Some(bracket) {
+                return Err(Bail);
+            }
+            self.pos += 1;
+            Ok(())
+        }
+
+        /// Before the next member or element: `Some(peeked byte)` if there is one, after
+        /// checking and consuming the comma (none before the first).
+        fn next_item(&mut self, first: &mut bool, close: u8) -> Result<Option<u8>, Bail> {
+            let peek = self.peek().ok_or(Bail)?;
+            if peek == close {
+                return Ok(None);
+            }
+            if *first {
+                *first = false;
+                return Ok(Some(peek));
+            }
+            if peek != b',' {
+                return Err(Bail);
+            }
+            self.pos += 1;
+            match self.peek() {
+                Some(b) if b != close => Ok(Some(b)),
+                _ => Err(Bail),
+            }
+        }
+    }
+
+    impl<'de> Deserializer<'de> for &mut Reader<'de> {
+        type Error = Bail;
+
+        fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Bail> {
+            match self.peek().ok_or(Bail)? {
+                b'"' => visitor.visit_borrowed_str(self.string()?),
+                b'{' => self.map(visitor),
+                b'[' => self.seq(visitor),
+                b't' => {
+                    self.literal("true")?;
+                    visitor.visit_bool(true)
+                }
+                b'f' => {
+                    self.literal("false")?;
+                    visitor.visit_bool(false)
+                }
+                b'n' => {
+                    self.literal("null")?;
+                    visitor.visit_unit()
+                }
+                b'-' | b'0'..=b'9' => self.number(visitor),
+                _ => Err(Bail),
+            }
+        }
+
+        fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Bail> {
+            if self.peek() == Some(b'n') {
+                self.literal("null")?;
+                visitor.visit_none()
+            } else {
+                visitor.visit_some(self)
+            }
+        }
+
+        fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Bail> {
+            match self.peek() {
+                Some(b'{') => self.map(visitor),
+                _ => Err(Bail),
+            }
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            _fields: &'static [&'static str],
+            visitor: V,
+        ) -> Result<V::Value, Bail> {
+            self.deserialize_map(visitor)
+        }
+
+        fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Bail> {
+            match self.peek() {
+                Some(b'[') => self.seq(visitor),
+                _ => Err(Bail),
+            }
+        }
+
+        // For these, serde_json makes the same visitor call as `deserialize_any` whenever the
+        // visitor accepts the value; when it does not, both are errors.
+        forward_to_deserialize_any! {
+            bool char str string unit identifier ignored_any
+        }
+
+        // Not used by the model: left to serde_json.
+        fn deserialize_i8<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Bail> {
+            Err(Bail)
+        }
+        fn deserialize_i16<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Bail> {
+            Err(Bail)
+        }
+        fn deserialize_i32<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Bail> {
+            Err(Bail)
+        }
+        fn deserialize_i64<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Bail> {
+            Err(Bail)
+        }
+        fn deserialize_u8<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Bail> {
+            Err(Bail)
+        }
+        fn deserialize_u16<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Bail> {
+            Err(Bail)
+        }
+        fn deserialize_u32<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Bail> {
+            Err(Bail)
+        }
+        fn deserialize_u64<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Bail> {
+            Err(Bail)
+        }
+        fn deserialize_f32<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Bail> {
+            Err(Bail)
+        }
+        fn deserialize_f64<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Bail> {
+            Err(Bail)
+        }
+        fn deserialize_bytes<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Bail> {
+            Err(Bail)
+        }
+        fn deserialize_byte_buf<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Bail> {
+            Err(Bail)
+        }
+        fn deserialize_unit_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            _: V,
+        ) -> Result<V::Value, Bail> {
+            Err(Bail)
+        }
+        fn deserialize_newtype_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            _: V,
+        ) -> Result<V::Value, Bail> {
+            Err(Bail)
+        }
+        fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, _: V) -> Result<V::Value, Bail> {
+            Err(Bail)
+        }
+        fn deserialize_tuple_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            _: usize,
+            _: V,
+        ) -> Result<V::Value, Bail> {
+            Err(Bail)
+        }
+        fn deserialize_enum<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            _: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Bail> {
+            Err(Bail)
+        }
+    }
+
+    struct Members<'a, 'de> {
+        reader: &'a mut Reader<'de>,
+        first: bool,
+    }
+
+    impl<'de> MapAccess<'de> for Members<'_, 'de> {
+        type Error = Bail;
+
+        fn next_key_seed<K: DeserializeSeed<'de>>(
+            &mut self,
+            seed: K,
+        ) -> Result<Option<K::Value>, Bail> {
+            match self.reader.next_item(&mut self.first, b'}')? {
+                None => Ok(None),
+                Some(b'"') => {
+                    let key = self.reader.string()?;
+                    seed.deserialize(BorrowedStrDeserializer::new(key))
+                        .map(Some)
+                }
+                Some(_) => Err(Bail),
+            }
+        }
+
+        fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Bail> {
+            if self.reader.peek() != Some(b':') {
+                return Err(Bail);
+            }
+            self.reader.pos += 1;
+            seed.deserialize(&mut *self.reader)
+        }
+    }
+
+    struct Elements<'a, 'de> {
+        reader: &'a mut Reader<'de>,
+        first: bool,
+    }
+
+    impl<'de> SeqAccess<'de> for Elements<'_, 'de> {
+        type Error = Bail;
+
+        fn next_element_seed<T: DeserializeSeed<'de>>(
+            &mut self,
+            seed: T,
+        ) -> Result<Option<T::Value>, Bail> {
+            match self.reader.next_item(&mut self.first, b']')? {
+                None => Ok(None),
+                Some(_) => seed.deserialize(&mut *self.reader).map(Some),
+            }
+        }
     }
 }
