@@ -123,7 +123,10 @@ fn json_export_with_a_256_mib_image() {
     assert_eq!(summary["format"], "json");
     assert_eq!(summary["result"]["id"], "big");
     let parts = summary["parts"].as_array().unwrap();
-    let image = parts.iter().find(|p| p["name"] == "livenessFaceImage").unwrap();
+    let image = parts
+        .iter()
+        .find(|p| p["name"] == "livenessFaceImage")
+        .unwrap();
     assert_eq!(image["size"].as_u64(), Some(image_len as u64));
     assert!(peak < RSS_LIMIT_KIB, "peak RSS {peak} KiB");
 }

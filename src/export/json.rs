@@ -312,7 +312,9 @@ impl JsonExport {
                 return Ok(None);
             };
             if let Err(err) = step {
-                // Whatever was found before the error is handed out first.
+                // Whatever was found before the error is handed out first, as it would have
+                // been had the input come in smaller chunks.
+                self.announce(false);
                 self.flush_file_data();
                 self.failed = Some(err.in_part(self.part_ref()));
             }
