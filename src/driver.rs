@@ -131,6 +131,77 @@ impl<R: Read, C: Core> BlockingDriver<R, C> {
     }
 }
 
+/// What an event means to the reader of one part's (or file's) payload.
+pub(crate) enum PayloadStep {
+    Data(Bytes),
+    End,
+    /// Anything else: the core never sends it inside a payload.
+    Other,
+}
+
+/// Events that carry a payload: the multipart decoder's and the export decoder's.
+pub(crate) trait PayloadEvent {
+    fn payload_step(self) -> PayloadStep;
+}
+
+/// The payload state of one part or file, shared by every front-end's part type: what is left
+/// of a chunk that a reader did not take whole, and whether the end was read.
+#[derive(Debug, Default)]
+pub(crate) struct Payload {
+    done: bool,
+    unread: Bytes,
+}
+
+impl Payload {
+    /// Whether the next chunk needs an event from the core.
+    pub(crate) fn needs_event(&self) -> bool {
+        self.unread.is_empty() && !self.done
+    }
+
+    /// The next chunk: what a reader left, or the payload of `event` (asked only when
+    /// [`needs_event`](Self::needs_event)).
+    pub(crate) fn next<E: PayloadEvent>(
+        &mut self,
+        event: impl FnOnce() -> Result<E>,
+    ) -> Result<Option<Bytes>> {
+        if !self.unread.is_empty() {
+            return Ok(Some(std::mem::take(&mut self.unread)));
+        }
+        if self.done {
+            return Ok(None);
+        }
+        match event()?.payload_step() {
+            PayloadStep::Data(data) => Ok(Some(data)),
+            PayloadStep::End => {
+                self.done = true;
+                Ok(None)
+            }
+            PayloadStep::Other => {
+                self.done = true;
+                Err(Error::new(ErrorKind::Usage, "payload read after it ended"))
+            }
+        }
+    }
+
+    /// Keeps what a reader did not take of a chunk, for the next read.
+    pub(crate) fn keep(&mut self, rest: Bytes) {
+        self.unread = rest;
+    }
+
+    /// Polls for the next chunk, using `poll_event` only when an event is needed.
+    pub(crate) fn poll_next<E: PayloadEvent>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll_event: impl FnOnce(&mut Context<'_>) -> Poll<Result<E>>,
+    ) -> Poll<Result<Option<Bytes>>> {
+        if self.needs_event() {
+            let event = ready!(poll_event(cx));
+            return Poll::Ready(self.next(|| event));
+        }
+        Poll::Ready(self.next(|| -> Result<E> { unreachable!("no event is needed") }))
+    }
+}
+
 /// Copies the front of `chunk` into `buf`; returns what did not fit.
 pub(crate) fn copy_into(mut chunk: Bytes, buf: &mut [u8]) -> (usize, Bytes) {
     let n = buf.len().min(chunk.len());

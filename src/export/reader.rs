@@ -14,8 +14,9 @@ use super::files::{FileInfo, FileKind};
 use super::VerificationResult;
 use crate::driver::{
     copy_into, copy_into_read_buf, AsyncDriver, BlockingDriver, BoxError, Collector, Core,
+    Payload, PayloadEvent, PayloadStep,
 };
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 
 impl Core for ExportDecoder {
     type Event = ExportEvent;
@@ -61,38 +62,13 @@ fn item_from<F>(
     }
 }
 
-/// One file's payload state, shared by the async and blocking files.
-#[derive(Debug)]
-struct Payload {
-    done: bool,
-    unread: Bytes,
-}
-
-impl Payload {
-    fn new() -> Self {
-        Payload {
-            done: false,
-            unread: Bytes::new(),
-        }
-    }
-
-    /// Turns the next event into the next chunk of the file.
-    fn next(&mut self, event: impl FnOnce() -> Result<ExportEvent>) -> Result<Option<Bytes>> {
-        if !self.unread.is_empty() {
-            return Ok(Some(std::mem::take(&mut self.unread)));
-        }
-        if self.done {
-            return Ok(None);
-        }
-        match event()? {
-            ExportEvent::FileData(data) => Ok(Some(data)),
-            ExportEvent::FileEnd => {
-                self.done = true;
-                Ok(None)
-            }
-            _ => {
-                self.done = true;
-                Err(Error::new(ErrorKind::Usage, "file read after it ended"))
+impl PayloadEvent for ExportEvent {
+    fn payload_step(self) -> PayloadStep {
+        match self {
+            ExportEvent::FileData(data) => PayloadStep::Data(data),
+            ExportEvent::FileEnd => PayloadStep::End,
+            ExportEvent::Result { .. } | ExportEvent::FileStart(_) | ExportEvent::End => {
+                PayloadStep::Other
             }
         }
     }
@@ -200,7 +176,7 @@ where
         Ok(item_from(event, |info| ExportFile {
             export: self,
             info,
-            payload: Payload::new(),
+            payload: Payload::default(),
         })
         .flatten())
     }
@@ -239,11 +215,8 @@ where
 
     /// Polls for the next chunk of the file.
     pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>>> {
-        if self.payload.unread.is_empty() && !self.payload.done {
-            let event = ready!(self.export.driver.poll_event(cx));
-            return Poll::Ready(self.payload.next(|| event));
-        }
-        Poll::Ready(self.payload.next(|| unreachable!("no event needed")))
+        let driver = &mut self.export.driver;
+        self.payload.poll_next(cx, |cx| driver.poll_event(cx))
     }
 
     /// The next chunk of the file, or `None` once it is complete.
@@ -295,7 +268,7 @@ where
             return Poll::Ready(Ok(()));
         }
         match ready!(self.poll_chunk(cx)) {
-            Ok(Some(chunk)) => self.payload.unread = copy_into_read_buf(chunk, buf),
+            Ok(Some(chunk)) => self.payload.keep(copy_into_read_buf(chunk, buf)),
             Ok(None) => {}
             Err(e) => return Poll::Ready(Err(e.into())),
         }
@@ -396,7 +369,7 @@ impl<R: Read> ExportReader<R> {
                     ExportItem::File(info) => ExportItem::File(BlockingExportFile {
                         export: self,
                         info,
-                        payload: Payload::new(),
+                        payload: Payload::default(),
                     }),
                 }));
             }
@@ -463,7 +436,7 @@ impl<R: Read> Read for BlockingExportFile<'_, R> {
             return Ok(0);
         };
         let (n, rest) = copy_into(chunk, buf);
-        self.payload.unread = rest;
+        self.payload.keep(rest);
         Ok(n)
     }
 }

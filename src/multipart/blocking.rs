@@ -8,8 +8,8 @@ use super::boundary::Boundary;
 use super::decoder::{Decoder, Event};
 use super::headers::PartHeaders;
 use super::limits::Limits;
-use crate::driver::{copy_into, BlockingDriver, Collector};
-use crate::error::{Error, ErrorKind, Result};
+use crate::driver::{copy_into, BlockingDriver, Collector, Payload};
+use crate::error::Result;
 
 /// A multipart body read from a [`Read`], for code without an async runtime.
 ///
@@ -84,8 +84,7 @@ impl<R: Read> MultipartReader<R> {
                         body: self,
                         headers,
                         number,
-                        done: false,
-                        unread: Bytes::new(),
+                        payload: Payload::default(),
                     }));
                 }
             }
@@ -99,8 +98,7 @@ pub struct BlockingPart<'a, R> {
     body: &'a mut MultipartReader<R>,
     headers: PartHeaders,
     number: usize,
-    done: bool,
-    unread: Bytes,
+    payload: Payload,
 }
 
 impl<R> std::fmt::Debug for MultipartReader<R> {
@@ -117,7 +115,6 @@ impl<R> std::fmt::Debug for BlockingPart<'_, R> {
         f.debug_struct("BlockingPart")
             .field("number", &self.number)
             .field("headers", &self.headers)
-            .field("done", &self.done)
             .finish_non_exhaustive()
     }
 }
@@ -140,23 +137,8 @@ impl<R: Read> BlockingPart<'_, R> {
     /// As [`MultipartReader::next_part`]: a body that ends inside this part gives
     /// [`ErrorKind::UnexpectedEnd`], never `None`.
     pub fn chunk(&mut self) -> Result<Option<Bytes>> {
-        if !self.unread.is_empty() {
-            return Ok(Some(std::mem::take(&mut self.unread)));
-        }
-        if self.done {
-            return Ok(None);
-        }
-        match self.body.next_event()? {
-            Event::Data(data) => Ok(Some(data)),
-            Event::PartEnd => {
-                self.done = true;
-                Ok(None)
-            }
-            Event::PartStart(_) | Event::End => {
-                self.done = true;
-                Err(Error::new(ErrorKind::Usage, "part read after it ended"))
-            }
-        }
+        let body = &mut *self.body;
+        self.payload.next(|| body.next_event())
     }
 
     /// The whole payload in one `Bytes`: no copy when it came in one chunk.
@@ -182,7 +164,7 @@ impl<R: Read> Read for BlockingPart<'_, R> {
             return Ok(0);
         };
         let (n, rest) = copy_into(chunk, buf);
-        self.unread = rest;
+        self.payload.keep(rest);
         Ok(n)
     }
 }

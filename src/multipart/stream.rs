@@ -12,8 +12,10 @@ use super::boundary::Boundary;
 use super::decoder::{Decoder, Event};
 use super::headers::PartHeaders;
 use super::limits::Limits;
-use crate::driver::{copy_into_read_buf, AsyncDriver, BoxError, Collector};
-use crate::error::{Error, ErrorKind, Result};
+use crate::driver::{
+    copy_into_read_buf, AsyncDriver, BoxError, Collector, Payload, PayloadEvent, PayloadStep,
+};
+use crate::error::Result;
 
 /// A multipart body read from a [`Stream`] of `Result<Bytes, E>` chunks: reqwest's
 /// `bytes_stream()`, a hyper or axum body's data stream, `tokio_util::io::ReaderStream` over a
@@ -109,8 +111,7 @@ where
             body: self,
             headers,
             number,
-            done: false,
-            unread: Bytes::new(),
+            payload: Payload::default(),
         }))
     }
 }
@@ -124,8 +125,7 @@ pub struct Part<'a, S> {
     body: &'a mut Multipart<S>,
     headers: PartHeaders,
     number: usize,
-    done: bool,
-    unread: Bytes,
+    payload: Payload,
 }
 
 impl<S> std::fmt::Debug for Part<'_, S> {
@@ -133,7 +133,6 @@ impl<S> std::fmt::Debug for Part<'_, S> {
         f.debug_struct("Part")
             .field("number", &self.number)
             .field("headers", &self.headers)
-            .field("done", &self.done)
             .finish_non_exhaustive()
     }
 }
@@ -155,27 +154,8 @@ where
 
     /// Polls for the next payload chunk.
     pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>>> {
-        if !self.unread.is_empty() {
-            return Poll::Ready(Ok(Some(std::mem::take(&mut self.unread))));
-        }
-        if self.done {
-            return Poll::Ready(Ok(None));
-        }
-        match ready!(self.body.poll_event(cx))? {
-            Event::Data(data) => Poll::Ready(Ok(Some(data))),
-            Event::PartEnd => {
-                self.done = true;
-                Poll::Ready(Ok(None))
-            }
-            // The decoder always ends a part before it starts another or ends the body.
-            Event::PartStart(_) | Event::End => {
-                self.done = true;
-                Poll::Ready(Err(Error::new(
-                    ErrorKind::Usage,
-                    "part read after it ended",
-                )))
-            }
-        }
+        let body = &mut *self.body;
+        self.payload.poll_next(cx, |cx| body.poll_event(cx))
     }
 
     /// The next chunk of the payload, or `None` once the part's closing delimiter was read.
@@ -228,10 +208,20 @@ where
             return Poll::Ready(Ok(()));
         }
         match ready!(self.poll_chunk(cx)) {
-            Ok(Some(chunk)) => self.unread = copy_into_read_buf(chunk, buf),
+            Ok(Some(chunk)) => self.payload.keep(copy_into_read_buf(chunk, buf)),
             Ok(None) => {}
             Err(e) => return Poll::Ready(Err(e.into())),
         }
         Poll::Ready(Ok(()))
+    }
+}
+
+impl PayloadEvent for Event {
+    fn payload_step(self) -> PayloadStep {
+        match self {
+            Event::Data(data) => PayloadStep::Data(data),
+            Event::PartEnd => PayloadStep::End,
+            Event::PartStart(_) | Event::End => PayloadStep::Other,
+        }
     }
 }
