@@ -149,8 +149,9 @@ enum Container {
 #[derive(Debug)]
 struct Frame {
     container: Container,
-    /// Bytes of this container go to the skeleton (false inside a file object).
-    copy: bool,
+    /// This container is (inside) an embedded file object: its bytes go to `file_json`, which is
+    /// checked on its own, not to the skeleton.
+    in_file: bool,
     /// This object is an embedded file `{contentType, content}`.
     file_object: bool,
     /// The current member's key (objects).
@@ -212,6 +213,9 @@ pub(crate) struct JsonExport {
     finished: bool,
     done: bool,
     skeleton: Vec<u8>,
+    /// The file object being read, with its `content` replaced by `null`: serde_json checks it
+    /// when the object ends, so the scanner accepts no JSON that serde_json would refuse.
+    file_json: Vec<u8>,
     stack: Vec<Frame>,
     lex: Lex,
     /// Raw bytes of the string being captured (keys and `contentType`).
@@ -251,6 +255,7 @@ impl JsonExport {
             finished: false,
             done: false,
             skeleton: Vec::new(),
+            file_json: Vec::new(),
             stack: Vec::new(),
             lex: Lex::Value,
             capture: Vec::new(),
@@ -329,9 +334,15 @@ impl JsonExport {
         err
     }
 
-    fn push_skeleton(&mut self, bytes: &[u8], at: u64) -> Result<()> {
-        self.skeleton.extend_from_slice(bytes);
-        if self.skeleton.len() > self.limits.max_result_bytes {
+    /// Writes document bytes to the skeleton, or inside a file object to that object's buffer.
+    fn emit(&mut self, bytes: &[u8], at: u64) -> Result<()> {
+        let buf = if self.in_file_object() {
+            &mut self.file_json
+        } else {
+            &mut self.skeleton
+        };
+        buf.extend_from_slice(bytes);
+        if buf.len() > self.limits.max_result_bytes {
             return Err(Error::limit_exceeded(
                 Limit::ResultBytes,
                 self.limits.max_result_bytes as u64,
@@ -341,8 +352,8 @@ impl JsonExport {
         Ok(())
     }
 
-    fn copying(&self) -> bool {
-        self.stack.last().is_none_or(|f| f.copy)
+    fn in_file_object(&self) -> bool {
+        self.stack.last().is_some_and(|f| f.in_file)
     }
 
     /// Scans the current input chunk, queueing the events it yields.
@@ -423,7 +434,7 @@ impl JsonExport {
     /// The file kind of the value about to start, if it is a file field.
     fn file_kind_here(&self) -> Option<FileKind> {
         let top = self.stack.last()?;
-        if top.container != Container::Object || !top.copy {
+        if top.container != Container::Object || top.in_file {
             return None;
         }
         match self.stack.len() {
@@ -445,7 +456,7 @@ impl JsonExport {
         let parent = (self.stack.len() == 2).then(|| self.stack[0].key.clone());
         let key = self.stack.last().map(|f| f.key.clone()).unwrap_or_default();
         self.removed.push((parent, key));
-        self.push_skeleton(b"null", at)?;
+        self.emit(b"null", at)?;
         self.file = Some(FileScan {
             kind,
             content_type: None,
@@ -461,10 +472,10 @@ impl JsonExport {
                 Error::limit_exceeded(Limit::JsonDepth, self.limits.max_json_depth as u64).at(at),
             );
         }
-        let copy = self.copying() && !file_object;
+        let in_file = self.in_file_object() || file_object;
         self.stack.push(Frame {
             container,
-            copy,
+            in_file,
             file_object,
             key: String::new(),
         });
@@ -482,16 +493,14 @@ impl JsonExport {
             | Lex::Trailing
                 if matches!(b, b' ' | b'\t' | b'\r' | b'\n') =>
             {
-                if self.copying() && self.lex != Lex::Trailing {
-                    self.push_skeleton(&[b], at)?;
+                if self.lex != Lex::Trailing {
+                    self.emit(&[b], at)?;
                 }
             }
             Lex::Value => self.value_start(b, at)?,
             Lex::KeyOrEnd | Lex::Key => match b {
                 b'"' => {
-                    if self.copying() {
-                        self.push_skeleton(b"\"", at)?;
-                    }
+                    self.emit(b"\"", at)?;
                     self.capture.clear();
                     self.lex = Lex::Str {
                         kind: StrKind::Key,
@@ -503,18 +512,14 @@ impl JsonExport {
             },
             Lex::Colon => match b {
                 b':' => {
-                    if self.copying() {
-                        self.push_skeleton(b":", at)?;
-                    }
+                    self.emit(b":", at)?;
                     self.lex = Lex::Value;
                 }
                 _ => return Err(unexpected(b, "':'", at)),
             },
             Lex::AfterValue => match b {
                 b',' => {
-                    if self.copying() {
-                        self.push_skeleton(b",", at)?;
-                    }
+                    self.emit(b",", at)?;
                     self.lex = match self.stack.last().map(|f| f.container) {
                         Some(Container::Object) => Lex::Key,
                         _ => Lex::Value,
@@ -525,9 +530,7 @@ impl JsonExport {
             },
             Lex::Literal => {
                 if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.') {
-                    if self.copying() {
-                        self.push_skeleton(&[b], at)?;
-                    }
+                    self.emit(&[b], at)?;
                 } else {
                     self.lex = self.after_value();
                     self.byte(b, at)?;
@@ -557,6 +560,15 @@ impl JsonExport {
                 _ => None,
             };
             if let Some(kind) = kind {
+                // The content is streamed out, not kept: `null` stands in for it.
+                self.emit(
+                    if kind == StrKind::Base64 {
+                        b"null"
+                    } else {
+                        b"\""
+                    },
+                    at,
+                )?;
                 self.capture.clear();
                 self.lex = Lex::Str {
                     kind,
@@ -579,6 +591,8 @@ impl JsonExport {
                     b'{' => {
                         self.start_file(kind, at)?;
                         self.push_frame(Container::Object, true, at)?;
+                        self.file_json.clear();
+                        self.emit(b"{", at)?;
                         self.lex = Lex::KeyOrEnd;
                         return Ok(());
                     }
@@ -587,9 +601,16 @@ impl JsonExport {
                 }
             }
         }
-        if self.copying() {
-            self.push_skeleton(&[b], at)?;
+        if b == b']'
+            && self
+                .stack
+                .last()
+                .is_some_and(|f| f.container == Container::Array)
+        {
+            // An empty array (or a trailing comma, which serde_json refuses later).
+            return self.close(b, at);
         }
+        self.emit(&[b], at)?;
         match b {
             b'{' => {
                 self.push_frame(Container::Object, false, at)?;
@@ -604,17 +625,6 @@ impl JsonExport {
                     kind: StrKind::Value,
                     escape: Escape::None,
                 }
-            }
-            b']' if self
-                .stack
-                .last()
-                .is_some_and(|f| f.container == Container::Array) =>
-            {
-                // An empty array (or a trailing comma, which serde_json refuses later).
-                if self.copying() {
-                    self.skeleton.pop();
-                }
-                self.close(b, at)?;
             }
             b if b.is_ascii_alphanumeric() || b == b'-' => self.lex = Lex::Literal,
             _ => return Err(unexpected(b, "a value", at)),
@@ -635,17 +645,32 @@ impl JsonExport {
             return Err(json_error(format!("mismatched {:?}", char::from(b)), at));
         }
         if frame.file_object {
+            self.file_json.push(b'}');
+            // serde_json skips ignored strings without checking their UTF-8: check it first.
+            let text = std::str::from_utf8(&self.file_json).map_err(|e| {
+                Error::with_source(ErrorKind::Json, "invalid embedded file object", e).at(at)
+            })?;
+            if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                return Err(
+                    Error::with_source(ErrorKind::Json, "invalid embedded file object", e).at(at),
+                );
+            }
             self.end_file();
-        } else if frame.copy {
-            self.push_skeleton(&[b], at)?;
+        } else {
+            // The frame is popped: emit to where its parent writes, as the frame did.
+            let buf = if frame.in_file {
+                &mut self.file_json
+            } else {
+                &mut self.skeleton
+            };
+            buf.push(b);
         }
         self.lex = self.after_value();
         Ok(())
     }
 
     fn string_byte(&mut self, kind: StrKind, escape: Escape, b: u8, at: u64) -> Result<()> {
-        let copy = kind == StrKind::Value || (kind == StrKind::Key && self.copying());
-        let copy = copy && self.copying();
+        let copy = kind != StrKind::Base64;
         let capture = matches!(kind, StrKind::Key | StrKind::ContentType);
         if b < 0x20 {
             return Err(json_error("control character in a string", at));
@@ -654,7 +679,7 @@ impl JsonExport {
             Escape::None => match b {
                 b'"' => {
                     if copy {
-                        self.push_skeleton(b"\"", at)?;
+                        self.emit(b"\"", at)?;
                     }
                     return self.end_string(kind, at);
                 }
@@ -691,7 +716,7 @@ impl JsonExport {
             }
         };
         if copy {
-            self.push_skeleton(&[b], at)?;
+            self.emit(&[b], at)?;
         }
         if capture && self.capture.len() <= 1024 {
             self.capture.push(b);
