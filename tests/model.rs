@@ -840,3 +840,270 @@ fn api_error_display() {
     assert_eq!(boxed.to_string(), "API error API_KEYS_INVALID");
     assert!(boxed.source().is_none());
 }
+
+// -------------------------------------------------------------------------------------------
+// Hand-written readers: duplicates, unknown members, dates, and the fast path
+// -------------------------------------------------------------------------------------------
+
+/// `from_json` (fast path, falling back to serde_json), `serde_json::from_slice` and
+/// `serde_json::from_value` must agree, result for result and error for error.
+fn all_paths(input: &str) -> Result<VerificationResult, String> {
+    let fast = VerificationResult::from_json(input.as_bytes()).map_err(|e| e.to_string());
+    let slice =
+        serde_json::from_slice::<VerificationResult>(input.as_bytes()).map_err(|e| e.to_string());
+    assert_eq!(fast, slice, "from_json vs from_slice on {input}");
+    if let Ok(value) = serde_json::from_str::<Value>(input) {
+        let from_value = serde_json::from_value::<VerificationResult>(value);
+        // Value keeps only the last of duplicate members, so it may accept what the text
+        // rejects; when both succeed they agree.
+        if let (Ok(a), Ok(b)) = (&fast, &from_value) {
+            assert_eq!(a, b, "from_json vs from_value on {input}");
+        }
+    }
+    fast
+}
+
+#[test]
+fn duplicate_known_members_are_rejected_at_every_level() {
+    let table = [
+        (r#"{"id":"a","id":"b"}"#, "duplicate field `id`"),
+        (
+            r#"{"id":"a","platform":null,"platform":"WEB"}"#,
+            "duplicate field `platform`",
+        ),
+        (
+            r#"{"id":"a","startTime":"2020-04-10T11:44:40Z","startTime":"2020-04-10T11:44:40Z"}"#,
+            "duplicate field `startTime`",
+        ),
+        (
+            r#"{"id":"a","documentData":{},"documentData":{}}"#,
+            "duplicate field `documentData`",
+        ),
+        (
+            r#"{"id":"a","documentData":{"sex":"M","sex":"F"}}"#,
+            "duplicate field `sex`",
+        ),
+        (
+            r#"{"id":"a","documentData":{"dateOfBirth":"1964-12-30","dateOfBirth":null}}"#,
+            "duplicate field `dateOfBirth`",
+        ),
+        (
+            r#"{"id":"a","documentData":{"licenseClassDetails":{"B":{"from":"2001-05-04","from":"2001-05-04"}}}}"#,
+            "duplicate field `from`",
+        ),
+        (
+            r#"{"id":"a","documentData":{"licenseClassDetails":{"B":{"notes":"a","note":"b"}}}}"#,
+            "duplicate field `notes`",
+        ),
+        (
+            r#"{"id":"a","livenessFaceImage":{"contentType":null,"contentType":"image/png","content":""}}"#,
+            "duplicate field `contentType`",
+        ),
+    ];
+    for (input, expected) in table {
+        let err = all_paths(input).unwrap_err();
+        assert!(err.starts_with(expected), "{input}: {err}");
+        assert!(err.contains(" at line 1 column "), "{err}");
+    }
+}
+
+#[test]
+fn unknown_members_keep_their_order_at_every_level() {
+    let input = r#"{
+        "z": 1, "id": "v1", "a": {"y": 2, "b": 3}, "m": [3, 2, 1],
+        "documentData": {
+            "q": "first", "sex": "F", "c": null, "b": true,
+            "licenseClassDetails": { "B": { "zz": 0, "from": "2001-05-04", "aa": -1.5 } },
+            "faceImage": { "w": 1, "content": "AQID", "h": 2, "contentType": "image/png", "d": 3 }
+        },
+        "livenessFaceImage": { "y": [], "content": "", "x": {} },
+        "k": "last"
+    }"#;
+    let result = all_paths(input).unwrap();
+    let keys = |map: &serde_json::Map<String, Value>| map.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&result.extra), ["z", "a", "m", "k"]);
+    assert_eq!(keys(result.extra["a"].as_object().unwrap()), ["y", "b"]);
+    let document = result.document_data.as_ref().unwrap();
+    assert_eq!(keys(&document.extra), ["q", "c", "b"]);
+    let b = &document.license_class_details.as_ref().unwrap()["B"];
+    assert_eq!(keys(&b.extra), ["zz", "aa"]);
+    assert_eq!(b.extra["aa"], json!(-1.5));
+    let face = document.face_image.as_ref().unwrap();
+    assert_eq!(keys(&face.extra), ["w", "h", "d"]);
+    assert_eq!(face.content, [1, 2, 3]);
+    assert_eq!(face.content_type.as_deref(), Some("image/png"));
+    let liveness = result.liveness_face_image.as_ref().unwrap();
+    assert_eq!(keys(&liveness.extra), ["y", "x"]);
+    // Written back known members first, then the unknown ones in their order.
+    let written = String::from_utf8(result.to_json()).unwrap();
+    assert_eq!(
+        written,
+        concat!(
+            r#"{"id":"v1","livenessFaceImage":{"content":"","y":[],"x":{}},"#,
+            r#""documentData":{"sex":"F","#,
+            r#""licenseClassDetails":{"B":{"from":"2001-05-04","zz":0,"aa":-1.5}},"#,
+            r#""faceImage":{"contentType":"image/png","content":"AQID","w":1,"h":2,"d":3},"#,
+            r#""q":"first","c":null,"b":true},"#,
+            r#""z":1,"a":{"y":2,"b":3},"m":[3,2,1],"k":"last"}"#
+        )
+    );
+}
+
+#[test]
+fn repeated_unknown_members_keep_the_first_place_and_the_last_value() {
+    let result = all_paths(r#"{"x":1,"id":"v1","y":2,"x":3}"#).unwrap();
+    assert_eq!(
+        result.extra,
+        json!({"x": 3, "y": 2}).as_object().unwrap().clone()
+    );
+    let keys: Vec<_> = result.extra.keys().collect();
+    assert_eq!(keys, ["x", "y"]);
+}
+
+#[test]
+fn date_forms_read_by_the_fast_path_and_by_chrono_agree() {
+    use chrono::DateTime;
+
+    let timestamps = [
+        "2020-04-10T11:44:40Z",
+        "2020-04-10t11:44:40z",
+        "2020-04-10 11:44:40Z",
+        "2020-04-10T13:44:40+02:00",
+        "2020-04-10T11:44:40-00:00",
+        "2020-04-10T11:44:40.250Z",
+        "2020-04-10T11:44:40.123456789123Z",
+        "2016-12-31T23:59:60Z",
+        "0000-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "2020-02-29T00:00:00Z",
+    ];
+    for text in timestamps {
+        let expected = DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc);
+        for field in ["startTime", "endTime"] {
+            let input = format!(r#"{{"id":"v1","{field}":"{text}"}}"#);
+            let result = all_paths(&input).unwrap();
+            let got = if field == "startTime" {
+                result.start_time
+            } else {
+                result.end_time
+            };
+            assert_eq!(got, Some(expected), "{input}");
+        }
+    }
+    let dates = [
+        "2020-04-10",
+        "0000-01-01",
+        "9999-12-31",
+        "2020-02-29",
+        "2020-4-10",
+        "2020-04-1",
+    ];
+    for text in dates {
+        let expected = NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+        let input = format!(
+            r#"{{"id":"v1","documentData":{{"dateOfBirth":"{text}","dateOfExpiry":"{text}","dateOfIssue":"{text}","licenseClassDetails":{{"B":{{"from":"{text}","to":"{text}"}}}}}}}}"#
+        );
+        let result = all_paths(&input).unwrap();
+        let document = result.document_data.unwrap();
+        let b = &document.license_class_details.as_ref().unwrap()["B"];
+        for got in [
+            document.date_of_birth,
+            document.date_of_expiry,
+            document.date_of_issue,
+            b.from,
+            b.to,
+        ] {
+            assert_eq!(got, Some(expected), "{input}");
+        }
+    }
+}
+
+#[test]
+fn invalid_dates_and_timestamps_name_the_field_on_every_path() {
+    let table = [
+        (
+            r#"{"id":"v1","startTime":"2020-02-30T00:00:00Z"}"#,
+            r#"invalid timestamp "2020-02-30T00:00:00Z" in startTime: input is out of range"#,
+        ),
+        (
+            r#"{"id":"v1","endTime":"2020-04-10T24:00:00Z"}"#,
+            r#"invalid timestamp "2020-04-10T24:00:00Z" in endTime: input is out of range"#,
+        ),
+        (
+            r#"{"id":"v1","endTime":"2020-04-10T11:44:40"}"#,
+            r#"invalid timestamp "2020-04-10T11:44:40" in endTime"#,
+        ),
+        (
+            r#"{"id":"v1","documentData":{"licenseClassDetails":{"B":{"from":"2021-02-29"}}}}"#,
+            r#"invalid date "2021-02-29" in from: input is out of range (expected YYYY-MM-DD) at line 1 column "#,
+        ),
+        (
+            r#"{"id":"v1","documentData":{"dateOfIssue":"2020-04-10 "}}"#,
+            r#"invalid date "2020-04-10 " in dateOfIssue: trailing input"#,
+        ),
+        (
+            r#"{"id":"v1","documentData":{"dateOfBirth":"2021-02-29"}}"#,
+            "invalid date in dateOfBirth: input is out of range",
+        ),
+        (
+            r#"{"id":"v1","startTime":true}"#,
+            "invalid type: boolean `true`, expected a string",
+        ),
+    ];
+    for (input, expected) in table {
+        let err = all_paths(input).unwrap_err();
+        assert!(err.starts_with(expected), "{input}: {err}");
+        assert!(!err.contains("2021-02-29") || !input.contains("dateOfBirth"));
+    }
+}
+
+#[test]
+fn inputs_the_fast_path_leaves_to_serde_json_read_the_same() {
+    // Escapes, control characters, numbers, deep nesting, odd whitespace and invalid input:
+    // every path agrees, result for result and error for error.
+    let deep = |n: usize| format!(r#"{{"id":"v1","x":{}1{}}}"#, "[".repeat(n), "]".repeat(n));
+    let inputs = [
+        r#"{"id":"v\u0031","documentData":{"surname":"D\u00d6E","address":"a\/b\nc"}}"#.to_owned(),
+        r#"{"id":"v1","livenessFaceImage":"\/9j\/2Q=="}"#.to_owned(),
+        "{\"id\":\"v1\",\"documentData\":{\"surname\":\"tab\there\"}}".to_owned(),
+        r#"{"id":"v1","n":[0,-0,1.5e3,18446744073709551616,-9223372036854775809]}"#.to_owned(),
+        r#"{"id":"v1","n":1e400}"#.to_owned(),
+        r#"{"id":"v1","n":01}"#.to_owned(),
+        deep(125),
+        deep(126),
+        deep(127),
+        " \r\n\t{ \"id\" : \"v1\" } \n".to_owned(),
+        "{\"id\":\"v1\"}\u{a0}".to_owned(),
+        r#"{"id":"v1",}"#.to_owned(),
+        r#"{"id":"v1"}{}"#.to_owned(),
+        r#"{"id":"v1","documentData":[]}"#.to_owned(),
+        r#"{"id":"v1","nfcVerified":"true"}"#.to_owned(),
+        r#"{"id":"v1","documentData":{"licenseClassDetails":{"B":{},"B":{"to":"2001-05-04"}}}}"#
+            .to_owned(),
+        r#"{"id":"v1","addressProofDocument":{"contentType":"application/pdf"}}"#.to_owned(),
+        r#"{"id":"v1","addressProofDocument":"%PDF"}"#.to_owned(),
+    ];
+    let read: Vec<bool> = inputs
+        .iter()
+        .map(|input| all_paths(input).is_ok())
+        .collect();
+    let expected = [
+        true, true, false, true, false, false, true, true, false, true, false, false, false, false,
+        false, true, false, false,
+    ];
+    assert_eq!(read, expected);
+
+    let result = all_paths(&inputs[0]).unwrap();
+    assert_eq!(result.id, "v1");
+    let document = result.document_data.unwrap();
+    assert_eq!(document.surname.as_deref(), Some("DÖE"));
+    assert_eq!(document.address.as_deref(), Some("a/b\nc"));
+
+    // Not UTF-8: serde_json's error, with its position.
+    let err = VerificationResult::from_json(b"{\"id\":\"v\xff1\"}").unwrap_err();
+    let slice_err =
+        serde_json::from_slice::<VerificationResult>(b"{\"id\":\"v\xff1\"}").unwrap_err();
+    assert_eq!(err.to_string(), slice_err.to_string());
+}

@@ -17,6 +17,7 @@
 //! `Debug` output leaves out personal data (names, document numbers, birth dates, sex, addresses,
 //! licence restriction notes and file contents), so a result can be logged with `{:?}`.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::alphabet;
@@ -302,6 +303,29 @@ impl TextField for TimestampField {
     }
 }
 
+/// The date in the first ten bytes, when they are exactly `DDDD-DD-DD` and a valid date;
+/// `None` sends the caller to chrono's parser.
+#[inline]
+fn fast_ymd(bytes: &[u8]) -> Option<NaiveDate> {
+    let b: &[u8; 10] = bytes.get(..10)?.try_into().ok()?;
+    let digit = |i: usize| u32::from(b[i].wrapping_sub(b'0'));
+    let d = [
+        digit(0),
+        digit(1),
+        digit(2),
+        digit(3),
+        digit(5),
+        digit(6),
+        digit(8),
+        digit(9),
+    ];
+    if b[4] != b'-' || b[7] != b'-' || d.iter().any(|&x| x > 9) {
+        return None;
+    }
+    let year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3];
+    NaiveDate::from_ymd_opt(year as i32, d[4] * 10 + d[5], d[6] * 10 + d[7])
+}
+
 /// The value of the two ASCII digits at `at`, if they are digits.
 #[inline]
 fn two_digits(bytes: &[u8], at: usize) -> Option<u32> {
@@ -310,18 +334,6 @@ fn two_digits(bytes: &[u8], at: usize) -> Option<u32> {
         bytes[at + 1].wrapping_sub(b'0'),
     );
     (tens < 10 && ones < 10).then(|| u32::from(tens) * 10 + u32::from(ones))
-}
-
-/// The date in the first ten bytes, when they are exactly `DDDD-DD-DD` and a valid date;
-/// `None` sends the caller to chrono's parser.
-#[inline]
-fn fast_ymd(bytes: &[u8]) -> Option<NaiveDate> {
-    if bytes.len() < 10 || bytes[4] != b'-' || bytes[7] != b'-' {
-        return None;
-    }
-    let year = two_digits(bytes, 0)? * 100 + two_digits(bytes, 2)?;
-    let (month, day) = (two_digits(bytes, 5)?, two_digits(bytes, 8)?);
-    NaiveDate::from_ymd_opt(year as i32, month, day)
 }
 
 /// `YYYY-MM-DD`, exactly ten bytes, valid. Anything else (including impossible dates, for the
@@ -384,22 +396,33 @@ impl<'de, F: TextField> Visitor<'de> for OptionalText<F> {
     }
 
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_str(Text(self.0)).map(Some)
+        // Parsed after the string is read, not inside the string visitor: serde_json then gives
+        // an invalid value the position it always has (after the enclosing object).
+        let text = deserializer.deserialize_str(TextVisitor)?;
+        self.0.parse(&text).map(Some)
     }
 }
 
-/// The string of an [`OptionalText`].
-struct Text<F>(F);
+/// The string of an [`OptionalText`], borrowed from the input when the deserializer can.
+struct TextVisitor;
 
-impl<F: TextField> Visitor<'_> for Text<F> {
-    type Value = F::Output;
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Cow<'de, str>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a string")
     }
 
-    fn visit_str<E: de::Error>(self, value: &str) -> Result<F::Output, E> {
-        self.0.parse(value)
+    fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(value))
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(value.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, value: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(value))
     }
 }
 
@@ -746,11 +769,12 @@ impl VerificationResult {
         };
         // The common case, read without serde_json's bookkeeping; anything else, and every
         // error, is serde_json's (see `fast`).
+        // (Filled in place: the struct is large, and every move is a copy.)
+        let mut result = VerificationResult::default();
         let mut reader = fast::Reader::new(text);
-        if let Ok(result) = VerificationResult::deserialize(&mut reader) {
-            if reader.end().is_ok() {
-                return Ok(result);
-            }
+        let read = reader.deserialize_map(VerificationResultVisitor(&mut result));
+        if read.is_ok() && reader.end().is_ok() {
+            return Ok(result);
         }
         serde_json::from_str(text)
     }
@@ -1599,9 +1623,9 @@ impl<'de> Visitor<'de> for EmbeddedFileVisitor {
 /// only as whole tokens that serde_json itself parses) and makes the same visitor calls that
 /// `serde_json::Deserializer` makes for that input. It never reports an error of its own:
 /// anything it does not read, and every error (syntax, types, invalid dates, bad base64,
-/// duplicate or missing fields, nesting too deep), is a [`Bail`], after which the caller parses
-/// the input again with serde_json, which gives the result or the exact error with its position.
-/// So for any input, the outcome is serde_json's.
+/// duplicate or missing fields, nesting too deep), is a [`Bail`](fast::Bail), after which the
+/// caller parses the input again with serde_json, which gives the result or the exact error with
+/// its position. So for any input, the outcome is serde_json's.
 mod fast {
     use std::fmt;
 
@@ -1626,6 +1650,32 @@ mod fast {
         fn custom<T: fmt::Display>(_: T) -> Self {
             Bail
         }
+    }
+
+    /// `0x0101_0101_0101_0101`: one in every byte.
+    const ONES: u64 = u64::MAX / 255;
+    /// The high bit of every byte.
+    const HIGHS: u64 = ONES << 7;
+
+    /// The eight bytes at `at`, little-endian, if there are eight.
+    #[inline]
+    fn word(bytes: &[u8], at: usize) -> Option<u64> {
+        let chunk = bytes.get(at..at + 8)?;
+        Some(u64::from_le_bytes(chunk.try_into().ok()?))
+    }
+
+    /// The high bit set in the lowest byte of `chunk` equal to `b` (higher bytes may be
+    /// flagged wrongly after a real match, so only the lowest flag is meaningful).
+    #[inline]
+    fn bytes_equal(chunk: u64, b: u8) -> u64 {
+        let x = chunk ^ (ONES * u64::from(b));
+        x.wrapping_sub(ONES) & !x & HIGHS
+    }
+
+    /// The high bit set in the lowest byte of `chunk` below `limit` (at most 0x80), as above.
+    #[inline]
+    fn bytes_below(chunk: u64, limit: u8) -> u64 {
+        chunk.wrapping_sub(ONES * u64::from(limit)) & !chunk & HIGHS
     }
 
     /// serde_json's nesting limit, counted the same way (giving up at the same depth or
@@ -1659,28 +1709,53 @@ mod fast {
         #[inline]
         fn peek(&mut self) -> Option<u8> {
             let bytes = self.text.as_bytes();
-            while let Some(&b) = bytes.get(self.pos) {
+            loop {
+                let b = *bytes.get(self.pos)?;
                 if !matches!(b, b' ' | b'\n' | b'\t' | b'\r') {
                     return Some(b);
                 }
                 self.pos += 1;
+                // Indentation: skip spaces eight at a time.
+                while let Some(chunk) = word(bytes, self.pos) {
+                    let other = chunk ^ (ONES * u64::from(b' '));
+                    if other != 0 {
+                        self.pos += other.trailing_zeros() as usize / 8;
+                        break;
+                    }
+                    self.pos += 8;
+                }
             }
-            None
         }
 
         /// A string at `pos` (on its opening quote) without escapes or control characters,
         /// borrowed from the input.
         #[inline]
         fn string(&mut self) -> Result<&'de str, Bail> {
+            let bytes = self.text.as_bytes();
             let start = self.pos + 1;
-            let rest = &self.text.as_bytes()[start..];
-            let len = memchr::memchr2(b'"', b'\\', rest).ok_or(Bail)?;
-            if rest[len] != b'"' || rest[..len].iter().any(|&b| b < 0x20) {
+            let mut end = start;
+            // Eight bytes at a time, to the first quote, backslash or control character.
+            while end + 8 <= bytes.len() {
+                let chunk = u64::from_le_bytes(bytes[end..end + 8].try_into().expect("8 bytes"));
+                let stops =
+                    bytes_equal(chunk, b'"') | bytes_equal(chunk, b'\\') | bytes_below(chunk, 0x20);
+                if stops != 0 {
+                    end += stops.trailing_zeros() as usize / 8;
+                    break;
+                }
+                end += 8;
+            }
+            while end < bytes.len() && !matches!(bytes[end], b'"' | b'\\' | 0..=0x1f) {
+                end += 1;
+            }
+            // A quote ends the string; a backslash, control character or the end of the
+            // input is left to serde_json.
+            if bytes.get(end) != Some(&b'"') {
                 return Err(Bail);
             }
-            self.pos = start + len + 1;
+            self.pos = end + 1;
             // Both ends are at ASCII quotes, so on character boundaries.
-            self.text.get(start..start + len).ok_or(Bail)
+            self.text.get(start..end).ok_or(Bail)
         }
 
         /// `true`, `false` or `null` at `pos`.
@@ -1757,6 +1832,7 @@ mod fast {
 
         /// Before the next member or element: `Some(peeked byte)` if there is one, after
         /// checking and consuming the comma (none before the first).
+        #[inline]
         fn next_item(&mut self, first: &mut bool, close: u8) -> Result<Option<u8>, Bail> {
             let peek = self.peek().ok_or(Bail)?;
             if peek == close {
@@ -1959,6 +2035,234 @@ mod fast {
             match self.reader.next_item(&mut self.first, b']')? {
                 None => Ok(None),
                 Some(_) => seed.deserialize(&mut *self.reader).map(Some),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn chrono_date(text: &str) -> Option<NaiveDate> {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+    }
+
+    fn chrono_timestamp(text: &str) -> Option<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
+    /// Whatever the fast path accepts, chrono reads to the same date.
+    #[test]
+    fn fast_date_agrees_with_chrono() {
+        let mut accepted = 0;
+        for year in [
+            "0000", "0001", "1964", "2000", "2020", "2021", "2100", "9999", "20x0",
+        ] {
+            for month in 0..=13 {
+                for day in 0..=32 {
+                    let text = format!("{year}-{month:02}-{day:02}");
+                    let fast = fast_date(text.as_bytes());
+                    if let Some(date) = fast {
+                        accepted += 1;
+                        assert_eq!(Some(date), chrono_date(&text), "{text}");
+                    } else {
+                        // Only impossible dates and non-digits get here in this shape.
+                        assert_eq!(chrono_date(&text), None, "{text}");
+                    }
+                }
+            }
+        }
+        assert!(accepted > 2000);
+        for text in [
+            "2020-4-10",
+            "2020-04-1",
+            " 2020-04-10",
+            "2020-04-10 ",
+            "+2020-04-10",
+            "2020/04/10",
+            "20200410",
+            "",
+        ] {
+            assert_eq!(fast_date(text.as_bytes()), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn fast_timestamp_agrees_with_chrono() {
+        let mut accepted = 0;
+        for date in [
+            "0000-01-01",
+            "2020-02-29",
+            "2021-02-29",
+            "2020-04-10",
+            "9999-12-31",
+        ] {
+            for hour in [0, 9, 23, 24, 99] {
+                for minute in [0, 44, 59, 60] {
+                    for second in [0, 40, 59, 60, 61] {
+                        let text = format!("{date}T{hour:02}:{minute:02}:{second:02}Z");
+                        if let Some(time) = fast_utc_timestamp(text.as_bytes()) {
+                            accepted += 1;
+                            assert_eq!(Some(time), chrono_timestamp(&text), "{text}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(accepted > 100);
+        // Left to chrono: other separators, offsets, fractions, leap seconds.
+        for text in [
+            "2020-04-10t11:44:40Z",
+            "2020-04-10 11:44:40Z",
+            "2020-04-10T11:44:40z",
+            "2020-04-10T11:44:40+00:00",
+            "2020-04-10T11:44:40.5Z",
+            "2016-12-31T23:59:60Z",
+            "2020-04-10T11:44:40",
+        ] {
+            assert_eq!(fast_utc_timestamp(text.as_bytes()), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn dates_are_written_as_chrono_writes_them() {
+        for (y, m, d) in [
+            (0, 1, 1),
+            (1, 2, 3),
+            (1964, 12, 30),
+            (9999, 12, 31),
+            (-1, 1, 1),
+            (10000, 1, 1),
+        ] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            let written = serde_json::to_value(LicenseClassDetail {
+                from: Some(date),
+                ..Default::default()
+            })
+            .unwrap();
+            assert_eq!(written["from"], date.format("%Y-%m-%d").to_string());
+        }
+    }
+
+    /// The fast reader's outcome for `text`, or `None` when it gives up.
+    fn fast_read<T: Deserialize<'static>>(text: &'static str) -> Option<T> {
+        let mut reader = fast::Reader::new(text);
+        let value = T::deserialize(&mut reader).ok()?;
+        reader.end().ok()?;
+        Some(value)
+    }
+
+    fn leak(text: String) -> &'static str {
+        Box::leak(text.into_boxed_str())
+    }
+
+    /// When the fast reader reads a value, serde_json reads the same; it gives up on escapes,
+    /// control characters, and anything invalid.
+    #[test]
+    fn fast_reader_reads_what_serde_json_reads() {
+        let table = [
+            r#"{"a":[1,-2,3.5,2E-3,18446744073709551616,-9223372036854775809,-0,true,false,null,"x",{}]}"#,
+            r#"[1e400]"#,
+            " \t\r\n{ \"a\" : [ ] , \"b\" : { } } \n",
+            r#"{"a":1,"a":2,"b":3}"#,
+            r#""\u00e9""#,
+            r#""a\"b""#,
+            "\"tab\there\"",
+            r#"{"a":1,}"#,
+            r#"[1,]"#,
+            r#"[,1]"#,
+            r#"{"a" 1}"#,
+            r#"{"a":1 "b":2}"#,
+            r#"{1:2}"#,
+            r#"[01]"#,
+            r#"[1.]"#,
+            r#"[-]"#,
+            r#"[1x]"#,
+            r#"[tru]"#,
+            r#"[nulll]"#,
+            r#"{"a":1}x"#,
+            r#"{"a":1"#,
+            "",
+            "\u{a0}1",
+        ];
+        let mut read = 0;
+        for text in table {
+            let serde = serde_json::from_str::<Value>(text);
+            if let Some(value) = fast_read::<Value>(text) {
+                read += 1;
+                assert_eq!(value, serde.unwrap(), "{text}");
+            }
+        }
+        assert_eq!(read, 3);
+    }
+
+    #[test]
+    fn fast_reader_nesting_limit_is_serde_json_s() {
+        for depth in [126, 127, 128, 129] {
+            let text = leak(format!("{}{}", "[".repeat(depth), "]".repeat(depth)));
+            let serde = serde_json::from_str::<Value>(text);
+            assert_eq!(serde.is_ok(), depth < 128, "{depth}");
+            match fast_read::<Value>(text) {
+                Some(value) => assert_eq!(value, serde.unwrap()),
+                None => assert!(serde.is_err(), "{depth}"),
+            }
+        }
+    }
+
+    fn json_text() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<u64>().prop_map(|n| n.to_string()),
+            any::<f64>().prop_map(|n| n.to_string()),
+            "[-+.eE0-9]{1,6}",
+            "\"([a-zA-Z0-9 é/]|\\\\[\"/nu]|\t){0,12}\"",
+        ];
+        leaf.prop_recursive(4, 40, 6, |inner| {
+            let key = "\"([a-z]{0,3}|id|documentData|sex|dateOfBirth|from|note|notes|content)\"";
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
+                prop::collection::vec((key, inner), 0..6).prop_map(|members| {
+                    let members: Vec<String> = members
+                        .into_iter()
+                        .map(|(k, v)| format!("{k} : {v}"))
+                        .collect();
+                    format!("{{ {} }}", members.join(",\n  "))
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn fast_reader_agrees_with_serde_json(text in json_text(), cut in 0usize..4) {
+            // Sometimes cut short, to be invalid.
+            let text = if cut == 0 && text.len() > 1 {
+                text[..text.len() / 2].to_owned()
+            } else {
+                text
+            };
+            let Ok(text) = std::str::from_utf8(text.as_bytes()) else { return Ok(()) };
+            let text = leak(text.to_owned());
+            let serde = serde_json::from_str::<Value>(text);
+            if let Some(value) = fast_read::<Value>(text) {
+                prop_assert_eq!(value, serde.unwrap());
+            }
+            let document = serde_json::from_str::<DocumentData>(text);
+            if let Some(value) = fast_read::<DocumentData>(text) {
+                prop_assert_eq!(value, document.unwrap());
             }
         }
     }
