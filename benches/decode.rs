@@ -186,7 +186,7 @@ fn small_export(c: &mut Criterion) {
                 while let Some(field) = m.next_field().await.unwrap() {
                     if field.name() == Some("result") {
                         let json = field.bytes().await.unwrap();
-                        let result: VerificationResult = serde_json::from_slice(&json).unwrap();
+                        let result = VerificationResult::from_json(&json).unwrap();
                         id_len = result.id.len();
                     } else {
                         bytes += field.bytes().await.unwrap().len();

@@ -476,7 +476,13 @@ fn decide(
     declared: Option<ExportFormat>,
     finished: bool,
 ) -> Result<Option<ExportFormat>> {
-    let first = head.get(leading_junk(head)).copied();
+    // A byte-order mark cut by the chunking does not tell yet.
+    let partial_bom = head.len() < 3 && b"\xef\xbb\xbf".starts_with(head) && !head.is_empty();
+    let first = if partial_bom && !finished {
+        None
+    } else {
+        head.get(leading_junk(head)).copied()
+    };
     match declared {
         Some(format) => match first {
             Some(b'{') => Ok(Some(ExportFormat::Json)),
