@@ -13,8 +13,8 @@ use super::decoder::{ExportDecoder, ExportEvent, ExportLimits};
 use super::files::{FileInfo, FileKind};
 use super::VerificationResult;
 use crate::driver::{
-    copy_into, copy_into_read_buf, AsyncDriver, BlockingDriver, BoxError, Collector, Core,
-    Payload, PayloadEvent, PayloadStep,
+    copy_into, copy_into_read_buf, AsyncDriver, BlockingDriver, BoxError, Collector, Core, Payload,
+    PayloadEvent, PayloadStep,
 };
 use crate::error::{Error, Result};
 
@@ -164,7 +164,7 @@ where
     /// # Errors
     ///
     /// Any decoding error ([`ExportDecoder::next_event`]); a body cut short is
-    /// [`ErrorKind::UnexpectedEnd`] here too, never `None`.
+    /// [`ErrorKind::UnexpectedEnd`](crate::ErrorKind::UnexpectedEnd) here too, never `None`.
     pub async fn next_item(&mut self) -> Result<Option<ExportItem<ExportFile<'_, S>>>> {
         let event = poll_fn(|cx| loop {
             let event = ready!(self.driver.poll_event(cx))?;

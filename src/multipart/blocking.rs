@@ -71,8 +71,8 @@ impl<R: Read> MultipartReader<R> {
     ///
     /// # Errors
     ///
-    /// Any decoding error (a truncated body gives [`ErrorKind::UnexpectedEnd`] here too, never
-    /// `None`), or [`ErrorKind::Source`] when reading failed.
+    /// Any decoding error (a truncated body gives [`ErrorKind::UnexpectedEnd`](crate::ErrorKind::UnexpectedEnd) here too, never
+    /// `None`), or [`ErrorKind::Source`](crate::ErrorKind::Source) when reading failed.
     pub fn next_part(&mut self) -> Result<Option<BlockingPart<'_, R>>> {
         loop {
             match self.next_event()? {
@@ -135,7 +135,7 @@ impl<R: Read> BlockingPart<'_, R> {
     /// # Errors
     ///
     /// As [`MultipartReader::next_part`]: a body that ends inside this part gives
-    /// [`ErrorKind::UnexpectedEnd`], never `None`.
+    /// [`ErrorKind::UnexpectedEnd`](crate::ErrorKind::UnexpectedEnd), never `None`.
     pub fn chunk(&mut self) -> Result<Option<Bytes>> {
         let body = &mut *self.body;
         self.payload.next(|| body.next_event())

@@ -102,8 +102,8 @@ where
     ///
     /// # Errors
     ///
-    /// Any decoding error (a truncated body gives [`ErrorKind::UnexpectedEnd`] here too, never
-    /// `None`), or [`ErrorKind::Source`] when the stream failed.
+    /// Any decoding error (a truncated body gives [`ErrorKind::UnexpectedEnd`](crate::ErrorKind::UnexpectedEnd) here too, never
+    /// `None`), or [`ErrorKind::Source`](crate::ErrorKind::Source) when the stream failed.
     pub async fn next_part(&mut self) -> Result<Option<Part<'_, S>>> {
         let headers = poll_fn(|cx| self.poll_next_part(cx)).await?;
         let number = self.driver.core.parts_started();
@@ -163,7 +163,7 @@ where
     /// # Errors
     ///
     /// As [`Multipart::next_part`]: a body that ends inside this part gives
-    /// [`ErrorKind::UnexpectedEnd`], never `None`.
+    /// [`ErrorKind::UnexpectedEnd`](crate::ErrorKind::UnexpectedEnd), never `None`.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
         poll_fn(|cx| self.poll_chunk(cx)).await
     }
