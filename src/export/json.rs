@@ -69,6 +69,7 @@ impl Base64Stream {
         Ok(())
     }
 
+    /// Decodes whole quads of base64 characters starting at body offset `at`.
     fn decode(&mut self, chars: &[u8], at: u64) -> Result<()> {
         if self.padded {
             return Err(base64_error("data after the base64 padding", at));
@@ -82,7 +83,7 @@ impl Base64Stream {
                 use base64::{DecodeError, DecodeSliceError};
                 let (pos, detail) = match e {
                     DecodeSliceError::DecodeError(DecodeError::InvalidByte(i, b'=')) => {
-                        // Padding inside the run: the error is the first data byte after it.
+                        // Padding inside the quads: the error is the first data byte after it.
                         let data = chars[i..]
                             .iter()
                             .position(|&b| b != b'=')
@@ -94,11 +95,6 @@ impl Base64Stream {
                     }
                     other => (0, other.to_string()),
                 };
-                // Hand out the whole quads before the bad byte, as byte-by-byte feeding would.
-                let good = pos / 4 * 4;
-                if good > 0 && good < chars.len() {
-                    self.decode(&chars[..good], at)?;
-                }
                 return Err(base64_error(detail, at + pos as u64));
             }
         }
@@ -107,6 +103,10 @@ impl Base64Stream {
     }
 
     /// Decodes a run of base64 characters that starts at body offset `at`.
+    ///
+    /// Whole quads are decoded in bulk; when that fails, the run is taken again one character at
+    /// a time, exactly as it would be had it come in 1-byte chunks, so the error (its offset,
+    /// and the bytes handed out before it) is the same under every chunking.
     fn push_run(&mut self, run: &[u8], at: u64) -> Result<()> {
         let mut i = 0;
         while self.filled > 0 && i < run.len() {
@@ -114,8 +114,7 @@ impl Base64Stream {
             i += 1;
         }
         let bulk = (run.len() - i) / 4 * 4;
-        if bulk > 0 {
-            self.decode(&run[i..i + bulk], at + i as u64)?;
+        if bulk > 0 && self.decode(&run[i..i + bulk], at + i as u64).is_ok() {
             i += bulk;
         }
         for (j, &b) in run[i..].iter().enumerate() {
