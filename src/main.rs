@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use authenteq_export::export::{ExportItem, ExportReader, FileInfo};
+use authenteq_export::export::{extension_for, ExportItem, ExportReader, FileInfo};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -240,7 +240,7 @@ fn run(
                 if let Some(w) = writer.as_mut() {
                     let mut tmp = w.temp()?;
                     tmp.write(&json)?;
-                    part.file = Some(w.persist(tmp, "result.json")?);
+                    part.file = Some(w.persist(tmp, RESULT_FILE)?);
                 }
                 summary.parts.push(part);
             }
@@ -285,13 +285,34 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The name a file gets in the output directory: its own file name when it has a safe one, else
-/// the name the multipart export uses (`faceImage2.jpeg`), else `part-N`.
+/// the name the multipart export uses (`faceImage2.jpeg`), else `part-N`. `result.json` is kept
+/// for the result: a file part that asks for it gets `part-N-result.json`.
 fn target_name(info: &FileInfo, number: usize) -> String {
-    info.filename()
+    let name = info
+        .filename()
         .and_then(safe_file_name)
-        .or_else(|| safe_file_name(&info.canonical_filename()))
-        .unwrap_or_else(|| format!("part-{number}"))
+        .or_else(|| {
+            // An unnamed part has no canonical name either (`.jpeg`): number it.
+            (!info.name().is_empty())
+                .then(|| safe_file_name(&info.canonical_filename()))
+                .flatten()
+        })
+        .unwrap_or_else(|| {
+            let ext = info.content_type().and_then(extension_for);
+            format!(
+                "part-{number}{}",
+                ext.map(|e| format!(".{e}")).unwrap_or_default()
+            )
+        });
+    if name.eq_ignore_ascii_case(RESULT_FILE) {
+        format!("part-{number}-{name}")
+    } else {
+        name
+    }
 }
+
+/// Where `split` writes the result JSON.
+const RESULT_FILE: &str = "result.json";
 
 /// A file name that stays inside the directory: the last path component (after `/` or `\`),
 /// control characters replaced, leading dots and spaces removed, at most 200 bytes. `None` when
@@ -358,7 +379,12 @@ impl OutputDir {
             let path = self
                 .dir
                 .join(format!(".partial-{}-{}", std::process::id(), self.counter));
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
+            let mut options = OpenOptions::new();
+            options.write(true).create_new(true);
+            // The files hold personal data (document images): readable by their owner only.
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            match options.open(&path) {
                 Ok(file) => {
                     return Ok(TempFile {
                         path,

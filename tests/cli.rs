@@ -1640,3 +1640,52 @@ fn bad_inputs_exit_1_with_one_error_line() {
     }
     assert_eq!(read(&not_a_dir), b"x");
 }
+
+/// `result.json` is the result's: a file part asking for that name (even before the result
+/// part) gets another one.
+#[test]
+fn result_json_is_reserved_for_the_result() {
+    use authenteq_export::multipart::{form_data_disposition, Boundary, MultipartWriter};
+    let tmp = tempdir();
+    let boundary = Boundary::new("reserved-name").unwrap();
+    let mut w = MultipartWriter::new(Vec::new(), boundary.clone());
+    w.write_part(
+        &[(
+            "Content-Disposition",
+            &form_data_disposition("selfieVideo", Some("result.json")),
+        )],
+        br#"{"id":"FAKE"}"#,
+    )
+    .unwrap();
+    w.write_part(
+        &[(
+            "Content-Disposition",
+            &form_data_disposition("result", Some("result.json")),
+        )],
+        br#"{"id":"REAL"}"#,
+    )
+    .unwrap();
+    let body = w.finish().unwrap();
+    let input = tmp.path().join("body");
+    std::fs::write(&input, &body).unwrap();
+    let out = tmp.path().join("out");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_authenteq-export"))
+        .arg("split")
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .arg("--content-type")
+        .arg(boundary.content_type("mixed"))
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        std::fs::read(out.join("result.json")).unwrap(),
+        br#"{"id":"REAL"}"#
+    );
+    assert_eq!(
+        std::fs::read(out.join("part-1-result.json")).unwrap(),
+        br#"{"id":"FAKE"}"#
+    );
+}

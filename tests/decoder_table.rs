@@ -321,10 +321,11 @@ fn limits_are_enforced_and_named() {
             Limits::default().max_part_bytes(9),
             Some((Limit::PartBytes, 35, 0)),
         ),
-        (Limits::default().max_preamble_bytes(4), None),
+        // The preamble is `pre`: the CR before the first delimiter belongs to the delimiter.
+        (Limits::default().max_preamble_bytes(3), None),
         (
-            Limits::default().max_preamble_bytes(3),
-            Some((Limit::PreambleBytes, 3, 0)),
+            Limits::default().max_preamble_bytes(2),
+            Some((Limit::PreambleBytes, 2, 0)),
         ),
         (Limits::default().max_body_bytes(body.len() as u64), None),
         (
@@ -396,4 +397,20 @@ fn error_messages_name_kind_part_and_offset() {
         };
         assert_eq!(err.to_string(), *want);
     }
+}
+
+/// Findings of a review, pinned.
+#[test]
+fn review_findings() {
+    let boundary = Boundary::new(B).unwrap();
+    // A CRLF before the first delimiter is the delimiter's, not preamble.
+    let body = b"\r\n--XyZ\r\n\r\nx\r\n--XyZ--";
+    let outcome = decode_every_way(body, &boundary, Limits::default().max_preamble_bytes(0));
+    assert!(outcome.is_complete(), "{outcome:?}");
+    // "No limit" spelled as usize::MAX neither panics nor refuses every part.
+    let body = b"--XyZ\r\nA: b\r\n\r\nx\r\n--XyZ--";
+    let limits = Limits::default().max_header_bytes(usize::MAX);
+    let outcome = decode_every_way(body, &boundary, limits);
+    assert!(outcome.is_complete(), "{outcome:?}");
+    assert_eq!(outcome.parts[0].data, b"x");
 }

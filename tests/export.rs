@@ -2311,3 +2311,48 @@ fn json_and_pdf_front_ends_stop_at_a_source_error() {
         );
     }
 }
+
+/// Findings of a review, pinned.
+#[test]
+fn review_findings() {
+    use authenteq_export::export::{ExportDecoder, ExportLimits};
+    use bytes::Bytes;
+
+    fn ending(body: &[u8], declared: Option<&str>) -> Result<(), authenteq_export::Error> {
+        let mut d = ExportDecoder::for_content_type(declared, ExportLimits::default()).unwrap();
+        let body = Bytes::copy_from_slice(body);
+        for chunk in support::fixed_chunks(&body, 4096) {
+            d.feed(chunk);
+            while let Some(event) = d.next_event()? {
+                if event == ExportEvent::End {
+                    return Ok(());
+                }
+            }
+        }
+        d.finish();
+        while let Some(event) = d.next_event()? {
+            if event == ExportEvent::End {
+                return Ok(());
+            }
+        }
+        unreachable!("finish() was called")
+    }
+
+    // Whitespace counts toward the bytes looked at to tell the format: detection gives up after
+    // 8 KiB of it instead of keeping (and rescanning) all of it.
+    let spaces = vec![b' '; 64 << 10];
+    let err = ending(&spaces, None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnknownFormat);
+    assert!(err.offset().unwrap() <= 8192 + 4096, "{err}");
+
+    // A JSON syntax error outside the files is placed in the body, not in the skeleton.
+    let body = br#"{"id":"x","livenessFaceImage":{"contentType":"image/jpeg","content":"/9j/2Q=="},"platform":tru}"#;
+    let err = ending(body, Some("application/json")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Json);
+    assert_eq!(err.offset(), Some(body.len() as u64 - 1), "{err}");
+
+    // A second content member in one embedded file is refused, not appended.
+    let body = br#"{"id":"x","livenessFaceImage":{"contentType":"image/jpeg","content":"QUFB","content":"QkJC"}}"#;
+    let err = ending(body, Some("application/json")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Json, "{err}");
+}

@@ -66,6 +66,14 @@ impl ExportFormat {
             .iter()
             .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
         let Some(first) = first else {
+            // Only whitespace so far: it counts toward the bytes looked at, like anything else.
+            if head.len() >= DETECT_BYTES {
+                return Err(Error::new(
+                    ErrorKind::UnknownFormat,
+                    "the body starts with 8 KiB of whitespace",
+                )
+                .at(head.len() as u64));
+            }
             return Ok(None);
         };
         let rest = &head_trimmed[first..];
@@ -487,7 +495,8 @@ fn decide(
         Some(format) => match first {
             Some(b'{') => Ok(Some(ExportFormat::Json)),
             Some(_) => Ok(Some(format)),
-            None if finished => Ok(Some(format)),
+            // Only whitespace so far: after DETECT_BYTES of it, the declared format decides.
+            None if finished || head.len() >= DETECT_BYTES => Ok(Some(format)),
             None => Ok(None),
         },
         None => match ExportFormat::detect(head) {

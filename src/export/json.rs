@@ -197,6 +197,8 @@ enum Lex {
 struct FileScan {
     kind: FileKind,
     content_type: Option<String>,
+    /// The `content` member was met: a second one is refused, not appended.
+    has_content: bool,
     announced: bool,
     base64: Base64Stream,
 }
@@ -212,6 +214,9 @@ pub(crate) struct JsonExport {
     finished: bool,
     done: bool,
     skeleton: Vec<u8>,
+    /// Where runs of the skeleton came from: (skeleton index, body offset) at every break in the
+    /// copy (after each file value replaced by `null`), to place serde_json's errors in the body.
+    skeleton_runs: Vec<(usize, u64)>,
     /// The file object being read, with its `content` replaced by `null`: serde_json checks it
     /// when the object ends, so the scanner accepts no JSON that serde_json would refuse.
     file_json: Vec<u8>,
@@ -254,6 +259,7 @@ impl JsonExport {
             finished: false,
             done: false,
             skeleton: Vec::new(),
+            skeleton_runs: Vec::new(),
             file_json: Vec::new(),
             stack: Vec::new(),
             lex: Lex::Value,
@@ -338,6 +344,13 @@ impl JsonExport {
         let buf = if self.in_file_object() {
             &mut self.file_json
         } else {
+            let continues = self
+                .skeleton_runs
+                .last()
+                .is_some_and(|&(skel, body)| body + (self.skeleton.len() - skel) as u64 == at);
+            if !continues {
+                self.skeleton_runs.push((self.skeleton.len(), at));
+            }
             &mut self.skeleton
         };
         buf.extend_from_slice(bytes);
@@ -459,6 +472,7 @@ impl JsonExport {
         self.file = Some(FileScan {
             kind,
             content_type: None,
+            has_content: false,
             announced: false,
             base64: Base64Stream::default(),
         });
@@ -559,6 +573,15 @@ impl JsonExport {
                 _ => None,
             };
             if let Some(kind) = kind {
+                if kind == StrKind::Base64 {
+                    let file = self.file.as_mut().expect("a file object has a file");
+                    if std::mem::replace(&mut file.has_content, true) {
+                        return Err(json_error(
+                            "a second content member in an embedded file",
+                            at,
+                        ));
+                    }
+                }
                 // The content is streamed out, not kept: `null` stands in for it.
                 self.emit(
                     if kind == StrKind::Base64 {
@@ -779,14 +802,40 @@ impl JsonExport {
         Ok(())
     }
 
+    /// The body offset of serde_json's (1-based) line and column in the skeleton.
+    fn body_offset(&self, line: usize, column: usize) -> u64 {
+        let line_start = if line <= 1 {
+            0
+        } else {
+            memchr::memchr_iter(b'\n', &self.skeleton)
+                .nth(line - 2)
+                .map_or(self.skeleton.len(), |i| i + 1)
+        };
+        let index = (line_start + column.saturating_sub(1)).min(self.skeleton.len());
+        let run = self
+            .skeleton_runs
+            .partition_point(|&(skel, _)| skel <= index);
+        match run.checked_sub(1).map(|r| self.skeleton_runs[r]) {
+            Some((skel, body)) => body + (index - skel) as u64,
+            None => index as u64,
+        }
+    }
+
     fn end_of_document(&mut self) -> Result<()> {
         if self.lex != Lex::Trailing {
             return Err(
                 Error::new(ErrorKind::UnexpectedEnd, "inside the json document").at(self.fed),
             );
         }
-        let mut value: serde_json::Value = serde_json::from_slice(&self.skeleton)
-            .map_err(|e| Error::with_source(ErrorKind::Json, "", e))?;
+        let mut value: serde_json::Value = serde_json::from_slice(&self.skeleton).map_err(|e| {
+            let at = self.body_offset(e.line(), e.column());
+            // serde_json's line and column are in the skeleton: say the body offset instead.
+            let message = e.to_string();
+            let message = message
+                .rsplit_once(" at line ")
+                .map_or(&*message, |(m, _)| m);
+            Error::new(ErrorKind::Json, message.to_owned()).at(at)
+        })?;
         if let Some(api) = ApiError::from_json(&self.skeleton) {
             if value.get("id").is_none() {
                 return Err(Error::with_source(ErrorKind::Api, "", api));

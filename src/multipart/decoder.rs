@@ -269,6 +269,8 @@ pub struct Decoder {
     part_bytes: u64,
     /// Preamble bytes dropped so far.
     preamble_bytes: u64,
+    /// The last preamble byte was a CR: with a CRLF body, it belongs to the first delimiter.
+    preamble_ends_in_cr: bool,
     /// The current part's name, for error messages.
     /// Reused: no allocation per part once it is long enough.
     part_name: Option<String>,
@@ -305,6 +307,7 @@ impl Decoder {
             parts: 0,
             part_bytes: 0,
             preamble_bytes: 0,
+            preamble_ends_in_cr: false,
             part_name: None,
         }
     }
@@ -484,8 +487,10 @@ impl Decoder {
                     if let Some(data) = data {
                         if matches!(self.state, State::Preamble) {
                             self.preamble_bytes += data.len() as u64;
-                            if self.preamble_bytes > self.limits.preamble_bytes() {
-                                let max = self.limits.preamble_bytes();
+                            self.preamble_ends_in_cr = data.last() == Some(&b'\r');
+                            // One byte of slack: a final CR may turn out to begin the delimiter.
+                            let max = self.limits.preamble_bytes();
+                            if self.preamble_bytes > max.saturating_add(1) {
                                 let err = Error::limit_exceeded(Limit::PreambleBytes, max).at(max);
                                 return Err(self.fail(err));
                             }
@@ -516,6 +521,15 @@ impl Decoder {
                                 let le = line_ending.unwrap_or(LineEnding::Crlf);
                                 self.line_ending = Some(le);
                                 self.searcher = Searcher::new(le, &self.boundary);
+                                // The preamble ends before the delimiter's line break.
+                                let cr = le == LineEnding::Crlf && self.preamble_ends_in_cr;
+                                let preamble = self.preamble_bytes - u64::from(cr);
+                                let max = self.limits.preamble_bytes();
+                                if preamble > max {
+                                    let err =
+                                        Error::limit_exceeded(Limit::PreambleBytes, max).at(max);
+                                    return Err(self.fail(err));
+                                }
                             }
                             self.state = if close { State::Done } else { State::NextPart };
                             if was_body {
@@ -692,7 +706,9 @@ impl Decoder {
         let max = self.limits.header_bytes();
         // The buffer holds the delimiter's line ending, then at most the block and the blank
         // line, and one byte more to notice when the block is too long.
-        let room = (nl + max + nl + 1).saturating_sub(self.header_buf.len());
+        let room = max
+            .saturating_add(2 * nl + 1)
+            .saturating_sub(self.header_buf.len());
         let take = self.input.len().min(room);
         let old_len = self.header_buf.len();
         // Look for the blank line across the bytes kept so far and the new ones, then copy only
@@ -704,7 +720,7 @@ impl Decoder {
                 self.header_buf.extend_from_slice(&self.input[..used]);
                 if block_end - nl > max {
                     return Err(Error::limit_exceeded(Limit::HeaderBytes, max as u64)
-                        .at(self.header_start + max as u64));
+                        .at(self.header_start.saturating_add(max as u64)));
                 }
                 self.advance_input(used);
                 let block = &self.header_buf[nl..block_end.max(nl)];
@@ -734,9 +750,9 @@ impl Decoder {
                 self.examined += take as u64;
                 self.header_buf.extend_from_slice(&self.input[..take]);
                 self.advance_input(take);
-                if self.header_buf.len() > nl + max + nl {
+                if self.header_buf.len() > max.saturating_add(2 * nl) {
                     return Err(Error::limit_exceeded(Limit::HeaderBytes, max as u64)
-                        .at(self.header_start + max as u64));
+                        .at(self.header_start.saturating_add(max as u64)));
                 }
                 Ok(None)
             }

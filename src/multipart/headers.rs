@@ -525,6 +525,10 @@ fn decode_ext_value(v: &str) -> Option<String> {
     while i < b.len() {
         if b[i] == b'%' {
             let hex = b.get(i + 1..i + 3)?;
+            // Two hex digits exactly (from_str_radix alone would take a sign).
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
             let hex = std::str::from_utf8(hex).ok()?;
             raw.push(u8::from_str_radix(hex, 16).ok()?);
             i += 3;
@@ -638,6 +642,10 @@ mod tests {
             ),
             (
                 "attachment; filename=\"fallback\"; filename*=bogus'x'%ZZ",
+                Some(("attachment", None, Some("fallback"))),
+            ),
+            (
+                "attachment; filename=\"fallback\"; filename*=UTF-8''%+1",
                 Some(("attachment", None, Some("fallback"))),
             ),
             ("inline;", Some(("inline", None, None))),
