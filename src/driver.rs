@@ -28,6 +28,8 @@ pub(crate) trait Core {
 pub(crate) struct AsyncDriver<S, C> {
     source: Pin<Box<S>>,
     pub(crate) core: C,
+    /// The core asked for input and has had none since: poll the source first.
+    starved: bool,
 }
 
 impl<S, C: std::fmt::Debug> std::fmt::Debug for AsyncDriver<S, C> {
@@ -48,22 +50,28 @@ where
         AsyncDriver {
             source: Box::pin(source),
             core,
+            starved: false,
         }
     }
 
     pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Result<C::Event>> {
         loop {
-            if let Some(event) = self.core.next_event()? {
-                return Poll::Ready(Ok(event));
+            if !self.starved {
+                if let Some(event) = self.core.next_event()? {
+                    return Poll::Ready(Ok(event));
+                }
+                self.starved = true;
             }
             match ready!(self.source.as_mut().poll_next(cx)) {
                 Some(Ok(chunk)) => self.core.feed(chunk),
                 Some(Err(e)) => {
+                    self.starved = false;
                     let err = Error::with_source(ErrorKind::Source, "", e.into());
                     return Poll::Ready(Err(self.core.poison(err)));
                 }
                 None => self.core.finish(),
             }
+            self.starved = false;
         }
     }
 }

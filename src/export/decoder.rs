@@ -163,8 +163,8 @@ pub enum ExportEvent {
         /// The result's JSON bytes.
         json: Bytes,
     },
-    /// A file begins.
-    FileStart(FileInfo),
+    /// A file begins. (Boxed, so that the far more frequent `FileData` events stay small.)
+    FileStart(Box<FileInfo>),
     /// The next bytes of the current file.
     FileData(Bytes),
     /// The current file is complete: its closing delimiter (multipart), the end of its base64
@@ -559,7 +559,9 @@ impl MultipartExport {
                         );
                     }
                     self.part = MultipartPart::File;
-                    return Ok(Some(ExportEvent::FileStart(FileInfo::from_part(headers))));
+                    return Ok(Some(ExportEvent::FileStart(Box::new(FileInfo::from_part(
+                        *headers,
+                    )))));
                 }
                 Event::Data(data) => match &mut self.part {
                     MultipartPart::File => return Ok(Some(ExportEvent::FileData(data))),
@@ -656,11 +658,11 @@ impl PdfExport {
                 .at(0));
             }
             self.started = true;
-            return Ok(Some(ExportEvent::FileStart(FileInfo::new(
+            return Ok(Some(ExportEvent::FileStart(Box::new(FileInfo::new(
                 FileKind::Report,
                 Some("result.pdf".to_owned()),
                 Some("application/pdf".to_owned()),
-            ))));
+            )))));
         }
         if !self.input.is_empty() {
             return Ok(Some(ExportEvent::FileData(std::mem::take(&mut self.input))));

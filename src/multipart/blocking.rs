@@ -82,7 +82,7 @@ impl<R: Read> MultipartReader<R> {
                     let number = self.driver.core.parts_started();
                     return Ok(Some(BlockingPart {
                         body: self,
-                        headers,
+                        headers: *headers,
                         number,
                         payload: Payload::default(),
                     }));

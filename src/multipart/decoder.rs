@@ -22,8 +22,9 @@ pub const MAX_TRANSPORT_PADDING: usize = 256;
 /// `End`. `Data` is never empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A part begins; its header block was read whole and parsed.
-    PartStart(PartHeaders),
+    /// A part begins; its header block was read whole and parsed. (Boxed, so that the far more
+    /// frequent `Data` events stay small as they pass through the layers.)
+    PartStart(Box<PartHeaders>),
     /// The next bytes of the current part's payload: a slice of an input chunk (zero-copy), or,
     /// only for the few bytes of a possible delimiter that straddled two chunks, a small copy.
     Data(Bytes),
@@ -549,7 +550,7 @@ impl Decoder {
                     }
                 }
                 State::Headers => match self.headers_step() {
-                    Ok(Some(headers)) => return Ok(Some(Event::PartStart(headers))),
+                    Ok(Some(headers)) => return Ok(Some(Event::PartStart(Box::new(headers)))),
                     Ok(None) => {
                         if self.input.is_empty() {
                             return self.starved();

@@ -92,7 +92,7 @@ where
         loop {
             match ready!(self.poll_event(cx))? {
                 Event::Data(_) | Event::PartEnd => continue,
-                Event::PartStart(headers) => return Poll::Ready(Ok(Some(headers))),
+                Event::PartStart(headers) => return Poll::Ready(Ok(Some(*headers))),
                 Event::End => return Poll::Ready(Ok(None)),
             }
         }
