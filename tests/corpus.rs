@@ -11,20 +11,8 @@ use authenteq_export::multipart::{Boundary, Limits};
 
 const CORPUS_BOUNDARY: &str = "authenteq-export-sample-7Qm2Xc9LrT4vWb8N";
 
-/// The files of the sample, in the order the API writes them: (part name, extension).
-const FILES: &[(&str, &str)] = &[
-    ("livenessFaceImage", "jpeg"),
-    ("croppedFrontImage", "jpeg"),
-    ("croppedBackImage", "jpeg"),
-    ("faceImage", "jpeg"),
-    ("croppedFrontImage2", "jpeg"),
-    ("croppedBackImage2", "jpeg"),
-    ("faceImage2", "jpeg"),
-    ("croppedFrontImage3", "jpeg"),
-    ("croppedBackImage3", "jpeg"),
-    ("faceImage3", "jpeg"),
-    ("addressProofDocument", "pdf"),
-];
+/// The sample's files, in the order the API writes them.
+use support::generate::FILE_PARTS as FILES;
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")
@@ -39,14 +27,9 @@ fn sources() -> (Vec<u8>, Vec<SourceFile>) {
     let result = std::fs::read(dir.join("result.json")).unwrap();
     let files = FILES
         .iter()
-        .map(|(name, ext)| {
-            let content_type = if *ext == "pdf" {
-                "application/pdf"
-            } else {
-                "image/jpeg"
-            };
+        .map(|(name, content_type, ext)| {
             let bytes = std::fs::read(dir.join("files").join(format!("{name}.{ext}"))).unwrap();
-            (FileKind::from_part_name(name), content_type, bytes)
+            (FileKind::from_part_name(name), *content_type, bytes)
         })
         .collect();
     (result, files)
@@ -128,7 +111,7 @@ fn multipart_sample_decodes_to_its_sources() {
             outcome.parts[0].data,
             std::fs::read(dir.join("result.json")).unwrap()
         );
-        for (part, (name, ext)) in outcome.parts[1..].iter().zip(FILES) {
+        for (part, (name, _, ext)) in outcome.parts[1..].iter().zip(FILES.iter()) {
             assert_eq!(part.name.as_deref(), Some(*name));
             let filename = format!("{name}.{ext}");
             assert_eq!(part.filename.as_deref(), Some(filename.as_str()));

@@ -352,21 +352,6 @@ fn find(haystack: &[u8], needle: &[u8]) -> usize {
 // 1. The sample exports in corpus/
 // ---------------------------------------------------------------------------------------------
 
-/// The files of the sample, in the order the API writes them: (part name, extension).
-const CORPUS_FILES: &[(&str, &str)] = &[
-    ("livenessFaceImage", "jpeg"),
-    ("croppedFrontImage", "jpeg"),
-    ("croppedBackImage", "jpeg"),
-    ("faceImage", "jpeg"),
-    ("croppedFrontImage2", "jpeg"),
-    ("croppedBackImage2", "jpeg"),
-    ("faceImage2", "jpeg"),
-    ("croppedFrontImage3", "jpeg"),
-    ("croppedBackImage3", "jpeg"),
-    ("faceImage3", "jpeg"),
-    ("addressProofDocument", "pdf"),
-];
-
 fn corpus(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("corpus")
@@ -377,20 +362,14 @@ fn corpus(name: &str) -> Vec<u8> {
 /// The sample's files as the multipart export carries them (`with_filename`) or the JSON
 /// export does (no file names).
 fn corpus_files(with_filename: bool) -> Vec<DecodedFile> {
-    CORPUS_FILES
+    // The sample has the same eleven files, in API order, as generated exports.
+    support::generate::FILE_PARTS
         .iter()
-        .map(|(name, ext)| {
+        .map(|(name, content_type, ext)| {
             let filename = format!("{name}.{ext}");
             DecodedFile {
                 kind: FileKind::from_part_name(name),
-                content_type: Some(
-                    if *ext == "pdf" {
-                        "application/pdf"
-                    } else {
-                        "image/jpeg"
-                    }
-                    .to_owned(),
-                ),
+                content_type: Some(content_type.to_string()),
                 bytes: corpus(&format!("files/{filename}")),
                 filename: with_filename.then_some(filename),
             }
