@@ -61,11 +61,8 @@ impl ExportFormat {
     /// [`ErrorKind::UnknownFormat`] when the bytes fit no format (or `head` holds
     /// [`DETECT_BYTES`] and still does not tell); boundary errors as [`Boundary::sniff`].
     pub fn detect(head: &[u8]) -> Result<Option<ExportFormat>> {
-        let head_trimmed = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
-        let first = head_trimmed
-            .iter()
-            .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
-        let Some(first) = first else {
+        let rest = &head[leading_junk(head)..];
+        if rest.is_empty() {
             // Only whitespace so far: it counts toward the bytes looked at, like anything else.
             if head.len() >= DETECT_BYTES {
                 return Err(Error::new(
@@ -75,8 +72,7 @@ impl ExportFormat {
                 .at(head.len() as u64));
             }
             return Ok(None);
-        };
-        let rest = &head_trimmed[first..];
+        }
         if rest[0] == b'{' {
             return Ok(Some(ExportFormat::Json));
         }
@@ -612,7 +608,7 @@ impl MultipartExport {
 
     /// Stops the export with an error about the current part.
     fn fail(&mut self, err: Error) -> Error {
-        let part = self.decoder.current_part();
+        let part = self.decoder.part_ref();
         self.decoder.stop(err.in_part(part))
     }
 }

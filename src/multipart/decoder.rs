@@ -399,7 +399,8 @@ impl Decoder {
         self.finished
     }
 
-    fn part_ref(&self) -> Option<PartRef> {
+    /// The current part, for errors about it.
+    pub(crate) fn part_ref(&self) -> Option<PartRef> {
         (self.parts > 0 && !matches!(self.state, State::Preamble)).then(|| PartRef {
             number: self.parts,
             name: self.part_name.clone().filter(|n| !n.is_empty()),
@@ -425,15 +426,9 @@ impl Decoder {
         self.consumed - real_held
     }
 
-    /// The current part, for errors about it.
-    pub(crate) fn current_part(&self) -> Option<PartRef> {
-        self.part_ref()
-    }
-
     fn fail(&mut self, err: Error) -> Error {
         let err = err.in_part(self.part_ref());
-        self.state = State::Failed(err.clone());
-        err
+        self.stop(err)
     }
 
     fn unexpected_end(&mut self) -> Error {

@@ -10,6 +10,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use memchr::memmem::Finder;
 
 use super::boundary::Boundary;
+use super::headers::{is_tchar, is_value_byte};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Builds a `Content-Disposition` value: `form-data; name="..."` and, when given,
@@ -153,13 +154,13 @@ impl Encoder {
         out.put_slice(self.boundary.as_bytes());
         out.put_slice(b"\r\n");
         for (name, value) in headers {
-            if name.is_empty() || !name.bytes().all(is_token_byte) {
+            if name.is_empty() || !name.bytes().all(is_tchar) {
                 return Err(Error::new(
                     ErrorKind::InvalidHeader,
                     format!("{name:?} is not a valid header name"),
                 ));
             }
-            if value.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {
+            if !value.bytes().all(is_value_byte) {
                 return Err(Error::new(
                     ErrorKind::InvalidHeader,
                     format!("the value of {name:?} holds a control character"),
@@ -240,10 +241,6 @@ impl Encoder {
         out.put_slice(b"--\r\n");
         Ok(out.freeze())
     }
-}
-
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Writes a multipart body to any [`Write`], part by part, streaming.

@@ -91,12 +91,12 @@ const TCHAR: [bool; 256] = {
     table
 };
 
-fn is_tchar(b: u8) -> bool {
+pub(super) fn is_tchar(b: u8) -> bool {
     TCHAR[b as usize]
 }
 
 /// Bytes allowed in a header value: anything but control characters, where a tab is allowed.
-fn is_value_byte(b: u8) -> bool {
+pub(super) fn is_value_byte(b: u8) -> bool {
     b == b'\t' || (b >= 0x20 && b != 0x7f)
 }
 
