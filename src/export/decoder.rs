@@ -556,7 +556,7 @@ impl MultipartExport {
                     }
                     self.part = MultipartPart::File;
                     return Ok(Some(ExportEvent::FileStart(Box::new(FileInfo::from_part(
-                        *headers,
+                        headers,
                     )))));
                 }
                 Event::Data(data) => match &mut self.part {
@@ -580,7 +580,7 @@ impl MultipartExport {
                         collected, start, ..
                     } => {
                         let json = collected.finish();
-                        let result = match VerificationResult::from_json(&json) {
+                        let result = match VerificationResult::from_json_boxed(&json) {
                             Ok(result) => result,
                             Err(e) => {
                                 let detail = "the result part does not fit the model";
@@ -588,10 +588,7 @@ impl MultipartExport {
                                 return Err(self.fail(err.at(start)));
                             }
                         };
-                        return Ok(Some(ExportEvent::Result {
-                            result: Box::new(result),
-                            json,
-                        }));
+                        return Ok(Some(ExportEvent::Result { result, json }));
                     }
                     MultipartPart::Between => {}
                 },

@@ -119,9 +119,11 @@ impl fmt::Display for FileKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileInfo {
     pub(crate) kind: FileKind,
+    /// File name and content type of a JSON or PDF export's file; a multipart file's come from
+    /// its part headers, not copied.
     pub(crate) filename: Option<String>,
     pub(crate) content_type: Option<String>,
-    pub(crate) headers: Option<PartHeaders>,
+    pub(crate) headers: Option<Box<PartHeaders>>,
 }
 
 impl FileInfo {
@@ -138,12 +140,11 @@ impl FileInfo {
         }
     }
 
-    pub(crate) fn from_part(headers: PartHeaders) -> Self {
-        let name = headers.name().unwrap_or("");
+    pub(crate) fn from_part(headers: Box<PartHeaders>) -> Self {
         FileInfo {
-            kind: FileKind::from_part_name(name),
-            filename: headers.filename().map(str::to_owned),
-            content_type: headers.content_type().map(str::to_owned),
+            kind: FileKind::from_part_name(headers.name().unwrap_or("")),
+            filename: None,
+            content_type: None,
             headers: Some(headers),
         }
     }
@@ -164,18 +165,24 @@ impl FileInfo {
     /// The file name the export gave, as sent: never use it as a path unchecked. The JSON and
     /// PDF exports give none.
     pub fn filename(&self) -> Option<&str> {
-        self.filename.as_deref()
+        match &self.headers {
+            Some(h) => h.filename(),
+            None => self.filename.as_deref(),
+        }
     }
 
     /// The content type the export gave, or for JSON files without one, the one guessed from the
     /// first bytes (JPEG, PNG, PDF).
     pub fn content_type(&self) -> Option<&str> {
-        self.content_type.as_deref()
+        match &self.headers {
+            Some(h) => h.content_type(),
+            None => self.content_type.as_deref(),
+        }
     }
 
     /// The multipart part's headers (multipart exports only).
     pub fn headers(&self) -> Option<&PartHeaders> {
-        self.headers.as_ref()
+        self.headers.as_deref()
     }
 
     /// The file name the multipart export uses for this file: its part name and an extension

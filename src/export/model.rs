@@ -767,16 +767,33 @@ impl VerificationResult {
         let Ok(text) = std::str::from_utf8(json) else {
             return serde_json::from_slice(json);
         };
-        // The common case, read without serde_json's bookkeeping; anything else, and every
-        // error, is serde_json's (see `fast`).
         // (Filled in place: the struct is large, and every move is a copy.)
         let mut result = VerificationResult::default();
-        let mut reader = fast::Reader::new(text);
-        let read = reader.deserialize_map(VerificationResultVisitor(&mut result));
-        if read.is_ok() && reader.end().is_ok() {
+        if result.fill_from_json(text) {
             return Ok(result);
         }
         serde_json::from_str(text)
+    }
+
+    /// As [`from_json`](Self::from_json), built in place on the heap, where the export
+    /// decoder's event carries it.
+    pub(crate) fn from_json_boxed(json: &[u8]) -> Result<Box<Self>, serde_json::Error> {
+        let Ok(text) = std::str::from_utf8(json) else {
+            return serde_json::from_slice(json).map(Box::new);
+        };
+        let mut result = Box::<VerificationResult>::default();
+        if result.fill_from_json(text) {
+            return Ok(result);
+        }
+        serde_json::from_str(text).map(Box::new)
+    }
+
+    /// Reads the common case without serde_json's bookkeeping (see `fast`) into a default
+    /// result. `false` means anything else, or an error: the caller asks serde_json then.
+    fn fill_from_json(&mut self, text: &str) -> bool {
+        let mut reader = fast::Reader::new(text);
+        let read = reader.deserialize_map(VerificationResultVisitor(self));
+        read.is_ok() && reader.end().is_ok()
     }
 
     /// Writes the result back as compact JSON, in the API's field names.

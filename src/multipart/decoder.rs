@@ -134,32 +134,73 @@ fn match_tail(after: &[u8], line_ending: Option<LineEnding>) -> Tail {
     }
 }
 
-/// The delimiter searcher: `line-ending "--" boundary`, built once per body.
+/// The delimiter searcher: `line-ending "--" boundary`.
+///
+/// Until the first delimiter line fixes the body's line ending, it looks for `\n--boundary`
+/// with `memchr` on its first byte: the preamble is usually empty, so building a `memmem`
+/// searcher for it would cost more than it saves. The `memmem` searcher for the body's own line
+/// ending is built once, when that line ending is known.
+///
+/// Either search is linear: the needle's first byte (`\r` or `\n`) occurs nowhere else in it,
+/// so a partial match at one candidate never overlaps the next candidate.
 #[derive(Debug)]
 struct Searcher {
-    finder: Finder<'static>,
+    /// `\r\n--boundary`; the LF needle is the same without its first byte.
+    crlf_needle: Box<[u8]>,
+    /// Where the needle in use starts in `crlf_needle`: 1 for `\n--boundary`, 0 for CRLF.
+    needle_start: usize,
+    /// The `memmem` searcher for the body's line ending, once it is known.
+    finder: Option<Finder<'static>>,
 }
 
 impl Searcher {
-    fn new(line_ending: LineEnding, boundary: &Boundary) -> Self {
+    /// A searcher for `\n--boundary`, before the body's line ending is known.
+    fn new(boundary: &Boundary) -> Self {
         let mut needle = Vec::with_capacity(boundary.as_bytes().len() + 4);
-        needle.extend_from_slice(line_ending.as_bytes());
-        needle.extend_from_slice(b"--");
+        needle.extend_from_slice(b"\r\n--");
         needle.extend_from_slice(boundary.as_bytes());
         Searcher {
-            finder: Finder::new(&needle).into_owned(),
+            crlf_needle: needle.into_boxed_slice(),
+            needle_start: 1,
+            finder: None,
         }
     }
 
+    /// Switches to the body's line ending, building its `memmem` searcher.
+    fn set_line_ending(&mut self, line_ending: LineEnding) {
+        self.needle_start = match line_ending {
+            LineEnding::Crlf => 0,
+            LineEnding::Lf => 1,
+        };
+        self.finder = Some(Finder::new(self.needle()).into_owned());
+    }
+
     fn needle(&self) -> &[u8] {
-        self.finder.needle()
+        &self.crlf_needle[self.needle_start..]
+    }
+
+    /// The first whole needle in `haystack`.
+    fn find(&self, haystack: &[u8]) -> Option<usize> {
+        if let Some(finder) = &self.finder {
+            return finder.find(haystack);
+        }
+        let needle = self.needle();
+        let mut from = 0;
+        while let Some(i) = memchr::memchr(needle[0], &haystack[from..]) {
+            let start = from + i;
+            if haystack[start..].starts_with(needle) {
+                return Some(start);
+            }
+            from = start + 1;
+        }
+        None
     }
 
     /// Finds the first delimiter in `buf`, skipping look-alikes that are body data.
     fn scan(&self, buf: &[u8], line_ending: Option<LineEnding>) -> Found {
         let needle = self.needle();
         let mut from = 0;
-        while let Some(i) = self.finder.find(&buf[from..]) {
+        while let Some(i) = self.find(&buf[from..]) {
             let start = from + i;
             let after = start + needle.len();
             match match_tail(&buf[after..], line_ending) {
@@ -179,15 +220,15 @@ impl Searcher {
                 Tail::Incomplete => return Found::Partial { start },
             }
         }
-        // No whole needle: a proper prefix of it may end the buffer.
+        // No whole needle: a proper prefix of it may end the buffer. Such a prefix holds the
+        // needle's first byte only at its start, so only the last occurrence can begin one.
         let tail_from = buf.len().saturating_sub(needle.len() - 1).max(from);
-        for i in memchr::memchr_iter(needle[0], &buf[tail_from..]) {
-            let start = tail_from + i;
-            if needle.starts_with(&buf[start..]) {
-                return Found::Partial { start };
-            }
+        match memchr::memrchr(needle[0], &buf[tail_from..]) {
+            Some(i) if needle.starts_with(&buf[tail_from + i..]) => Found::Partial {
+                start: tail_from + i,
+            },
+            _ => Found::None,
         }
-        Found::None
     }
 }
 
@@ -285,7 +326,7 @@ impl Decoder {
 
     /// A decoder for a body with `boundary` and the given limits.
     pub fn with_limits(boundary: Boundary, limits: Limits) -> Self {
-        let searcher = Searcher::new(LineEnding::Lf, &boundary);
+        let searcher = Searcher::new(&boundary);
         // Sized for the longest held candidate plus the look-ahead: it never grows.
         let scratch_len = 2 * (boundary.as_bytes().len() + 4 + MAX_TRANSPORT_PADDING + 2);
         Decoder {
@@ -516,7 +557,7 @@ impl Decoder {
                                 // First delimiter line: it fixes the body's line ending.
                                 let le = line_ending.unwrap_or(LineEnding::Crlf);
                                 self.line_ending = Some(le);
-                                self.searcher = Searcher::new(le, &self.boundary);
+                                self.searcher.set_line_ending(le);
                                 // The preamble ends before the delimiter's line break.
                                 let cr = le == LineEnding::Crlf && self.preamble_ends_in_cr;
                                 let preamble = self.preamble_bytes - u64::from(cr);
@@ -545,7 +586,7 @@ impl Decoder {
                     }
                 }
                 State::Headers => match self.headers_step() {
-                    Ok(Some(headers)) => return Ok(Some(Event::PartStart(Box::new(headers)))),
+                    Ok(Some(headers)) => return Ok(Some(Event::PartStart(headers))),
                     Ok(None) => {
                         if self.input.is_empty() {
                             return self.starved();
@@ -696,7 +737,7 @@ impl Decoder {
     }
 
     /// Reads the header block; returns the parsed headers once the blank line was read.
-    fn headers_step(&mut self) -> Result<Option<PartHeaders>> {
+    fn headers_step(&mut self) -> Result<Option<Box<PartHeaders>>> {
         let le = self.line_ending.unwrap_or(LineEnding::Crlf);
         let nl = le.as_bytes().len();
         let max = self.limits.header_bytes();

@@ -37,6 +37,84 @@ impl LineEnding {
     }
 }
 
+/// One name and its value in a shared text buffer, stored one after the other: the name is
+/// `name_start..value_start`, the value `value_start..value_end`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Field {
+    name_start: usize,
+    value_start: usize,
+    value_end: usize,
+}
+
+impl Field {
+    fn name(self) -> Range<usize> {
+        self.name_start..self.value_start
+    }
+
+    fn value(self) -> Range<usize> {
+        self.value_start..self.value_end
+    }
+}
+
+/// How many fields a [`Fields`] list holds without allocating: a part usually has two headers,
+/// and its `Content-Disposition` two parameters.
+const INLINE_FIELDS: usize = 4;
+
+/// A list of fields, the first few stored inline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Fields {
+    Inline {
+        len: usize,
+        fields: [Field; INLINE_FIELDS],
+    },
+    Heap(Vec<Field>),
+}
+
+impl Default for Fields {
+    fn default() -> Self {
+        Fields::Inline {
+            len: 0,
+            fields: [Field::default(); INLINE_FIELDS],
+        }
+    }
+}
+
+impl Fields {
+    fn as_slice(&self) -> &[Field] {
+        match self {
+            Fields::Inline { len, fields } => &fields[..*len],
+            Fields::Heap(fields) => fields,
+        }
+    }
+
+    fn last_mut(&mut self) -> Option<&mut Field> {
+        match self {
+            Fields::Inline { len, fields } => fields[..*len].last_mut(),
+            Fields::Heap(fields) => fields.last_mut(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    fn push(&mut self, field: Field) {
+        match self {
+            Fields::Inline { len, fields } if *len < INLINE_FIELDS => {
+                fields[*len] = field;
+                *len += 1;
+            }
+            Fields::Inline { fields, .. } => {
+                let mut heap = Vec::with_capacity(2 * INLINE_FIELDS);
+                heap.extend_from_slice(fields);
+                heap.push(field);
+                *self = Fields::Heap(heap);
+            }
+            Fields::Heap(fields) => fields.push(field),
+        }
+    }
+}
+
 /// The headers of one body part, in the order they were sent.
 ///
 /// Parsing one part's headers costs a handful of allocations, whatever their number: the names
@@ -58,7 +136,7 @@ impl LineEnding {
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct PartHeaders {
     text: Vec<u8>,
-    entries: Vec<(Range<usize>, Range<usize>)>,
+    entries: Fields,
     disposition: Option<ContentDisposition>,
 }
 
@@ -97,7 +175,18 @@ pub(super) fn is_tchar(b: u8) -> bool {
 
 /// Bytes allowed in a header value: anything but control characters, where a tab is allowed.
 pub(super) fn is_value_byte(b: u8) -> bool {
-    b == b'\t' || (b >= 0x20 && b != 0x7f)
+    (b == b'\t') | ((b >= 0x20) & (b != 0x7f))
+}
+
+/// Whether every byte of `s` is allowed in a header value. It does not stop early, so the
+/// compiler turns it into a vector loop; only a bad line pays for finding the bad byte.
+fn all_value_bytes(s: &[u8]) -> bool {
+    s.iter().fold(true, |ok, &b| ok & is_value_byte(b))
+}
+
+/// The index of the first byte of `s` not allowed in a header value (there is one).
+fn first_non_value_byte(s: &[u8]) -> usize {
+    s.iter().position(|&b| !is_value_byte(b)).unwrap_or(0)
 }
 
 fn trim_whitespace(mut s: &[u8]) -> &[u8] {
@@ -128,22 +217,25 @@ impl PartHeaders {
     /// continuation line before the first header; [`ErrorKind::InvalidContentDisposition`] when
     /// that header's value does not parse.
     pub fn parse(block: &[u8], line_ending: LineEnding) -> Result<Self> {
-        Self::parse_limited(block, line_ending, usize::MAX)
+        Self::parse_limited(block, line_ending, usize::MAX).map(|headers| *headers)
     }
 
+    /// As [`parse`](Self::parse), with a limit on the number of header lines; the headers are
+    /// built in place on the heap, where the decoder's event carries them.
     pub(crate) fn parse_limited(
         block: &[u8],
         line_ending: LineEnding,
         max_headers: usize,
-    ) -> Result<Self> {
-        let mut headers = PartHeaders {
+    ) -> Result<Box<Self>> {
+        let mut headers = Box::new(PartHeaders {
             text: Vec::with_capacity(block.len()),
-            entries: Vec::new(),
+            entries: Fields::default(),
             disposition: None,
-        };
+        });
         let mut pos = 0;
-        // Where the first Content-Disposition line starts, for error offsets.
-        let mut disposition_at = None;
+        // The first Content-Disposition header: its index, and where its line starts (for
+        // error offsets).
+        let mut disposition: Option<(usize, usize)> = None;
         if block.is_empty() {
             return Ok(headers);
         }
@@ -160,46 +252,50 @@ impl PartHeaders {
                 None => (block.len(), block.len() + 1),
             };
             let line = &block[pos..line_end];
-            let before = headers.entries.len();
-            headers.push_line(line, pos, max_headers)?;
-            let added = headers.entries.len() > before;
-            if added && disposition_at.is_none() && headers.last_name_is("content-disposition") {
-                disposition_at = Some(pos);
+            if headers.push_line(line, pos, max_headers)? && disposition.is_none() {
+                let index = headers.entries.len() - 1;
+                let name = headers.entries.as_slice()[index].name();
+                if headers.text[name].eq_ignore_ascii_case(b"content-disposition") {
+                    disposition = Some((index, pos));
+                }
             }
             pos = next;
         }
-        if let Some(value) = headers.get_bytes("content-disposition") {
+        if let Some((index, line_start)) = disposition {
+            let value = &headers.text[headers.entries.as_slice()[index].value()];
             let value = match std::str::from_utf8(value) {
                 Ok(v) => std::borrow::Cow::Borrowed(v),
                 Err(_) => String::from_utf8_lossy(value),
             };
-            let parsed = ContentDisposition::parse(&value)
-                .map_err(|e| e.at(disposition_at.unwrap_or(0) as u64))?;
+            let parsed = ContentDisposition::parse(&value).map_err(|e| e.at(line_start as u64))?;
             headers.disposition = Some(parsed);
         }
         Ok(headers)
     }
 
-    fn push_line(&mut self, line: &[u8], at: usize, max_headers: usize) -> Result<()> {
+    /// Adds one header line; returns whether it added a header (not a continuation line).
+    fn push_line(&mut self, line: &[u8], at: usize, max_headers: usize) -> Result<bool> {
         if let [b' ' | b'\t', ..] = line {
             // obs-fold: continues the previous header's value.
-            let Some((_, value)) = self.entries.last_mut() else {
+            let Some(field) = self.entries.last_mut() else {
                 return Err(header_error("whitespace before the first header", at));
             };
             let cont = trim_whitespace(line);
-            if let Some(i) = cont.iter().position(|&b| !is_value_byte(b)) {
+            if !all_value_bytes(cont) {
+                let i = first_non_value_byte(cont);
                 let at = at + (cont.as_ptr() as usize - line.as_ptr() as usize) + i;
                 return Err(header_error(control_message(cont[i]), at));
             }
             if !cont.is_empty() {
                 self.text.push(b' ');
                 self.text.extend_from_slice(cont);
-                value.end = self.text.len();
+                field.value_end = self.text.len();
             }
-            return Ok(());
+            return Ok(false);
         }
         let Some(colon) = memchr::memchr(b':', line) else {
-            if let Some(i) = line.iter().position(|&b| !is_value_byte(b)) {
+            if !all_value_bytes(line) {
+                let i = first_non_value_byte(line);
                 return Err(header_error(control_message(line[i]), at + i));
             }
             return Err(header_error("header line without a colon", at));
@@ -208,7 +304,8 @@ impl PartHeaders {
         if name.is_empty() {
             return Err(header_error("empty header name", at));
         }
-        if let Some(i) = name.iter().position(|&b| !is_tchar(b)) {
+        if !name.iter().fold(true, |ok, &b| ok & is_tchar(b)) {
+            let i = name.iter().position(|&b| !is_tchar(b)).unwrap_or(0);
             let detail = if is_value_byte(name[i]) {
                 format!(
                     "byte {:?} is not allowed in a header name",
@@ -220,7 +317,8 @@ impl PartHeaders {
             return Err(header_error(detail, at + i));
         }
         let raw_value = &line[colon + 1..];
-        if let Some(i) = raw_value.iter().position(|&b| !is_value_byte(b)) {
+        if !all_value_bytes(raw_value) {
+            let i = first_non_value_byte(raw_value);
             return Err(header_error(
                 control_message(raw_value[i]),
                 at + colon + 1 + i,
@@ -237,15 +335,12 @@ impl PartHeaders {
         self.text.extend_from_slice(name);
         let value_start = self.text.len();
         self.text.extend_from_slice(value);
-        self.entries
-            .push((name_start..value_start, value_start..self.text.len()));
-        Ok(())
-    }
-
-    fn last_name_is(&self, name: &str) -> bool {
-        self.entries
-            .last()
-            .is_some_and(|(n, _)| self.text[n.clone()].eq_ignore_ascii_case(name.as_bytes()))
+        self.entries.push(Field {
+            name_start,
+            value_start,
+            value_end: self.text.len(),
+        });
+        Ok(true)
     }
 
     /// Number of headers.
@@ -255,15 +350,16 @@ impl PartHeaders {
 
     /// Whether the part has no headers at all.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.len() == 0
     }
 
     /// All headers in the order sent, as `(name, value)` byte strings, names as sent and values
     /// trimmed and unfolded.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
         self.entries
+            .as_slice()
             .iter()
-            .map(|(n, v)| (&self.text[n.clone()], &self.text[v.clone()]))
+            .map(|f| (&self.text[f.name()], &self.text[f.value()]))
     }
 
     /// The value of the first header called `name` (case-insensitively), as bytes.
@@ -356,7 +452,7 @@ pub struct ContentDisposition {
     /// The type, then each parameter's name and value, one after another: one allocation.
     text: String,
     disposition_type: Range<usize>,
-    params: Vec<(Range<usize>, Range<usize>)>,
+    params: Fields,
     decoded_filename_ext: Option<String>,
 }
 
@@ -375,45 +471,45 @@ impl ContentDisposition {
     /// or no name, a quoted string does not end, or something other than `;` follows a value.
     pub fn parse(value: &str) -> Result<Self> {
         let bytes = value.as_bytes();
-        let mut pos = 0;
-        let skip_ws = |pos: &mut usize| {
-            while *pos < bytes.len() && matches!(bytes[*pos], b' ' | b'\t') {
-                *pos += 1;
+        let skip_whitespace = |mut pos: usize| {
+            while let Some(b' ' | b'\t') = bytes.get(pos) {
+                pos += 1;
             }
+            pos
         };
-        skip_ws(&mut pos);
-        let start = pos;
-        while pos < bytes.len() && is_tchar(bytes[pos]) {
-            pos += 1;
-        }
+        let token_end = |mut pos: usize| {
+            while bytes.get(pos).is_some_and(|&b| is_tchar(b)) {
+                pos += 1;
+            }
+            pos
+        };
+        let start = skip_whitespace(0);
+        let mut pos = token_end(start);
         if pos == start {
             return Err(disposition_error("missing disposition type"));
         }
+        // Type, names and values are copied out once, into one string.
         let mut text = String::with_capacity(value.len());
         text.push_str(&value[start..pos]);
         text.make_ascii_lowercase();
         let disposition_type = 0..text.len();
-        let mut params = Vec::new();
+        let mut params = Fields::default();
+        let mut filename_ext = None;
         loop {
-            skip_ws(&mut pos);
-            if pos == bytes.len() {
-                break;
-            }
-            if bytes[pos] != b';' {
+            pos = skip_whitespace(pos);
+            let Some(&b) = bytes.get(pos) else { break };
+            if b != b';' {
                 return Err(disposition_error(format!(
                     "expected ';' at position {pos}, found {:?}",
-                    char::from(bytes[pos])
+                    char::from(b)
                 )));
             }
-            pos += 1;
-            skip_ws(&mut pos);
+            pos = skip_whitespace(pos + 1);
             if pos == bytes.len() {
                 break; // a trailing ';' is harmless
             }
             let name_start = pos;
-            while pos < bytes.len() && is_tchar(bytes[pos]) {
-                pos += 1;
-            }
+            pos = token_end(pos);
             if pos == name_start {
                 return Err(disposition_error(format!(
                     "missing parameter name at position {pos}"
@@ -421,63 +517,63 @@ impl ContentDisposition {
             }
             // As sent, for error messages.
             let name = &value[name_start..pos];
-            let name_range = text.len()..text.len() + name.len();
+            let param_start = text.len();
             text.push_str(name);
-            text[name_range.clone()].make_ascii_lowercase();
-            skip_ws(&mut pos);
-            if pos == bytes.len() || bytes[pos] != b'=' {
+            text[param_start..].make_ascii_lowercase();
+            pos = skip_whitespace(pos);
+            if bytes.get(pos) != Some(&b'=') {
                 return Err(disposition_error(format!(
                     "parameter {name:?} has no '=' value"
                 )));
             }
-            pos += 1;
-            skip_ws(&mut pos);
+            pos = skip_whitespace(pos + 1);
             let value_start = text.len();
-            if pos < bytes.len() && bytes[pos] == b'"' {
+            if bytes.get(pos) == Some(&b'"') {
                 pos += 1;
-                let out = &mut text;
-                let mut run_start = pos;
+                let unterminated =
+                    || disposition_error(format!("quoted value of {name:?} does not end"));
                 loop {
-                    let Some(i) = memchr::memchr2(b'"', b'\\', &bytes[pos..]) else {
-                        return Err(disposition_error(format!(
-                            "quoted value of {name:?} does not end"
-                        )));
-                    };
-                    pos += i;
-                    out.push_str(&value[run_start..pos]);
+                    let run = bytes[pos..]
+                        .iter()
+                        .position(|&b| b == b'"' || b == b'\\')
+                        .ok_or_else(unterminated)?;
+                    text.push_str(&value[pos..pos + run]);
+                    pos += run;
                     if bytes[pos] == b'"' {
                         pos += 1;
                         break;
                     }
                     // A backslash escapes the next character.
                     pos += 1;
-                    let Some(c) = value[pos..].chars().next() else {
-                        return Err(disposition_error(format!(
-                            "quoted value of {name:?} does not end"
-                        )));
-                    };
-                    out.push(c);
+                    let c = value[pos..].chars().next().ok_or_else(unterminated)?;
+                    text.push(c);
                     pos += c.len_utf8();
-                    run_start = pos;
                 }
             } else {
-                let start = pos;
-                while pos < bytes.len() && !matches!(bytes[pos], b';' | b' ' | b'\t') {
-                    pos += 1;
-                }
-                text.push_str(&value[start..pos]);
+                let run = bytes[pos..]
+                    .iter()
+                    .position(|&b| matches!(b, b';' | b' ' | b'\t'))
+                    .unwrap_or(bytes.len() - pos);
+                text.push_str(&value[pos..pos + run]);
+                pos += run;
             }
-            params.push((name_range, value_start..text.len()));
+            if filename_ext.is_none() && &text[param_start..value_start] == "filename*" {
+                filename_ext = Some(params.len());
+            }
+            params.push(Field {
+                name_start: param_start,
+                value_start,
+                value_end: text.len(),
+            });
         }
-        let mut disposition = ContentDisposition {
+        let decoded_filename_ext =
+            filename_ext.and_then(|i| decode_ext_value(&text[params.as_slice()[i].value()]));
+        Ok(ContentDisposition {
             text,
             disposition_type,
             params,
-            decoded_filename_ext: None,
-        };
-        disposition.decoded_filename_ext =
-            disposition.param("filename*").and_then(decode_ext_value);
-        Ok(disposition)
+            decoded_filename_ext,
+        })
     }
 
     /// The disposition type, lowercased: `form-data`, `attachment`, `inline`...
@@ -493,8 +589,9 @@ impl ContentDisposition {
     /// All parameters in order, names lowercased, values unquoted.
     pub fn params(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         self.params
+            .as_slice()
             .iter()
-            .map(|(n, v)| (&self.text[n.clone()], &self.text[v.clone()]))
+            .map(|f| (&self.text[f.name()], &self.text[f.value()]))
     }
 
     /// The `name` parameter.
@@ -601,6 +698,36 @@ mod tests {
         let h = PartHeaders::parse(b"A: b\r\nC: d\nE: f", LineEnding::Lf).unwrap();
         assert_eq!(h.get("c"), Some("d"));
         assert_eq!(h.get("a"), Some("b"));
+    }
+
+    #[test]
+    fn more_fields_than_fit_inline_keep_their_order() {
+        // Past the inline capacity, headers and parameters move to the heap, and a folded line
+        // still extends the last header.
+        let block = b"A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\nContent-Disposition: form-data; \
+            a=1; b=2; c=3; d=4; e=5; name=\"six\"; filename*=UTF-8''%C3%A9\r\nF: 6\r\n  more";
+        let h = PartHeaders::parse(block, LineEnding::Crlf).unwrap();
+        let names: Vec<&[u8]> = h.iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            names,
+            [
+                &b"A"[..],
+                b"B",
+                b"C",
+                b"D",
+                b"E",
+                b"Content-Disposition",
+                b"F"
+            ]
+        );
+        assert_eq!(h.get("f"), Some("6 more"));
+        assert_eq!(h.get("e"), Some("5"));
+        let d = h.content_disposition().unwrap();
+        let params: Vec<(&str, &str)> = d.params().collect();
+        assert_eq!(params.len(), 7);
+        assert_eq!(params[4], ("e", "5"));
+        assert_eq!(d.name(), Some("six"));
+        assert_eq!(d.filename(), Some("\u{e9}"));
     }
 
     #[test]
