@@ -54,6 +54,7 @@ where
         }
     }
 
+    #[inline]
     pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Result<C::Event>> {
         loop {
             if !self.starved {
@@ -161,13 +162,9 @@ pub(crate) struct Payload {
 }
 
 impl Payload {
-    /// Whether the next chunk needs an event from the core.
-    pub(crate) fn needs_event(&self) -> bool {
-        self.unread.is_empty() && !self.done
-    }
-
-    /// The next chunk: what a reader left, or the payload of `event` (asked only when
-    /// [`needs_event`](Self::needs_event)).
+    /// The next chunk: what a reader left, or the payload of the next event, which `event` is
+    /// asked for only when needed.
+    #[inline]
     pub(crate) fn next<E: PayloadEvent>(
         &mut self,
         event: impl FnOnce() -> Result<E>,
@@ -178,7 +175,30 @@ impl Payload {
         if self.done {
             return Ok(None);
         }
-        match event()?.payload_step() {
+        self.step(event()?)
+    }
+
+    /// Polls for the next chunk, using `poll_event` only when an event is needed.
+    #[inline]
+    pub(crate) fn poll_next<E: PayloadEvent>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll_event: impl FnOnce(&mut Context<'_>) -> Poll<Result<E>>,
+    ) -> Poll<Result<Option<Bytes>>> {
+        if !self.unread.is_empty() {
+            return Poll::Ready(Ok(Some(std::mem::take(&mut self.unread))));
+        }
+        if self.done {
+            return Poll::Ready(Ok(None));
+        }
+        let event = ready!(poll_event(cx))?;
+        Poll::Ready(self.step(event))
+    }
+
+    /// What the event read inside the payload means for it.
+    #[inline]
+    fn step<E: PayloadEvent>(&mut self, event: E) -> Result<Option<Bytes>> {
+        match event.payload_step() {
             PayloadStep::Data(data) => Ok(Some(data)),
             PayloadStep::End => {
                 self.done = true;
@@ -194,19 +214,6 @@ impl Payload {
     /// Keeps what a reader did not take of a chunk, for the next read.
     pub(crate) fn keep(&mut self, rest: Bytes) {
         self.unread = rest;
-    }
-
-    /// Polls for the next chunk, using `poll_event` only when an event is needed.
-    pub(crate) fn poll_next<E: PayloadEvent>(
-        &mut self,
-        cx: &mut Context<'_>,
-        poll_event: impl FnOnce(&mut Context<'_>) -> Poll<Result<E>>,
-    ) -> Poll<Result<Option<Bytes>>> {
-        if self.needs_event() {
-            let event = ready!(poll_event(cx));
-            return Poll::Ready(self.next(|| event));
-        }
-        Poll::Ready(self.next(|| -> Result<E> { unreachable!("no event is needed") }))
     }
 }
 

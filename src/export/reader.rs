@@ -63,6 +63,7 @@ fn item_from<F>(
 }
 
 impl PayloadEvent for ExportEvent {
+    #[inline]
     fn payload_step(self) -> PayloadStep {
         match self {
             ExportEvent::FileData(data) => PayloadStep::Data(data),

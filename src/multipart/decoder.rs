@@ -403,6 +403,7 @@ impl Decoder {
     /// [`finish`](Self::finish).
     ///
     /// `O(1)` when the decoder had consumed the previous chunk.
+    #[inline]
     pub fn feed(&mut self, chunk: Bytes) {
         if chunk.is_empty()
             || self.finished
@@ -411,7 +412,17 @@ impl Decoder {
         {
             return;
         }
-        let mut chunk = chunk;
+        if self.input.is_empty() && chunk.len() as u64 <= self.limits.body_bytes() - self.fed {
+            self.fed += chunk.len() as u64;
+            self.input = chunk;
+            return;
+        }
+        self.feed_rest(chunk);
+    }
+
+    /// `feed` when the chunk goes over the body limit or input is left.
+    #[cold]
+    fn feed_rest(&mut self, mut chunk: Bytes) {
         let room = self.limits.body_bytes() - self.fed;
         if chunk.len() as u64 > room {
             // Never look past the limit: the error comes when the decoder needs the byte after it.
@@ -508,7 +519,33 @@ impl Decoder {
     /// delimiter; [`ErrorKind::InvalidHeader`] and [`ErrorKind::InvalidContentDisposition`] for
     /// malformed part headers; [`ErrorKind::LimitExceeded`] when a [`Limits`] setting is
     /// exceeded. After an error every call returns it again.
+    #[inline]
     pub fn next_event(&mut self) -> Result<Option<Event>> {
+        // The usual case, small enough to inline into the front-ends: the middle of a part's
+        // payload, with nothing held back from the chunk before.
+        if matches!(self.state, State::Body) && self.held.is_empty() {
+            if self.input.is_empty() {
+                if !self.finished && !self.over_body_limit {
+                    return Ok(None);
+                }
+            } else {
+                let found = self.searcher.scan(&self.input, self.line_ending);
+                self.examined += found.scanned(self.input.len()) as u64;
+                if let Found::None = found {
+                    let data = std::mem::take(&mut self.input);
+                    self.consumed += data.len() as u64;
+                    return self.payload(data);
+                }
+                return self.next_event_slow(Some(found));
+            }
+        }
+        self.next_event_slow(None)
+    }
+
+    /// Everything but the usual case. `scanned` is what a scan of `input` (with nothing held)
+    /// found, when the caller scanned it already.
+    #[inline(never)]
+    fn next_event_slow(&mut self, mut scanned: Option<Found>) -> Result<Option<Event>> {
         loop {
             match self.state {
                 State::Failed(ref err) => return Err(err.clone()),
@@ -517,7 +554,7 @@ impl Decoder {
                     return Ok(Some(Event::End));
                 }
                 State::Preamble | State::Body => {
-                    let (data, found) = match self.scan_step() {
+                    let (data, found) = match self.scan_step(scanned.take()) {
                         Ok(step) => step,
                         Err(err) => return Err(self.fail(err)),
                     };
@@ -533,22 +570,7 @@ impl Decoder {
                             }
                             continue;
                         }
-                        let room = self.limits.part_bytes() - self.part_bytes;
-                        if data.len() as u64 > room {
-                            // Hand out the bytes up to the limit; the error comes next.
-                            let data_end = self.consumed.saturating_sub(self.held.len() as u64);
-                            let at = data_end - data.len() as u64 + room;
-                            let max = self.limits.part_bytes();
-                            let err =
-                                self.fail(Error::limit_exceeded(Limit::PartBytes, max).at(at));
-                            if room == 0 {
-                                return Err(err);
-                            }
-                            self.part_bytes = max;
-                            return Ok(Some(Event::Data(data.slice(..room as usize))));
-                        }
-                        self.part_bytes += data.len() as u64;
-                        return Ok(Some(Event::Data(data)));
+                        return self.payload(data);
                     }
                     match found {
                         Some((close, line_ending)) => {
@@ -598,6 +620,31 @@ impl Decoder {
         }
     }
 
+    /// Hands out `data`, the next payload bytes of the current part, enforcing the part limit.
+    #[inline]
+    fn payload(&mut self, data: Bytes) -> Result<Option<Event>> {
+        let room = self.limits.part_bytes() - self.part_bytes;
+        if data.len() as u64 > room {
+            return self.payload_over_limit(data, room);
+        }
+        self.part_bytes += data.len() as u64;
+        Ok(Some(Event::Data(data)))
+    }
+
+    /// Hands out the bytes of `data` up to the part limit; the error comes next.
+    #[cold]
+    fn payload_over_limit(&mut self, data: Bytes, room: u64) -> Result<Option<Event>> {
+        let data_end = self.consumed.saturating_sub(self.held.len() as u64);
+        let at = data_end - data.len() as u64 + room;
+        let max = self.limits.part_bytes();
+        let err = self.fail(Error::limit_exceeded(Limit::PartBytes, max).at(at));
+        if room == 0 {
+            return Err(err);
+        }
+        self.part_bytes = max;
+        Ok(Some(Event::Data(data.slice(..room as usize))))
+    }
+
     /// Moves to the headers of a new part, enforcing the part limit before reading them.
     fn start_part(&mut self) -> Result<()> {
         self.parts += 1;
@@ -626,15 +673,25 @@ impl Decoder {
     /// Returns bytes that are certainly not part of a delimiter (payload, or preamble to drop),
     /// or that a delimiter was consumed (`close`, line ending), or neither: then `held` and
     /// `input` were updated and the caller loops, or asks for input when `input` is empty.
+    /// `scanned` is the caller's scan of `input`, when nothing is held.
     #[allow(clippy::type_complexity)]
-    fn scan_step(&mut self) -> Result<(Option<Bytes>, Option<(bool, Option<LineEnding>)>)> {
+    fn scan_step(
+        &mut self,
+        scanned: Option<Found>,
+    ) -> Result<(Option<Bytes>, Option<(bool, Option<LineEnding>)>)> {
         if self.input.is_empty() {
             // Nothing new to look at: what is held stays undecided.
             return Ok((None, None));
         }
         if self.held.is_empty() {
-            let found = self.searcher.scan(&self.input, self.line_ending);
-            self.examined += found.scanned(self.input.len()) as u64;
+            let found = match scanned {
+                Some(found) => found,
+                None => {
+                    let found = self.searcher.scan(&self.input, self.line_ending);
+                    self.examined += found.scanned(self.input.len()) as u64;
+                    found
+                }
+            };
             return Ok(match found {
                 Found::Delimiter {
                     start: 0,
@@ -840,12 +897,14 @@ fn find_header_end(kept: &[u8], new: &[u8], le: LineEnding) -> Option<(usize, us
 
 impl crate::driver::Core for Decoder {
     type Event = Event;
+    #[inline]
     fn feed(&mut self, chunk: Bytes) {
         Decoder::feed(self, chunk)
     }
     fn finish(&mut self) {
         Decoder::finish(self)
     }
+    #[inline]
     fn next_event(&mut self) -> Result<Option<Event>> {
         Decoder::next_event(self)
     }

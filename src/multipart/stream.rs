@@ -83,6 +83,7 @@ where
         self.driver.core.bytes_fed()
     }
 
+    #[inline]
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Result<Event>> {
         self.driver.poll_event(cx)
     }
@@ -153,6 +154,7 @@ where
     }
 
     /// Polls for the next payload chunk.
+    #[inline]
     pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>>> {
         let body = &mut *self.body;
         self.payload.poll_next(cx, |cx| body.poll_event(cx))
@@ -217,6 +219,7 @@ where
 }
 
 impl PayloadEvent for Event {
+    #[inline]
     fn payload_step(self) -> PayloadStep {
         match self {
             Event::Data(data) => PayloadStep::Data(data),
