@@ -56,12 +56,24 @@ where
 
     #[inline]
     pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Result<C::Event>> {
+        self.poll_map(cx, |event| event)
+    }
+
+    /// Polls for the next event and maps it with `f` where it is read: a payload reader takes
+    /// its bytes out of the event there, instead of moving the whole event through each layer.
+    #[inline]
+    pub(crate) fn poll_map<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        f: impl FnOnce(C::Event) -> R,
+    ) -> Poll<Result<R>> {
         loop {
             if !self.starved {
-                if let Some(event) = self.core.next_event()? {
-                    return Poll::Ready(Ok(event));
+                match self.core.next_event() {
+                    Ok(Some(event)) => return Poll::Ready(Ok(f(event))),
+                    Ok(None) => self.starved = true,
+                    Err(err) => return Poll::Ready(Err(err)),
                 }
-                self.starved = true;
             }
             match ready!(self.source.as_mut().poll_next(cx)) {
                 Some(Ok(chunk)) => self.core.feed(chunk),
@@ -175,15 +187,16 @@ impl Payload {
         if self.done {
             return Ok(None);
         }
-        self.step(event()?)
+        self.step(event()?.payload_step())
     }
 
-    /// Polls for the next chunk, using `poll_event` only when an event is needed.
+    /// Polls for the next chunk, using `poll_step` (an event, read as a payload step) only when
+    /// one is needed.
     #[inline]
-    pub(crate) fn poll_next<E: PayloadEvent>(
+    pub(crate) fn poll_next(
         &mut self,
         cx: &mut Context<'_>,
-        poll_event: impl FnOnce(&mut Context<'_>) -> Poll<Result<E>>,
+        poll_step: impl FnOnce(&mut Context<'_>) -> Poll<Result<PayloadStep>>,
     ) -> Poll<Result<Option<Bytes>>> {
         if !self.unread.is_empty() {
             return Poll::Ready(Ok(Some(std::mem::take(&mut self.unread))));
@@ -191,14 +204,14 @@ impl Payload {
         if self.done {
             return Poll::Ready(Ok(None));
         }
-        let event = ready!(poll_event(cx))?;
-        Poll::Ready(self.step(event))
+        let step = ready!(poll_step(cx))?;
+        Poll::Ready(self.step(step))
     }
 
-    /// What the event read inside the payload means for it.
+    /// What a step read inside the payload means for it.
     #[inline]
-    fn step<E: PayloadEvent>(&mut self, event: E) -> Result<Option<Bytes>> {
-        match event.payload_step() {
+    fn step(&mut self, step: PayloadStep) -> Result<Option<Bytes>> {
+        match step {
             PayloadStep::Data(data) => Ok(Some(data)),
             PayloadStep::End => {
                 self.done = true;

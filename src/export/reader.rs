@@ -217,7 +217,8 @@ where
     /// Polls for the next chunk of the file.
     pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>>> {
         let driver = &mut self.export.driver;
-        self.payload.poll_next(cx, |cx| driver.poll_event(cx))
+        self.payload
+            .poll_next(cx, |cx| driver.poll_map(cx, PayloadEvent::payload_step))
     }
 
     /// The next chunk of the file, or `None` once it is complete.

@@ -532,9 +532,17 @@ impl Decoder {
                 let found = self.searcher.scan(&self.input, self.line_ending);
                 self.examined += found.scanned(self.input.len()) as u64;
                 if let Found::None = found {
+                    // The whole chunk is payload. (Moved straight from `input` into the event:
+                    // a copy through a local costs a store-forwarding stall here.)
+                    let len = self.input.len() as u64;
+                    self.consumed += len;
+                    let room = self.limits.part_bytes() - self.part_bytes;
+                    if len <= room {
+                        self.part_bytes += len;
+                        return Ok(Some(Event::Data(std::mem::take(&mut self.input))));
+                    }
                     let data = std::mem::take(&mut self.input);
-                    self.consumed += data.len() as u64;
-                    return self.payload(data);
+                    return self.payload_over_limit(data, room);
                 }
                 return self.next_event_slow(Some(found));
             }

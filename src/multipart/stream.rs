@@ -157,7 +157,9 @@ where
     #[inline]
     pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>>> {
         let body = &mut *self.body;
-        self.payload.poll_next(cx, |cx| body.poll_event(cx))
+        self.payload.poll_next(cx, |cx| {
+            body.driver.poll_map(cx, PayloadEvent::payload_step)
+        })
     }
 
     /// The next chunk of the payload, or `None` once the part's closing delimiter was read.
