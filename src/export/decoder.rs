@@ -1,6 +1,6 @@
 //! The sans-I/O export decoder: one state machine for the three export formats.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::files::{FileInfo, FileKind};
 use super::json::JsonExport;
@@ -159,8 +159,8 @@ pub enum ExportEvent {
         /// The result's JSON bytes.
         json: Bytes,
     },
-    /// A file begins. (Boxed, so that the far more frequent `FileData` events stay small.)
-    FileStart(Box<FileInfo>),
+    /// A file begins.
+    FileStart(FileInfo),
     /// The next bytes of the current file.
     FileData(Bytes),
     /// The current file is complete: its closing delimiter (multipart), the end of its base64
@@ -417,7 +417,11 @@ impl ExportDecoder {
 /// came; only when the first chunk alone is too short to tell are they also joined.
 #[derive(Debug, Default)]
 struct Head {
-    chunks: Vec<Bytes>,
+    /// The first chunk (usually the only one needed: no allocation then).
+    first: Option<Bytes>,
+    /// The chunks after it.
+    rest: Vec<Bytes>,
+    /// All of them joined, once there are two.
     joined: BytesMut,
 }
 
@@ -426,37 +430,40 @@ impl Head {
         if chunk.is_empty() {
             return;
         }
-        if let [first] = &self.chunks[..] {
+        let Some(first) = &self.first else {
+            self.first = Some(chunk);
+            return;
+        };
+        if self.rest.is_empty() {
             self.joined.extend_from_slice(first);
         }
-        if !self.chunks.is_empty() {
-            self.joined.extend_from_slice(&chunk);
-        }
-        self.chunks.push(chunk);
+        self.joined.extend_from_slice(&chunk);
+        self.rest.push(chunk);
     }
 
     fn bytes(&self) -> &[u8] {
-        match &self.chunks[..] {
-            [] => &[],
-            [one] => one,
-            _ => &self.joined,
+        match (&self.first, self.rest.is_empty()) {
+            (None, _) => &[],
+            (Some(first), true) => first,
+            (Some(_), false) => &self.joined,
         }
     }
 
     fn len(&self) -> usize {
-        self.chunks.iter().map(Bytes::len).sum()
+        self.first.iter().chain(&self.rest).map(Bytes::len).sum()
     }
 
     /// The chunks, without their first `skip` bytes.
-    fn into_chunks(self, mut skip: usize) -> Vec<Bytes> {
-        let mut chunks = self.chunks;
-        for chunk in &mut chunks {
-            let n = skip.min(chunk.len());
-            let _ = chunk.split_to(n);
-            skip -= n;
-        }
-        chunks.retain(|c| !c.is_empty());
-        chunks
+    fn into_chunks(self, mut skip: usize) -> impl Iterator<Item = Bytes> {
+        self.first
+            .into_iter()
+            .chain(self.rest)
+            .filter_map(move |mut chunk| {
+                let n = skip.min(chunk.len());
+                chunk.advance(n);
+                skip -= n;
+                (!chunk.is_empty()).then_some(chunk)
+            })
     }
 }
 
@@ -555,9 +562,7 @@ impl MultipartExport {
                         );
                     }
                     self.part = MultipartPart::File;
-                    return Ok(Some(ExportEvent::FileStart(Box::new(FileInfo::from_part(
-                        headers,
-                    )))));
+                    return Ok(Some(ExportEvent::FileStart(FileInfo::from_part(headers))));
                 }
                 Event::Data(data) => match &mut self.part {
                     MultipartPart::File => return Ok(Some(ExportEvent::FileData(data))),
@@ -651,11 +656,11 @@ impl PdfExport {
                 .at(0));
             }
             self.started = true;
-            return Ok(Some(ExportEvent::FileStart(Box::new(FileInfo::new(
+            return Ok(Some(ExportEvent::FileStart(FileInfo::new(
                 FileKind::Report,
                 Some("result.pdf".to_owned()),
                 Some("application/pdf".to_owned()),
-            )))));
+            ))));
         }
         if !self.input.is_empty() {
             return Ok(Some(ExportEvent::FileData(std::mem::take(&mut self.input))));

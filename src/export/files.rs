@@ -116,14 +116,23 @@ impl fmt::Display for FileKind {
 }
 
 /// A file of an export, as announced before its bytes: kind, names and content type.
+///
+/// Small (the kind and two pointers), so that the event announcing a file carries it without
+/// an allocation of its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileInfo {
     pub(crate) kind: FileKind,
-    /// File name and content type of a JSON or PDF export's file; a multipart file's come from
-    /// its part headers, not copied.
-    pub(crate) filename: Option<String>,
-    pub(crate) content_type: Option<String>,
+    /// A multipart file's part headers: its name, file name and content type come from them.
     pub(crate) headers: Option<Box<PartHeaders>>,
+    /// A JSON or PDF export's file name and content type.
+    pub(crate) given: Option<Box<GivenNames>>,
+}
+
+/// The file name and content type of a file that has no part headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GivenNames {
+    filename: Option<String>,
+    content_type: Option<String>,
 }
 
 impl FileInfo {
@@ -132,20 +141,24 @@ impl FileInfo {
         filename: Option<String>,
         content_type: Option<String>,
     ) -> Self {
+        let given = (filename.is_some() || content_type.is_some()).then(|| {
+            Box::new(GivenNames {
+                filename,
+                content_type,
+            })
+        });
         FileInfo {
             kind,
-            filename,
-            content_type,
             headers: None,
+            given,
         }
     }
 
     pub(crate) fn from_part(headers: Box<PartHeaders>) -> Self {
         FileInfo {
             kind: FileKind::from_part_name(headers.name().unwrap_or("")),
-            filename: None,
-            content_type: None,
             headers: Some(headers),
+            given: None,
         }
     }
 
@@ -165,18 +178,20 @@ impl FileInfo {
     /// The file name the export gave, as sent: never use it as a path unchecked. The JSON and
     /// PDF exports give none.
     pub fn filename(&self) -> Option<&str> {
-        match &self.headers {
-            Some(h) => h.filename(),
-            None => self.filename.as_deref(),
+        match (&self.headers, &self.given) {
+            (Some(h), _) => h.filename(),
+            (None, Some(given)) => given.filename.as_deref(),
+            (None, None) => None,
         }
     }
 
     /// The content type the export gave, or for JSON files without one, the one guessed from the
     /// first bytes (JPEG, PNG, PDF).
     pub fn content_type(&self) -> Option<&str> {
-        match &self.headers {
-            Some(h) => h.content_type(),
-            None => self.content_type.as_deref(),
+        match (&self.headers, &self.given) {
+            (Some(h), _) => h.content_type(),
+            (None, Some(given)) => given.content_type.as_deref(),
+            (None, None) => None,
         }
     }
 

@@ -416,12 +416,11 @@ impl JsonExport {
             .content_type
             .clone()
             .or_else(|| sniff_content_type(&file.base64.out).map(str::to_owned));
-        self.queue
-            .push_back(ExportEvent::FileStart(Box::new(FileInfo::new(
-                file.kind.clone(),
-                None,
-                content_type,
-            ))));
+        self.queue.push_back(ExportEvent::FileStart(FileInfo::new(
+            file.kind.clone(),
+            None,
+            content_type,
+        )));
     }
 
     /// Queues the bytes decoded so far of an announced file.

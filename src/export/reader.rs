@@ -56,7 +56,7 @@ fn item_from<F>(
 ) -> Option<Option<ExportItem<F>>> {
     match event {
         ExportEvent::Result { result, json } => Some(Some(ExportItem::Result { result, json })),
-        ExportEvent::FileStart(info) => Some(Some(ExportItem::File(file(*info)))),
+        ExportEvent::FileStart(info) => Some(Some(ExportItem::File(file(info)))),
         ExportEvent::End => Some(None),
         ExportEvent::FileData(_) | ExportEvent::FileEnd => None,
     }

@@ -3,7 +3,7 @@
 //! It does no I/O and knows nothing of async: the async and blocking front-ends, the export
 //! layer, the fuzz targets and the property tests all drive this one state machine.
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use memchr::memmem::Finder;
 
 use super::boundary::Boundary;
@@ -299,9 +299,13 @@ pub struct Decoder {
     finished: bool,
     /// The body went over `max_body_bytes`: input was cut at the limit.
     over_body_limit: bool,
+    /// The delimiter at the start of `input`, found by the scan that handed out the payload
+    /// before it.
+    delimiter_ahead: Option<Found>,
     /// Scratch space for looking across a chunk boundary; reused.
     scratch: Vec<u8>,
-    /// The header block being read, after the line ending of its delimiter line; reused.
+    /// The header block being read, after the line ending of its delimiter line, when it
+    /// straddles chunks (else it is parsed where it is, and this stays empty); reused.
     header_buf: Vec<u8>,
     /// Body offset of the first header byte of the current part.
     header_start: u64,
@@ -343,6 +347,7 @@ impl Decoder {
             examined: 0,
             finished: false,
             over_body_limit: false,
+            delimiter_ahead: None,
             scratch: Vec::with_capacity(scratch_len),
             header_buf: Vec::new(),
             header_start: 0,
@@ -506,7 +511,7 @@ impl Decoder {
     }
 
     fn advance_input(&mut self, n: usize) {
-        let _ = self.input.split_to(n);
+        self.input.advance(n);
         self.consumed += n as u64;
     }
 
@@ -523,7 +528,10 @@ impl Decoder {
     pub fn next_event(&mut self) -> Result<Option<Event>> {
         // The usual case, small enough to inline into the front-ends: the middle of a part's
         // payload, with nothing held back from the chunk before.
-        if matches!(self.state, State::Body) && self.held.is_empty() {
+        if matches!(self.state, State::Body)
+            && self.held.is_empty()
+            && self.delimiter_ahead.is_none()
+        {
             if self.input.is_empty() {
                 if !self.finished && !self.over_body_limit {
                     return Ok(None);
@@ -667,11 +675,6 @@ impl Decoder {
             );
         }
         self.header_buf.clear();
-        // One allocation per body for the usual header sizes, whatever the chunking.
-        self.header_buf
-            .reserve(self.limits.header_bytes().saturating_add(8).min(64 * 1024));
-        let le = self.line_ending.unwrap_or(LineEnding::Crlf);
-        self.header_buf.extend_from_slice(le.as_bytes());
         self.header_start = self.consumed;
         Ok(())
     }
@@ -692,7 +695,7 @@ impl Decoder {
             return Ok((None, None));
         }
         if self.held.is_empty() {
-            let found = match scanned {
+            let found = match scanned.or_else(|| self.delimiter_ahead.take()) {
                 Some(found) => found,
                 None => {
                     let found = self.searcher.scan(&self.input, self.line_ending);
@@ -710,10 +713,22 @@ impl Decoder {
                     self.advance_input(end);
                     (None, Some((close, line_ending)))
                 }
-                Found::Delimiter { start, .. } => {
-                    // Hand out the payload first; the next step consumes the delimiter.
+                Found::Delimiter {
+                    start,
+                    end,
+                    close,
+                    line_ending,
+                } => {
+                    // Hand out the payload first; the next step consumes the delimiter, found
+                    // already.
                     let data = self.input.split_to(start);
                     self.consumed += start as u64;
+                    self.delimiter_ahead = Some(Found::Delimiter {
+                        start: 0,
+                        end: end - start,
+                        close,
+                        line_ending,
+                    });
                     (Some(data), None)
                 }
                 Found::Partial { start } => {
@@ -797,7 +812,7 @@ impl Decoder {
         let mut data = self.held.split_to(n);
         let skip = self.held_virtual.min(n);
         self.held_virtual -= skip;
-        let _ = data.split_to(skip);
+        data.advance(skip);
         non_empty(data)
     }
 
@@ -806,40 +821,50 @@ impl Decoder {
         let le = self.line_ending.unwrap_or(LineEnding::Crlf);
         let nl = le.as_bytes().len();
         let max = self.limits.header_bytes();
-        // The buffer holds the delimiter's line ending, then at most the block and the blank
-        // line, and one byte more to notice when the block is too long.
-        let room = max
-            .saturating_add(2 * nl + 1)
-            .saturating_sub(self.header_buf.len());
+        // The bytes kept from earlier chunks: only the delimiter's line ending until a block
+        // straddles two chunks (then `header_buf` holds it, then the block read so far).
+        let kept: &[u8] = if self.header_buf.is_empty() {
+            le.as_bytes()
+        } else {
+            &self.header_buf
+        };
+        let kept_len = kept.len();
+        // At most the block and the blank line, and one byte more to notice when the block is
+        // too long.
+        let room = max.saturating_add(2 * nl + 1).saturating_sub(kept_len);
         let take = self.input.len().min(room);
-        let old_len = self.header_buf.len();
-        // Look for the blank line across the bytes kept so far and the new ones, then copy only
-        // the header bytes (usually the whole block is in one chunk and is copied once).
-        match find_header_end(&self.header_buf, &self.input[..take], le) {
+        match find_header_end(kept, &self.input[..take], le) {
             Some((block_end, end)) => {
-                let used = end.saturating_sub(old_len);
-                self.examined += used as u64;
-                self.header_buf.extend_from_slice(&self.input[..used]);
+                let used = end.saturating_sub(kept_len);
                 if block_end - nl > max {
                     return Err(Error::limit_exceeded(Limit::HeaderBytes, max as u64)
                         .at(self.header_start.saturating_add(max as u64)));
                 }
-                self.advance_input(used);
-                let block = &self.header_buf[nl..block_end.max(nl)];
+                // Usually the whole block is in this chunk: it is parsed where it is. Else
+                // the rest is appended to what was kept.
+                let after_line_ending: &[u8] = if self.header_buf.is_empty() {
+                    &self.input[..used]
+                } else {
+                    self.header_buf.extend_from_slice(&self.input[..used]);
+                    &self.header_buf[nl..]
+                };
                 let block = if block_end <= nl {
                     &[][..]
                 } else {
-                    strip_line_ending(block)
+                    strip_line_ending(&after_line_ending[..block_end - nl])
                 };
-                self.examined += block.len() as u64;
-                let headers = PartHeaders::parse_limited(block, le, self.limits.headers())
-                    .map_err(|e| {
-                        let at = self.header_start + e.offset().unwrap_or(0);
-                        e.at(at)
-                    })?;
+                let block_len = block.len();
+                let parsed = PartHeaders::parse_limited(block, le, self.limits.headers());
+                self.examined += (used + block_len) as u64;
+                self.advance_input(used);
+                let headers = parsed.map_err(|e| {
+                    let at = self.header_start + e.offset().unwrap_or(0);
+                    e.at(at)
+                })?;
                 if let Some(name) = headers.name() {
+                    // Room for the usual names: one allocation per body.
                     self.part_name
-                        .get_or_insert_with(String::new)
+                        .get_or_insert_with(|| String::with_capacity(32))
                         .push_str(name);
                 }
                 self.state = State::Body;
@@ -849,6 +874,13 @@ impl Decoder {
                 Ok(Some(headers))
             }
             None => {
+                if self.header_buf.is_empty() {
+                    // One allocation per body for the usual header sizes, whatever the
+                    // chunking.
+                    self.header_buf
+                        .reserve(max.saturating_add(2 * nl + 1).min(64 * 1024));
+                    self.header_buf.extend_from_slice(le.as_bytes());
+                }
                 self.examined += take as u64;
                 self.header_buf.extend_from_slice(&self.input[..take]);
                 self.advance_input(take);

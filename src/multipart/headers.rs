@@ -456,6 +456,15 @@ pub struct ContentDisposition {
     decoded_filename_ext: Option<String>,
 }
 
+/// Appends `token` lowercased (tokens are ASCII, and usually lowercase already).
+fn push_lowercase(text: &mut String, token: &str) {
+    let start = text.len();
+    text.push_str(token);
+    if token.bytes().any(|b| b.is_ascii_uppercase()) {
+        text[start..].make_ascii_lowercase();
+    }
+}
+
 fn disposition_error(detail: impl Into<std::borrow::Cow<'static, str>>) -> Error {
     Error::new(ErrorKind::InvalidContentDisposition, detail)
 }
@@ -490,8 +499,7 @@ impl ContentDisposition {
         }
         // Type, names and values are copied out once, into one string.
         let mut text = String::with_capacity(value.len());
-        text.push_str(&value[start..pos]);
-        text.make_ascii_lowercase();
+        push_lowercase(&mut text, &value[start..pos]);
         let disposition_type = 0..text.len();
         let mut params = Fields::default();
         let mut filename_ext = None;
@@ -518,8 +526,7 @@ impl ContentDisposition {
             // As sent, for error messages.
             let name = &value[name_start..pos];
             let param_start = text.len();
-            text.push_str(name);
-            text[param_start..].make_ascii_lowercase();
+            push_lowercase(&mut text, name);
             pos = skip_whitespace(pos);
             if bytes.get(pos) != Some(&b'=') {
                 return Err(disposition_error(format!(
@@ -533,10 +540,8 @@ impl ContentDisposition {
                 let unterminated =
                     || disposition_error(format!("quoted value of {name:?} does not end"));
                 loop {
-                    let run = bytes[pos..]
-                        .iter()
-                        .position(|&b| b == b'"' || b == b'\\')
-                        .ok_or_else(unterminated)?;
+                    let run =
+                        memchr::memchr2(b'"', b'\\', &bytes[pos..]).ok_or_else(unterminated)?;
                     text.push_str(&value[pos..pos + run]);
                     pos += run;
                     if bytes[pos] == b'"' {
