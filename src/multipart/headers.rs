@@ -267,8 +267,10 @@ impl PartHeaders {
                 Ok(v) => std::borrow::Cow::Borrowed(v),
                 Err(_) => String::from_utf8_lossy(value),
             };
-            let parsed = ContentDisposition::parse(&value).map_err(|e| e.at(line_start as u64))?;
-            headers.disposition = Some(parsed);
+            let disposition = headers.disposition.insert(ContentDisposition::empty());
+            disposition
+                .fill(&value)
+                .map_err(|e| e.at(line_start as u64))?;
         }
         Ok(headers)
     }
@@ -479,6 +481,22 @@ impl ContentDisposition {
     /// [`ErrorKind::InvalidContentDisposition`] when the type is missing, a parameter has no `=`
     /// or no name, a quoted string does not end, or something other than `;` follows a value.
     pub fn parse(value: &str) -> Result<Self> {
+        let mut disposition = ContentDisposition::empty();
+        disposition.fill(value)?;
+        Ok(disposition)
+    }
+
+    fn empty() -> Self {
+        ContentDisposition {
+            text: String::new(),
+            disposition_type: 0..0,
+            params: Fields::default(),
+            decoded_filename_ext: None,
+        }
+    }
+
+    /// Parses `value` into this empty disposition (in place: the part headers hold it).
+    fn fill(&mut self, value: &str) -> Result<()> {
         let bytes = value.as_bytes();
         let skip_whitespace = |mut pos: usize| {
             while let Some(b' ' | b'\t') = bytes.get(pos) {
@@ -498,10 +516,11 @@ impl ContentDisposition {
             return Err(disposition_error("missing disposition type"));
         }
         // Type, names and values are copied out once, into one string.
-        let mut text = String::with_capacity(value.len());
-        push_lowercase(&mut text, &value[start..pos]);
+        self.text = String::with_capacity(value.len());
+        let text = &mut self.text;
+        push_lowercase(text, &value[start..pos]);
         let disposition_type = 0..text.len();
-        let mut params = Fields::default();
+        let params = &mut self.params;
         let mut filename_ext = None;
         loop {
             pos = skip_whitespace(pos);
@@ -526,7 +545,7 @@ impl ContentDisposition {
             // As sent, for error messages.
             let name = &value[name_start..pos];
             let param_start = text.len();
-            push_lowercase(&mut text, name);
+            push_lowercase(text, name);
             pos = skip_whitespace(pos);
             if bytes.get(pos) != Some(&b'=') {
                 return Err(disposition_error(format!(
@@ -571,14 +590,10 @@ impl ContentDisposition {
                 value_end: text.len(),
             });
         }
-        let decoded_filename_ext =
+        self.decoded_filename_ext =
             filename_ext.and_then(|i| decode_ext_value(&text[params.as_slice()[i].value()]));
-        Ok(ContentDisposition {
-            text,
-            disposition_type,
-            params,
-            decoded_filename_ext,
-        })
+        self.disposition_type = disposition_type;
+        Ok(())
     }
 
     /// The disposition type, lowercased: `form-data`, `attachment`, `inline`...
