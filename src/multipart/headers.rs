@@ -37,18 +37,19 @@ impl LineEnding {
     }
 }
 
-/// One name and its value in a shared text buffer, stored one after the other: the name is
-/// `name_start..value_start`, the value `value_start..value_end`.
+/// One name and its value in a shared text buffer: the name is `name_start..name_end`, the
+/// value `value_start..value_end`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Field {
     name_start: usize,
+    name_end: usize,
     value_start: usize,
     value_end: usize,
 }
 
 impl Field {
     fn name(self) -> Range<usize> {
-        self.name_start..self.value_start
+        self.name_start..self.name_end
     }
 
     fn value(self) -> Range<usize> {
@@ -227,8 +228,10 @@ impl PartHeaders {
         line_ending: LineEnding,
         max_headers: usize,
     ) -> Result<Box<Self>> {
+        // The block is copied once; names and values are ranges into it (a folded value is
+        // unfolded into a copy at the end).
         let mut headers = Box::new(PartHeaders {
-            text: Vec::with_capacity(block.len()),
+            text: block.to_vec(),
             entries: Fields::default(),
             disposition: None,
         });
@@ -289,6 +292,13 @@ impl PartHeaders {
                 return Err(header_error(control_message(cont[i]), at));
             }
             if !cont.is_empty() {
+                if field.value_end != self.text.len() {
+                    // The value is still in the copied block: move it to the end to extend it.
+                    let value = field.value();
+                    field.value_start = self.text.len();
+                    self.text.extend_from_within(value);
+                    field.value_end = self.text.len();
+                }
                 self.text.push(b' ');
                 self.text.extend_from_slice(cont);
                 field.value_end = self.text.len();
@@ -332,15 +342,14 @@ impl PartHeaders {
                     .at(at as u64),
             );
         }
+        // `line` lies at `at` in the block, which `text` begins with.
         let value = trim_whitespace(raw_value);
-        let name_start = self.text.len();
-        self.text.extend_from_slice(name);
-        let value_start = self.text.len();
-        self.text.extend_from_slice(value);
+        let value_start = at + (value.as_ptr() as usize - line.as_ptr() as usize);
         self.entries.push(Field {
-            name_start,
+            name_start: at,
+            name_end: at + colon,
             value_start,
-            value_end: self.text.len(),
+            value_end: value_start + value.len(),
         });
         Ok(true)
     }
@@ -586,6 +595,7 @@ impl ContentDisposition {
             }
             params.push(Field {
                 name_start: param_start,
+                name_end: value_start,
                 value_start,
                 value_end: text.len(),
             });
