@@ -383,9 +383,11 @@ impl Decoder {
     /// again (the start of a chunk re-read with a possible delimiter held back from the one
     /// before, a header block parsed after it was searched).
     ///
-    /// The delimiter search itself (`memchr::memmem`) is linear, so this stays within a small
-    /// constant factor of [`bytes_fed`](Self::bytes_fed) for any input: the tests of hostile
-    /// bodies use it to check that no input makes the work grow faster than the input.
+    /// The delimiter search itself is linear (`memchr::memmem` in the body; in the preamble,
+    /// `memchr` on the needle's first byte, each candidate compared over at most the needle's
+    /// length), so this stays within a small constant factor of [`bytes_fed`](Self::bytes_fed)
+    /// for any input: the tests of hostile bodies use it to check that no input makes the work
+    /// grow faster than the input.
     pub fn bytes_examined(&self) -> u64 {
         self.examined
     }
@@ -833,6 +835,10 @@ impl Decoder {
         // too long.
         let room = max.saturating_add(2 * nl + 1).saturating_sub(kept_len);
         let take = self.input.len().min(room);
+        if self.input.is_empty() {
+            // Nothing new (a chunk ended right after the delimiter line): nothing to keep yet.
+            return Ok(None);
+        }
         match find_header_end(kept, &self.input[..take], le) {
             Some((block_end, end)) => {
                 let used = end.saturating_sub(kept_len);

@@ -134,11 +134,13 @@ impl Fields {
 /// assert_eq!(h.filename(), Some("result.json"));
 /// assert_eq!(h.get("content-type"), Some("application/json"));
 /// ```
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct PartHeaders {
     text: Vec<u8>,
     entries: Fields,
     disposition: Option<ContentDisposition>,
+    /// Index of the first `Content-Type` header, found while parsing.
+    content_type: Option<usize>,
 }
 
 /// Token characters of RFC 7230 (`tchar`), the bytes allowed in a header name, as a table.
@@ -234,6 +236,7 @@ impl PartHeaders {
             text: block.to_vec(),
             entries: Fields::default(),
             disposition: None,
+            content_type: None,
         });
         let mut pos = 0;
         // The first Content-Disposition header: its index, and where its line starts (for
@@ -255,11 +258,15 @@ impl PartHeaders {
                 None => (block.len(), block.len() + 1),
             };
             let line = &block[pos..line_end];
-            if headers.push_line(line, pos, max_headers)? && disposition.is_none() {
+            if headers.push_line(line, pos, max_headers)? {
                 let index = headers.entries.len() - 1;
-                let name = headers.entries.as_slice()[index].name();
-                if headers.text[name].eq_ignore_ascii_case(b"content-disposition") {
+                let name = &headers.text[headers.entries.as_slice()[index].name()];
+                if disposition.is_none() && name.eq_ignore_ascii_case(b"content-disposition") {
                     disposition = Some((index, pos));
+                } else if headers.content_type.is_none()
+                    && name.eq_ignore_ascii_case(b"content-type")
+                {
+                    headers.content_type = Some(index);
                 }
             }
             pos = next;
@@ -410,7 +417,8 @@ impl PartHeaders {
 
     /// The `Content-Type` header's value, as sent.
     pub fn content_type(&self) -> Option<&str> {
-        self.get("content-type")
+        let field = self.entries.as_slice()[self.content_type?];
+        std::str::from_utf8(&self.text[field.value()]).ok()
     }
 
     /// The `Content-Type` header parsed as a media type, when it parses.
@@ -427,6 +435,16 @@ fn control_message(b: u8) -> &'static str {
         _ => "control character in header",
     }
 }
+
+/// Equal when the headers are: the same names and values in the same order (the spacing and
+/// line endings of the block they were read from do not count).
+impl PartialEq for PartHeaders {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter()) && self.disposition == other.disposition
+    }
+}
+
+impl Eq for PartHeaders {}
 
 impl fmt::Debug for PartHeaders {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -465,6 +483,10 @@ pub struct ContentDisposition {
     disposition_type: Range<usize>,
     params: Fields,
     decoded_filename_ext: Option<String>,
+    /// Indexes of the first `name` and `filename` parameters, found while parsing: they are
+    /// asked for several times per part.
+    name_param: Option<usize>,
+    filename_param: Option<usize>,
 }
 
 /// Appends `token` lowercased (tokens are ASCII, and usually lowercase already).
@@ -501,6 +523,8 @@ impl ContentDisposition {
             disposition_type: 0..0,
             params: Fields::default(),
             decoded_filename_ext: None,
+            name_param: None,
+            filename_param: None,
         }
     }
 
@@ -590,8 +614,14 @@ impl ContentDisposition {
                 text.push_str(&value[pos..pos + run]);
                 pos += run;
             }
-            if filename_ext.is_none() && &text[param_start..value_start] == "filename*" {
-                filename_ext = Some(params.len());
+            let slot = match &text[param_start..value_start] {
+                "name" => &mut self.name_param,
+                "filename" => &mut self.filename_param,
+                "filename*" => &mut filename_ext,
+                _ => &mut None,
+            };
+            if slot.is_none() {
+                *slot = Some(params.len());
             }
             params.push(Field {
                 name_start: param_start,
@@ -626,7 +656,12 @@ impl ContentDisposition {
 
     /// The `name` parameter.
     pub fn name(&self) -> Option<&str> {
-        self.param("name")
+        self.param_at(self.name_param)
+    }
+
+    fn param_at(&self, index: Option<usize>) -> Option<&str> {
+        let field = self.params.as_slice()[index?];
+        Some(&self.text[field.value()])
     }
 
     /// The file name: the decoded `filename*` when present and decodable, else `filename`.
@@ -636,7 +671,7 @@ impl ContentDisposition {
     pub fn filename(&self) -> Option<&str> {
         self.decoded_filename_ext
             .as_deref()
-            .or_else(|| self.param("filename"))
+            .or_else(|| self.param_at(self.filename_param))
     }
 }
 
@@ -758,6 +793,15 @@ mod tests {
         assert_eq!(params[4], ("e", "5"));
         assert_eq!(d.name(), Some("six"));
         assert_eq!(d.filename(), Some("\u{e9}"));
+    }
+
+    #[test]
+    fn headers_compare_by_names_and_values() {
+        let spaced = PartHeaders::parse(b"A:  b\r\nC: d", LineEnding::Crlf).unwrap();
+        let tight = PartHeaders::parse(b"A:b\nC:d", LineEnding::Lf).unwrap();
+        assert_eq!(spaced, tight);
+        let other = PartHeaders::parse(b"A: b\r\nC: e", LineEnding::Crlf).unwrap();
+        assert_ne!(spaced, other);
     }
 
     #[test]
