@@ -3,7 +3,7 @@
 //! the ratios are read from one run.
 //!
 //! ```sh
-//! cargo bench --bench decode                 # everything (about 10 minutes)
+//! cargo bench --bench decode                 # everything (about 11 minutes)
 //! cargo bench --bench decode -- 10MiB/64KiB  # one group
 //! ```
 //!

@@ -5,7 +5,7 @@
 //! contender after the other, can be off by 10 to 20 %.
 //!
 //! ```sh
-//! cargo bench --bench ratios                  # every group and the small export (3 minutes)
+//! cargo bench --bench ratios                  # every group and the small export (about 1 minute)
 //! cargo bench --bench ratios -- 10MiB/64KiB   # the groups whose name contains a filter
 //! ROUNDS=51 cargo bench --bench ratios        # more rounds (default 31)
 //! ```
