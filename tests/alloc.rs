@@ -143,9 +143,11 @@ fn allocations_do_not_grow_with_chunks_and_no_payload_is_copied() {
             run.allocations,
             run.allocations as f64 / run.parts as f64
         );
-        // A small constant per part, whatever the number of chunks (1024 at 64 KiB).
+        // A small constant per part, whatever the number of chunks (1024 at 64 KiB): 41 for
+        // the 12 parts when this was written (the boxed headers, their copied block, the
+        // Content-Disposition text, and a few per body).
         assert!(
-            run.allocations <= 8 * run.parts as u64,
+            run.allocations <= 4 * run.parts as u64,
             "{} allocations for {} parts in {} chunks",
             run.allocations,
             run.parts,
@@ -162,5 +164,5 @@ fn allocations_do_not_grow_with_chunks_and_no_payload_is_copied() {
     println!("async front-end: {a64} allocations at 64 KiB chunks, {a16} at 16 KiB");
     assert_eq!((p64, p16), (expected_payload, expected_payload));
     assert_eq!(a64, a16, "async allocations depend on the chunk count");
-    assert!(a64 <= 8 * 12 + 8, "{a64} allocations");
+    assert!(a64 <= 4 * 12 + 8, "{a64} allocations");
 }
