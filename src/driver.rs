@@ -181,13 +181,10 @@ impl Payload {
         &mut self,
         event: impl FnOnce() -> Result<E>,
     ) -> Result<Option<Bytes>> {
-        if !self.unread.is_empty() {
-            return Ok(Some(std::mem::take(&mut self.unread)));
+        match self.without_event() {
+            Some(chunk) => Ok(chunk),
+            None => self.step(event()?.payload_step()),
         }
-        if self.done {
-            return Ok(None);
-        }
-        self.step(event()?.payload_step())
     }
 
     /// Polls for the next chunk, using `poll_step` (an event, read as a payload step) only when
@@ -198,14 +195,20 @@ impl Payload {
         cx: &mut Context<'_>,
         poll_step: impl FnOnce(&mut Context<'_>) -> Poll<Result<PayloadStep>>,
     ) -> Poll<Result<Option<Bytes>>> {
-        if !self.unread.is_empty() {
-            return Poll::Ready(Ok(Some(std::mem::take(&mut self.unread))));
-        }
-        if self.done {
-            return Poll::Ready(Ok(None));
+        if let Some(chunk) = self.without_event() {
+            return Poll::Ready(Ok(chunk));
         }
         let step = ready!(poll_step(cx))?;
         Poll::Ready(self.step(step))
+    }
+
+    /// The answer when no event is needed: what a reader left, or the end once it was read.
+    #[inline]
+    fn without_event(&mut self) -> Option<Option<Bytes>> {
+        if !self.unread.is_empty() {
+            return Some(Some(std::mem::take(&mut self.unread)));
+        }
+        self.done.then_some(None)
     }
 
     /// What a step read inside the payload means for it.
