@@ -355,7 +355,10 @@ impl ExportDecoder {
     pub(crate) fn poison(&mut self, err: Error) -> Error {
         let at = self.bytes_fed() + self.skipped;
         let err = match &mut self.inner {
-            Inner::Multipart(m) => m.decoder.poison(err),
+            Inner::Multipart(m) => {
+                let part = m.decoder.current_part();
+                m.decoder.stop(err.at(at).in_part(part))
+            }
             Inner::Json(j) => j.poison(err).shifted(self.skipped),
             Inner::Detecting { .. } | Inner::Pdf(_) => err.at(at),
         };
@@ -610,7 +613,7 @@ impl MultipartExport {
 
     /// Stops the export with an error about the current part.
     fn fail(&mut self, err: Error) -> Error {
-        let part = self.decoder.part_ref();
+        let part = self.decoder.current_part();
         self.decoder.stop(err.in_part(part))
     }
 }

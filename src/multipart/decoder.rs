@@ -458,35 +458,36 @@ impl Decoder {
         self.finished
     }
 
-    /// The current part, for errors about it.
-    pub(crate) fn part_ref(&self) -> Option<PartRef> {
+    /// The part being read, for errors about it: its 1-based number and, once its headers were
+    /// read, its name. `None` before the first part.
+    pub fn current_part(&self) -> Option<PartRef> {
         (self.parts > 0 && !matches!(self.state, State::Preamble)).then(|| PartRef {
             number: self.parts,
             name: self.part_name.clone().filter(|n| !n.is_empty()),
         })
     }
 
-    /// Stops the body with `err` (a source error seen by a front-end): it gets this part's
-    /// number and name, and every later call returns it.
-    pub(crate) fn poison(&mut self, err: Error) -> Error {
-        self.fail(err.at(self.fed))
-    }
-
-    /// Stops the body with `err` as it is (its offset and part are the caller's).
-    pub(crate) fn stop(&mut self, err: Error) -> Error {
+    /// Stops the body with `err`, as it is: every later [`next_event`](Self::next_event) returns
+    /// it again. A layer on top of the decoder (an export's rules about its parts, a byte source
+    /// that failed) uses it to end the body with its own error; [`current_part`](Self::current_part)
+    /// and [`position`](Self::position) tell where.
+    ///
+    /// Returns `err`, for `return Err(decoder.stop(err))`.
+    pub fn stop(&mut self, err: Error) -> Error {
         self.state = State::Failed(err.clone());
         err
     }
 
     /// Body offset up to which events were produced: the end of the last delimiter, header
-    /// block or payload handed out.
-    pub(crate) fn position(&self) -> u64 {
+    /// block or payload handed out. Unlike [`bytes_fed`](Self::bytes_fed), it does not depend on
+    /// how the body was cut into chunks.
+    pub fn position(&self) -> u64 {
         let real_held = (self.held.len() - self.held_virtual) as u64;
         self.consumed - real_held
     }
 
     fn fail(&mut self, err: Error) -> Error {
-        let err = err.in_part(self.part_ref());
+        let err = err.in_part(self.current_part());
         self.stop(err)
     }
 
@@ -955,6 +956,7 @@ impl crate::driver::Core for Decoder {
         Decoder::next_event(self)
     }
     fn poison(&mut self, err: Error) -> Error {
-        Decoder::poison(self, err)
+        let at = self.bytes_fed();
+        self.fail(err.at(at))
     }
 }
