@@ -9,13 +9,13 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 
-use authenteq_export::multipart::{Boundary, MultipartReader};
+use authenteq_export::multipart::{blocking, Boundary};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).ok_or("usage: list_parts FILE")?;
     let mut file = BufReader::new(File::open(&path)?);
     let boundary = Boundary::sniff(file.fill_buf()?)?;
-    let mut body = MultipartReader::new(file, boundary);
+    let mut body = blocking::Multipart::new(file, boundary);
     while let Some(mut part) = body.next_part()? {
         let headers = part.headers().clone();
         let mut size = 0;

@@ -5,9 +5,8 @@ use std::io::{self, Read};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
-use tokio::io::ReadBuf;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -79,7 +78,7 @@ where
                 Some(Ok(chunk)) => self.core.feed(chunk),
                 Some(Err(e)) => {
                     self.starved = false;
-                    let err = Error::with_source(ErrorKind::Source, "", e.into());
+                    let err = Error::with_source(ErrorKind::Read, "", e.into());
                     return Poll::Ready(Err(self.core.poison(err)));
                 }
                 None => self.core.finish(),
@@ -128,7 +127,7 @@ impl<R: Read, C: Core> BlockingDriver<R, C> {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    let err = Error::with_source(ErrorKind::Source, "", e);
+                    let err = Error::with_source(ErrorKind::Read, "", e);
                     return Err(self.core.poison(err));
                 }
             }
@@ -149,134 +148,5 @@ impl<R: Read, C: Core> BlockingDriver<R, C> {
             }
             self.fill()?;
         }
-    }
-}
-
-/// What an event means to the reader of one part's (or file's) payload.
-pub(crate) enum PayloadStep {
-    Data(Bytes),
-    End,
-    /// Anything else: the core never sends it inside a payload.
-    Other,
-}
-
-/// Events that carry a payload: the multipart decoder's and the export decoder's.
-pub(crate) trait PayloadEvent {
-    fn payload_step(self) -> PayloadStep;
-}
-
-/// The payload state of one part or file, shared by every front-end's part type: what is left
-/// of a chunk that a reader did not take whole, and whether the end was read.
-#[derive(Debug, Default)]
-pub(crate) struct Payload {
-    done: bool,
-    unread: Bytes,
-}
-
-impl Payload {
-    /// The next chunk: what a reader left, or the payload of the next event, which `event` is
-    /// asked for only when needed.
-    #[inline]
-    pub(crate) fn next<E: PayloadEvent>(
-        &mut self,
-        event: impl FnOnce() -> Result<E>,
-    ) -> Result<Option<Bytes>> {
-        match self.without_event() {
-            Some(chunk) => Ok(chunk),
-            None => self.step(event()?.payload_step()),
-        }
-    }
-
-    /// Polls for the next chunk, using `poll_step` (an event, read as a payload step) only when
-    /// one is needed.
-    #[inline]
-    pub(crate) fn poll_next(
-        &mut self,
-        cx: &mut Context<'_>,
-        poll_step: impl FnOnce(&mut Context<'_>) -> Poll<Result<PayloadStep>>,
-    ) -> Poll<Result<Option<Bytes>>> {
-        if let Some(chunk) = self.without_event() {
-            return Poll::Ready(Ok(chunk));
-        }
-        let step = ready!(poll_step(cx))?;
-        Poll::Ready(self.step(step))
-    }
-
-    /// The answer when no event is needed: what a reader left, or the end once it was read.
-    #[inline]
-    fn without_event(&mut self) -> Option<Option<Bytes>> {
-        if !self.unread.is_empty() {
-            return Some(Some(std::mem::take(&mut self.unread)));
-        }
-        self.done.then_some(None)
-    }
-
-    /// What a step read inside the payload means for it.
-    #[inline]
-    fn step(&mut self, step: PayloadStep) -> Result<Option<Bytes>> {
-        match step {
-            PayloadStep::Data(data) => Ok(Some(data)),
-            PayloadStep::End => {
-                self.done = true;
-                Ok(None)
-            }
-            PayloadStep::Other => {
-                self.done = true;
-                Err(Error::new(ErrorKind::Usage, "payload read after it ended"))
-            }
-        }
-    }
-
-    /// Keeps what a reader did not take of a chunk, for the next read.
-    pub(crate) fn keep(&mut self, rest: Bytes) {
-        self.unread = rest;
-    }
-}
-
-/// Copies the front of `chunk` into `buf`; returns what did not fit.
-pub(crate) fn copy_into(mut chunk: Bytes, buf: &mut [u8]) -> (usize, Bytes) {
-    let n = buf.len().min(chunk.len());
-    buf[..n].copy_from_slice(&chunk[..n]);
-    chunk.advance(n);
-    (n, chunk)
-}
-
-/// Copies the front of `chunk` into `buf`; returns what did not fit.
-pub(crate) fn copy_into_read_buf(mut chunk: Bytes, buf: &mut ReadBuf<'_>) -> Bytes {
-    let n = buf.remaining().min(chunk.len());
-    buf.put_slice(&chunk[..n]);
-    chunk.advance(n);
-    chunk
-}
-
-/// Joins payload chunks into one `Bytes`: no copy when there is a single chunk.
-#[derive(Debug)]
-pub(crate) struct Collector {
-    first: Option<Bytes>,
-    rest: BytesMut,
-}
-
-impl Collector {
-    pub(crate) fn new() -> Self {
-        Collector {
-            first: None,
-            rest: BytesMut::new(),
-        }
-    }
-
-    pub(crate) fn push(&mut self, chunk: Bytes) {
-        match self.first.take() {
-            None if self.rest.is_empty() => self.first = Some(chunk),
-            first => {
-                if let Some(f) = first {
-                    self.rest.extend_from_slice(&f);
-                }
-                self.rest.extend_from_slice(&chunk);
-            }
-        }
-    }
-
-    pub(crate) fn finish(self) -> Bytes {
-        self.first.unwrap_or_else(|| self.rest.freeze())
     }
 }

@@ -2,8 +2,12 @@
 //!
 //! Every failure, whatever layer it comes from, is an [`Error`]: a small value (one pointer wide)
 //! with a [`kind`](Error::kind) to match on, the byte offset in the body where it was noticed, and
-//! the part (number and name) where one was being read. The underlying I/O, stream or JSON error,
-//! if any, is available from [`std::error::Error::source`].
+//! the part (number and name) where one was being read. Its `Display` says what failed; the
+//! underlying I/O, stream or JSON error, if any, is its [`std::error::Error::source`], so error
+//! reporters (anyhow's `{:#}`, `tracing`) print each cause once.
+//!
+//! This module belongs to no layer: the multipart decoder and the export layer both report
+//! through it, and neither depends on the other for it.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -35,7 +39,7 @@ pub enum ErrorKind {
     /// A configured limit was exceeded; [`Error::limit`] says which.
     LimitExceeded,
     /// The byte source (a stream or a reader) reported an error; see `source()`.
-    Source,
+    Read,
     /// An I/O error while writing output; see `source()`.
     Io,
     /// JSON that does not parse, or a result that does not fit the model (for example, no `id`);
@@ -76,11 +80,12 @@ pub enum Limit {
     BodyBytes,
     /// Bytes before the first delimiter ([`Limits::max_preamble_bytes`](crate::multipart::Limits::max_preamble_bytes)).
     PreambleBytes,
-    /// Bytes of the result JSON of an export ([`ExportLimits::max_result_bytes`](crate::export::ExportLimits::max_result_bytes)).
+    /// Bytes of the result JSON of an export (`ExportLimits::max_result_bytes` in the export
+    /// module).
     ResultBytes,
-    /// Files in one export ([`ExportLimits::max_files`](crate::export::ExportLimits::max_files)).
+    /// Files in one export (`ExportLimits::max_files`).
     ExportFiles,
-    /// Nesting depth of the JSON export ([`ExportLimits::max_json_depth`](crate::export::ExportLimits::max_json_depth)).
+    /// Nesting depth of the JSON export (`ExportLimits::max_json_depth`).
     JsonDepth,
 }
 
@@ -120,7 +125,11 @@ struct Inner {
     offset: Option<u64>,
     part: Option<PartRef>,
     limit: Option<(Limit, u64)>,
+    /// The cause: what `source()` returns.
     source: Option<Source>,
+    /// A value that is the error itself rather than its cause (the API's error body): `Display`
+    /// shows it, `source()` does not return it.
+    value: Option<Source>,
 }
 
 /// The error type of every fallible operation in this crate.
@@ -161,6 +170,7 @@ impl Error {
             part: None,
             limit: None,
             source: None,
+            value: None,
         }))
     }
 
@@ -178,6 +188,22 @@ impl Error {
         let mut e = Error::new(kind, detail);
         e.0.source = Some(Arc::from(source.into()));
         e
+    }
+
+    /// An error whose meaning is `value` itself (shown by `Display`, found again with
+    /// [`value`](Self::value)), not a cause.
+    pub(crate) fn with_value(
+        kind: ErrorKind,
+        value: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        let mut e = Error::new(kind, "");
+        e.0.value = Some(Arc::new(value));
+        e
+    }
+
+    /// The value given to [`with_value`](Self::with_value).
+    pub(crate) fn value(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.0.value.as_deref()
     }
 
     pub(crate) fn at(mut self, offset: u64) -> Self {
@@ -222,14 +248,6 @@ impl Error {
         self.0.limit
     }
 
-    /// The error body of the API, for [`ErrorKind::Api`].
-    pub fn api_error(&self) -> Option<&crate::export::ApiError> {
-        self.0
-            .source
-            .as_deref()
-            .and_then(|s| s.downcast_ref::<crate::export::ApiError>())
-    }
-
     /// A short description of the specific problem, without the location (empty when the kind
     /// says it all).
     pub fn detail(&self) -> &str {
@@ -251,18 +269,19 @@ impl fmt::Display for Error {
                 Some((limit, max)) => write!(f, "limit {} ({max}) exceeded", limit.name())?,
                 None => f.write_str("limit exceeded")?,
             },
-            ErrorKind::Source => f.write_str("error reading the body")?,
+            ErrorKind::Read => f.write_str("error reading the body")?,
             ErrorKind::Io => f.write_str("i/o error")?,
             ErrorKind::DelimiterInPayload => f.write_str("payload contains the delimiter")?,
             ErrorKind::Json => f.write_str("invalid json")?,
             ErrorKind::InvalidBase64 => f.write_str("invalid base64")?,
             ErrorKind::InvalidPdf => f.write_str("invalid pdf")?,
-            // The API error's own text says it all: `API error VERIFICATION_NOT_FOUND: ...`.
-            ErrorKind::Api if inner.source.is_some() => {}
             ErrorKind::Api => f.write_str("api error")?,
             ErrorKind::UnknownFormat => f.write_str("unknown export format")?,
             ErrorKind::InvalidExport => f.write_str("invalid export")?,
             ErrorKind::Usage => f.write_str("invalid use")?,
+        }
+        if let Some(value) = &inner.value {
+            write!(f, ": {value}")?;
         }
         if !inner.detail.is_empty() {
             write!(f, ": {}", inner.detail)?;
@@ -275,13 +294,6 @@ impl fmt::Display for Error {
         }
         if let Some(offset) = inner.offset {
             write!(f, " at byte {offset}")?;
-        }
-        if let Some(source) = &inner.source {
-            if inner.kind == ErrorKind::Api {
-                write!(f, "{source}")?;
-            } else {
-                write!(f, ": {source}")?;
-            }
         }
         Ok(())
     }
@@ -304,6 +316,9 @@ impl fmt::Debug for Error {
         if let Some(limit) = &inner.limit {
             d.field("limit", limit);
         }
+        if let Some(value) = &inner.value {
+            d.field("value", value);
+        }
         if let Some(source) = &inner.source {
             d.field("source", source);
         }
@@ -324,7 +339,7 @@ impl From<Error> for std::io::Error {
     fn from(e: Error) -> Self {
         let kind = match e.kind() {
             ErrorKind::UnexpectedEnd => std::io::ErrorKind::UnexpectedEof,
-            ErrorKind::Io | ErrorKind::Source => std::io::ErrorKind::Other,
+            ErrorKind::Io | ErrorKind::Read => std::io::ErrorKind::Other,
             _ => std::io::ErrorKind::InvalidData,
         };
         std::io::Error::new(kind, e)

@@ -5,7 +5,7 @@
 //!
 //! The heart is [`multipart`], a zero-copy streaming decoder for `multipart/*` bodies: a core
 //! with no I/O ([`multipart::Decoder`]) and thin front-ends for async streams
-//! ([`multipart::Multipart`]) and blocking readers ([`multipart::MultipartReader`]).
+//! ([`multipart::Multipart`]) and blocking readers ([`multipart::blocking::Multipart`]).
 //!
 //! # Example: async, from any stream of `Bytes`
 //!
@@ -31,11 +31,11 @@
 //! # Example: blocking, from any `Read`
 //!
 //! ```
-//! use authenteq_export::multipart::{Boundary, MultipartReader};
+//! use authenteq_export::multipart::{blocking, Boundary};
 //!
 //! let saved: &[u8] = b"--b\r\nContent-Disposition: form-data; name=\"result\"\r\n\r\n{\"id\":\"1\"}\r\n--b--\r\n";
 //! let boundary = Boundary::sniff(saved)?; // or Boundary::from_content_type(...)
-//! let mut export = MultipartReader::new(saved, boundary);
+//! let mut export = blocking::Multipart::new(saved, boundary);
 //! while let Some(part) = export.next_part()? {
 //!     let name = part.headers().name().map(str::to_owned);
 //!     let payload = part.bytes()?;
@@ -81,5 +81,6 @@ mod driver;
 mod error;
 pub mod export;
 pub mod multipart;
+mod payload;
 
 pub use error::{Error, ErrorKind, Limit, PartRef, Result};

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use authenteq_export::export::{extension_for, ExportItem, ExportReader, FileInfo};
+use authenteq_export::export::{blocking, extension_for, ExportItem, FileInfo};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -217,7 +217,7 @@ fn run(
     if let Some(dir) = out {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    let mut export = ExportReader::new(source, content_type).map_err(|e| e.to_string())?;
+    let mut export = blocking::Export::new(source, content_type).map_err(|e| e.to_string())?;
     let mut summary = Summary {
         format: "unknown",
         result: None,
@@ -273,7 +273,7 @@ fn run(
             }
         }
     }
-    summary.format = export.format().unwrap_or("unknown");
+    summary.format = export.format().map_or("unknown", |f| f.name());
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

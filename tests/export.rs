@@ -1920,7 +1920,7 @@ fn from_content_type_table() {
 // 7. The async and blocking front-ends
 // ---------------------------------------------------------------------------------------------
 
-use authenteq_export::export::{Export, ExportItem, ExportReader};
+use authenteq_export::export::{blocking, Export, ExportItem};
 
 /// The three corpus exports with their `Content-Type`.
 fn corpus_bodies() -> Vec<(&'static str, Vec<u8>, String)> {
@@ -2068,7 +2068,7 @@ fn read_blocking(body: Vec<u8>, content_type: Option<&str>) -> Items {
         sizes: &[1, 7, 300, 2, 64, 4096],
         calls: 0,
     };
-    let mut export = ExportReader::new(source, content_type)
+    let mut export = blocking::Export::new(source, content_type)
         .unwrap()
         .chunk_size(1000);
     let mut items = Items {
@@ -2215,7 +2215,7 @@ fn json_reader_stops_at_an_error() {
         "QUJD".repeat(20),
         b64(PDF)
     );
-    let mut export = ExportReader::new(doc.as_bytes(), Some("application/json"))
+    let mut export = blocking::Export::new(doc.as_bytes(), Some("application/json"))
         .unwrap()
         .chunk_size(16);
     let mut kinds = Vec::new();
@@ -2253,7 +2253,7 @@ fn after_a_source_error(body: &[u8], content_type: &str) -> Vec<Result<&'static 
                 Ok(Some(_)) => continue,
                 Ok(None) => panic!("the export ended before the source error"),
                 Err(e) => {
-                    assert_eq!(e.kind(), ErrorKind::Source);
+                    assert_eq!(e.kind(), ErrorKind::Read);
                     break;
                 }
             }
@@ -2276,7 +2276,7 @@ fn multipart_front_end_stops_at_a_source_error() {
     let (_, body, content_type) = corpus_bodies().remove(0);
     assert_eq!(
         after_a_source_error(&body, &content_type),
-        vec![Err(ErrorKind::Source); 4]
+        vec![Err(ErrorKind::Read); 4]
     );
 }
 
@@ -2285,7 +2285,7 @@ fn json_and_pdf_front_ends_stop_at_a_source_error() {
     for (label, body, content_type) in corpus_bodies().into_iter().skip(1) {
         assert_eq!(
             after_a_source_error(&body, &content_type),
-            vec![Err(ErrorKind::Source); 4],
+            vec![Err(ErrorKind::Read); 4],
             "{label}"
         );
     }

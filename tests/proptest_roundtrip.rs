@@ -19,8 +19,8 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use authenteq_export::multipart::{
-    form_data_disposition, Boundary, Decoder, Encoder, Event, Limits, Multipart, MultipartReader,
-    MultipartWriter, PartHeaders, MAX_TRANSPORT_PADDING,
+    form_data_disposition, Boundary, Decoder, Encoder, Event, Limits, Multipart, MultipartWriter,
+    PartHeaders, MAX_TRANSPORT_PADDING,
 };
 use authenteq_export::{Error, ErrorKind};
 use bytes::Bytes;
@@ -844,7 +844,11 @@ fn decode_blocking(
         current: Bytes::new(),
         interrupt,
     };
-    let mut reader = MultipartReader::with_limits(source, boundary.clone(), limits);
+    let mut reader = authenteq_export::multipart::blocking::Multipart::with_limits(
+        source,
+        boundary.clone(),
+        limits,
+    );
     if let Some(n) = chunk_size {
         reader = reader.chunk_size(n);
     }
@@ -893,7 +897,7 @@ fn decode_blocking(
     // Fused: the end stays the end.
     assert!(
         matches!(reader.next_part(), Ok(None)),
-        "MultipartReader not fused"
+        "blocking::Multipart not fused"
     );
     FrontEnd { parts, error: None }
 }
@@ -1069,8 +1073,8 @@ fn roundtrip_through_blocking_and_async_front_ends() {
                 chunk_size,
                 interrupt,
             );
-            prop_assert_eq!(blocking.error, None, "MultipartReader failed");
-            same_parts("MultipartReader", &blocking.parts, &want)?;
+            prop_assert_eq!(blocking.error, None, "blocking::Multipart failed");
+            same_parts("blocking::Multipart", &blocking.parts, &want)?;
 
             let streamed = rt.block_on(decode_async(&chunks, &case.boundary, &modes));
             prop_assert_eq!(streamed.error, None, "Multipart failed");
@@ -1165,9 +1169,9 @@ fn truncated_bodies_end_unexpectedly() {
             prop_assert_eq!(
                 blocking.error,
                 Some((ErrorKind::UnexpectedEnd, Some(cut as u64))),
-                "MultipartReader on a truncated body"
+                "blocking::Multipart on a truncated body"
             );
-            same_parts("MultipartReader complete parts", &blocking.parts, &want)?;
+            same_parts("blocking::Multipart complete parts", &blocking.parts, &want)?;
             Ok(())
         },
     );
@@ -1320,8 +1324,8 @@ fn garbage_decodes_the_same_under_any_chunking() {
                 Ending::Complete => None,
                 Ending::Failed { kind, offset, .. } => Some((kind, offset)),
             };
-            prop_assert_eq!(blocking.error, want_error, "MultipartReader ending");
-            same_parts("MultipartReader", &blocking.parts, &whole.parts)?;
+            prop_assert_eq!(blocking.error, want_error, "blocking::Multipart ending");
+            same_parts("blocking::Multipart", &blocking.parts, &whole.parts)?;
 
             let slot = match (&whole.ending, whole.parts.is_empty()) {
                 (Ending::Complete, _) => 0,

@@ -5,9 +5,9 @@ use bytes::{Buf, Bytes, BytesMut};
 use super::files::{FileInfo, FileKind};
 use super::json::JsonExport;
 use super::VerificationResult;
-use crate::driver::Collector;
 use crate::error::{Error, ErrorKind, Limit, Result};
 use crate::multipart::{Boundary, Decoder, Event, Limits};
+use crate::payload::Collector;
 
 /// The three formats of the export endpoints.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,15 @@ pub enum ExportFormat {
 pub const DETECT_BYTES: usize = 8 * 1024;
 
 impl ExportFormat {
+    /// The format's short name: `multipart`, `json` or `pdf`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ExportFormat::Multipart(_) => "multipart",
+            ExportFormat::Json => "json",
+            ExportFormat::Pdf => "pdf",
+        }
+    }
+
     /// The format a `Content-Type` value announces: `multipart/*` (with its boundary),
     /// `application/json` (or any `+json`), `application/pdf`. `None` for anything else
     /// (`application/octet-stream`, say), where the body's first bytes must tell.
@@ -101,9 +110,12 @@ impl ExportFormat {
 /// | [`max_result_bytes`](Self::max_result_bytes): the result JSON (the multipart `result` part, or the JSON export without its files) | 1 MiB |
 /// | [`max_files`](Self::max_files): files in one export | 64 |
 /// | [`max_json_depth`](Self::max_json_depth): nesting of the JSON export | 64 |
-/// | [`multipart`](Self::multipart): the multipart decoder's limits | [`Limits::default`], with `max_parts` 65 |
+/// | [`multipart`](Self::multipart): the multipart decoder's limits | [`Limits::default`] |
 ///
-/// A real export has one result of a few KiB and at most eleven files.
+/// A real export has one result of a few KiB and at most eleven files. A multipart export is read
+/// up to `max_files + 2` parts, whatever `max_parts` the multipart limits allow: the result, the
+/// files, and the headers of one more, reported as a file over `max_files`. Each setter has a getter of the same
+/// name with `get_` before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExportLimits {
     pub(crate) max_result_bytes: usize,
@@ -118,7 +130,7 @@ impl Default for ExportLimits {
             max_result_bytes: 1 << 20,
             max_files: 64,
             max_json_depth: 64,
-            multipart: Limits::default().max_parts(65),
+            multipart: Limits::default(),
         }
     }
 }
@@ -143,6 +155,33 @@ impl ExportLimits {
     pub fn multipart(mut self, limits: Limits) -> Self {
         self.multipart = limits;
         self
+    }
+
+    /// The maximum size of the result JSON.
+    pub fn get_max_result_bytes(&self) -> usize {
+        self.max_result_bytes
+    }
+    /// The maximum number of files in one export.
+    pub fn get_max_files(&self) -> usize {
+        self.max_files
+    }
+    /// The maximum nesting depth of the JSON export.
+    pub fn get_max_json_depth(&self) -> usize {
+        self.max_json_depth
+    }
+    /// The multipart decoder's limits, as set.
+    pub fn get_multipart(&self) -> &Limits {
+        &self.multipart
+    }
+
+    /// The limits the multipart decoder of an export enforces: the multipart limits, with room
+    /// for the result part, the files, and one part more to be reported as over `max_files`.
+    fn multipart_decoder_limits(&self) -> Limits {
+        let parts = self
+            .multipart
+            .get_max_parts()
+            .min(self.max_files.saturating_add(2));
+        self.multipart.max_parts(parts)
     }
 }
 
@@ -221,7 +260,8 @@ enum Inner {
 /// The sans-I/O export decoder: fed the body's chunks, it answers with [`ExportEvent`]s, the
 /// same for the three formats.
 ///
-/// The async [`Export`](super::Export) and blocking [`ExportReader`](super::ExportReader) drive it.
+/// The async [`Export`](super::Export) and the blocking
+/// [`blocking::Export`](super::blocking::Export) drive it.
 #[derive(Debug)]
 pub struct ExportDecoder {
     inner: Inner,
@@ -232,6 +272,8 @@ pub struct ExportDecoder {
     skipped: u64,
     /// The error that stopped the export; every later call returns it.
     failed: Option<Error>,
+    /// The format, once decided.
+    format: Option<ExportFormat>,
 }
 
 impl ExportDecoder {
@@ -267,6 +309,7 @@ impl ExportDecoder {
             finished: false,
             skipped: 0,
             failed: None,
+            format: None,
         }
     }
 
@@ -292,7 +335,7 @@ impl ExportDecoder {
     fn inner_for(format: ExportFormat, limits: ExportLimits) -> Inner {
         match format {
             ExportFormat::Multipart(boundary) => Inner::Multipart(Box::new(MultipartExport {
-                decoder: Decoder::with_limits(boundary, limits.multipart),
+                decoder: Decoder::with_limits(boundary, limits.multipart_decoder_limits()),
                 part: MultipartPart::Between,
                 result_seen: false,
                 files: 0,
@@ -310,13 +353,8 @@ impl ExportDecoder {
     }
 
     /// The format, once known.
-    pub fn format(&self) -> Option<&'static str> {
-        match self.inner {
-            Inner::Detecting { .. } => None,
-            Inner::Multipart(_) => Some("multipart"),
-            Inner::Json(_) => Some("json"),
-            Inner::Pdf(_) => Some("pdf"),
-        }
+    pub fn format(&self) -> Option<&ExportFormat> {
+        self.format.as_ref()
     }
 
     /// Gives the decoder the next chunk; call it when [`next_event`](Self::next_event) returned
@@ -400,7 +438,8 @@ impl ExportDecoder {
                         self.skipped = skip as u64;
                     }
                     let chunks = std::mem::take(head).into_chunks(skip);
-                    self.inner = Self::inner_for(format, self.limits);
+                    self.inner = Self::inner_for(format.clone(), self.limits);
+                    self.format = Some(format);
                     for chunk in chunks {
                         self.feed(chunk);
                     }
@@ -680,5 +719,35 @@ impl PdfExport {
         }
         self.done = true;
         Ok(Some(ExportEvent::FileEnd))
+    }
+}
+
+impl crate::driver::Core for ExportDecoder {
+    type Event = ExportEvent;
+    fn feed(&mut self, chunk: Bytes) {
+        ExportDecoder::feed(self, chunk)
+    }
+    fn finish(&mut self) {
+        ExportDecoder::finish(self)
+    }
+    fn next_event(&mut self) -> Result<Option<ExportEvent>> {
+        ExportDecoder::next_event(self)
+    }
+    fn poison(&mut self, err: Error) -> Error {
+        ExportDecoder::poison(self, err)
+    }
+}
+
+impl crate::payload::PayloadEvent for ExportEvent {
+    #[inline]
+    fn payload_step(self) -> crate::payload::PayloadStep {
+        use crate::payload::PayloadStep;
+        match self {
+            ExportEvent::FileData(data) => PayloadStep::Data(data),
+            ExportEvent::FileEnd => PayloadStep::End,
+            ExportEvent::Result { .. } | ExportEvent::FileStart(_) | ExportEvent::End => {
+                PayloadStep::Other
+            }
+        }
     }
 }

@@ -838,7 +838,7 @@ impl JsonExport {
         })?;
         if let Some(api) = ApiError::from_json(&self.skeleton) {
             if value.get("id").is_none() {
-                return Err(Error::with_source(ErrorKind::Api, "", api));
+                return Err(Error::with_value(ErrorKind::Api, api));
             }
         }
         let Some(root) = value.as_object_mut() else {

@@ -1,23 +1,31 @@
 //! The Authenteq export layer: the typed verification result, the three export formats and the
 //! API's error bodies.
 //!
-//! [`Export`] (async) and [`ExportReader`] (blocking) read any of the three export formats and
+//! [`Export`] (async) and [`blocking::Export`] read any of the three export formats and
 //! yield the same items: the typed [`VerificationResult`] and the files, each with its
 //! [`FileKind`], content type and lazily pulled bytes. A JSON export's base64 files are decoded
 //! while they are read, so memory does not grow with their size. An API error body becomes an
 //! [`ErrorKind::Api`](crate::ErrorKind::Api) error carrying the typed [`ApiError`].
 
 mod api_error;
+pub mod blocking;
 mod decoder;
 mod encode;
 mod files;
 mod json;
 mod model;
-mod reader;
+mod stream;
 
 pub use api_error::*;
 pub use decoder::{ExportDecoder, ExportEvent, ExportFormat, ExportLimits, DETECT_BYTES};
 pub use encode::{json_export, write_multipart_export, OutgoingFile};
 pub use files::{extension_for, sniff_content_type, FileInfo, FileKind};
 pub use model::*;
-pub use reader::{BlockingExportFile, Export, ExportFile, ExportItem, ExportReader};
+pub use stream::{Export, ExportFile, ExportItem};
+
+impl crate::Error {
+    /// The error body of the API, for [`ErrorKind::Api`](crate::ErrorKind::Api).
+    pub fn api_error(&self) -> Option<&ApiError> {
+        self.value().and_then(|v| v.downcast_ref::<ApiError>())
+    }
+}

@@ -1,30 +1,30 @@
-//! The blocking front-end: a multipart body from any [`std::io::Read`].
+//! The blocking front-end: a multipart body from any [`std::io::Read`], for code without an
+//! async runtime. The names mirror the async ones: [`Multipart`] and [`Part`].
 
-use std::io::{self, Read};
-
-use bytes::Bytes;
+use std::io::Read;
 
 use super::boundary::Boundary;
 use super::decoder::{Decoder, Event};
 use super::headers::PartHeaders;
 use super::limits::Limits;
-use crate::driver::{copy_into, BlockingDriver, Collector, Payload};
+use crate::driver::BlockingDriver;
 use crate::error::Result;
+use crate::payload::{blocking_payload_reader, Payload};
 
 /// A multipart body read from a [`Read`], for code without an async runtime.
 ///
 /// It reads the source in chunks of [`chunk_size`](Self::chunk_size) bytes, only when the
-/// decoder needs more, and hands out payload as slices of those chunks. A [`BlockingPart`]
+/// decoder needs more, and hands out payload as slices of those chunks. A [`Part`]
 /// borrows the reader mutably: one part at a time, checked at compile time.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::io::Read;
-/// use authenteq_export::multipart::{Boundary, MultipartReader};
+/// use authenteq_export::multipart::{blocking::Multipart, Boundary};
 ///
 /// let body: &[u8] = b"--b\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8\xff\xd9\r\n--b--\r\n";
-/// let mut reader = MultipartReader::new(body, Boundary::new("b")?);
+/// let mut reader = Multipart::new(body, Boundary::new("b")?);
 /// let mut part = reader.next_part()?.expect("one part");
 /// assert_eq!(part.headers().content_type(), Some("image/jpeg"));
 /// let mut jpeg = Vec::new();
@@ -33,11 +33,11 @@ use crate::error::Result;
 /// assert!(reader.next_part()?.is_none());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct MultipartReader<R> {
+pub struct Multipart<R> {
     driver: BlockingDriver<R, Decoder>,
 }
 
-impl<R: Read> MultipartReader<R> {
+impl<R: Read> Multipart<R> {
     /// A body read from `source` with `boundary` and the default [`Limits`].
     pub fn new(source: R, boundary: Boundary) -> Self {
         Self::with_limits(source, boundary, Limits::default())
@@ -45,7 +45,7 @@ impl<R: Read> MultipartReader<R> {
 
     /// A body read from `source` with `boundary` and the given limits.
     pub fn with_limits(source: R, boundary: Boundary, limits: Limits) -> Self {
-        MultipartReader {
+        Multipart {
             driver: BlockingDriver::new(source, Decoder::with_limits(boundary, limits)),
         }
     }
@@ -72,16 +72,16 @@ impl<R: Read> MultipartReader<R> {
     /// # Errors
     ///
     /// Any decoding error (a truncated body gives [`ErrorKind::UnexpectedEnd`](crate::ErrorKind::UnexpectedEnd) here too, never
-    /// `None`), or [`ErrorKind::Source`](crate::ErrorKind::Source) when reading failed.
-    pub fn next_part(&mut self) -> Result<Option<BlockingPart<'_, R>>> {
+    /// `None`), or [`ErrorKind::Read`](crate::ErrorKind::Read) when reading failed.
+    pub fn next_part(&mut self) -> Result<Option<Part<'_, R>>> {
         loop {
             match self.next_event()? {
                 Event::Data(_) | Event::PartEnd => continue,
                 Event::End => return Ok(None),
                 Event::PartStart(headers) => {
                     let number = self.driver.core.parts_started();
-                    return Ok(Some(BlockingPart {
-                        body: self,
+                    return Ok(Some(Part {
+                        driver: &mut self.driver,
                         headers: *headers,
                         number,
                         payload: Payload::default(),
@@ -92,34 +92,34 @@ impl<R: Read> MultipartReader<R> {
     }
 }
 
-/// One part of a [`MultipartReader`] body. Its payload is read with [`chunk`](Self::chunk)
+/// One part of a [`Multipart`] body. Its payload is read with [`chunk`](Self::chunk)
 /// (zero-copy) or through [`Read`]; it ends only once the part's closing delimiter was read.
-pub struct BlockingPart<'a, R> {
-    body: &'a mut MultipartReader<R>,
+pub struct Part<'a, R> {
+    driver: &'a mut BlockingDriver<R, Decoder>,
     headers: PartHeaders,
     number: usize,
     payload: Payload,
 }
 
-impl<R> std::fmt::Debug for MultipartReader<R> {
+impl<R> std::fmt::Debug for Multipart<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MultipartReader")
+        f.debug_struct("Multipart")
             .field("decoder", &self.driver.core)
             .field("chunk_size", &self.driver.chunk_size)
             .finish_non_exhaustive()
     }
 }
 
-impl<R> std::fmt::Debug for BlockingPart<'_, R> {
+impl<R> std::fmt::Debug for Part<'_, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlockingPart")
+        f.debug_struct("Part")
             .field("number", &self.number)
             .field("headers", &self.headers)
             .finish_non_exhaustive()
     }
 }
 
-impl<R: Read> BlockingPart<'_, R> {
+impl<R> Part<'_, R> {
     /// The part's headers.
     pub fn headers(&self) -> &PartHeaders {
         &self.headers
@@ -129,42 +129,11 @@ impl<R: Read> BlockingPart<'_, R> {
     pub fn number(&self) -> usize {
         self.number
     }
-
-    /// The next chunk of the payload, or `None` once the part's closing delimiter was read.
-    ///
-    /// # Errors
-    ///
-    /// As [`MultipartReader::next_part`]: a body that ends inside this part gives
-    /// [`ErrorKind::UnexpectedEnd`](crate::ErrorKind::UnexpectedEnd), never `None`.
-    pub fn chunk(&mut self) -> Result<Option<Bytes>> {
-        let body = &mut *self.body;
-        self.payload.next(|| body.next_event())
-    }
-
-    /// The whole payload in one `Bytes`: no copy when it came in one chunk.
-    ///
-    /// # Errors
-    ///
-    /// As [`chunk`](Self::chunk).
-    pub fn bytes(mut self) -> Result<Bytes> {
-        let mut all = Collector::new();
-        while let Some(chunk) = self.chunk()? {
-            all.push(chunk);
-        }
-        Ok(all.finish())
-    }
 }
 
-impl<R: Read> Read for BlockingPart<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let Some(chunk) = self.chunk()? else {
-            return Ok(0);
-        };
-        let (n, rest) = copy_into(chunk, buf);
-        self.payload.keep(rest);
-        Ok(n)
-    }
-}
+blocking_payload_reader!(
+    Part,
+    "payload",
+    "the part's closing delimiter was read",
+    "[`Multipart::next_part`]"
+);

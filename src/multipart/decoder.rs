@@ -419,7 +419,9 @@ impl Decoder {
         {
             return;
         }
-        if self.input.is_empty() && chunk.len() as u64 <= self.limits.body_bytes() - self.fed {
+        if self.input.is_empty()
+            && chunk.len() as u64 <= self.limits.get_max_body_bytes() - self.fed
+        {
             self.fed += chunk.len() as u64;
             self.input = chunk;
             return;
@@ -430,7 +432,7 @@ impl Decoder {
     /// `feed` when the chunk goes over the body limit or input is left.
     #[cold]
     fn feed_rest(&mut self, mut chunk: Bytes) {
-        let room = self.limits.body_bytes() - self.fed;
+        let room = self.limits.get_max_body_bytes() - self.fed;
         if chunk.len() as u64 > room {
             // Never look past the limit: the error comes when the decoder needs the byte after it.
             chunk.truncate(room as usize);
@@ -504,7 +506,7 @@ impl Decoder {
     /// The decoder needs more input: `Ok(None)`, or the error when no more will come.
     fn starved(&mut self) -> Result<Option<Event>> {
         if self.over_body_limit {
-            let max = self.limits.body_bytes();
+            let max = self.limits.get_max_body_bytes();
             return Err(self.fail(Error::limit_exceeded(Limit::BodyBytes, max).at(max)));
         }
         if self.finished {
@@ -547,7 +549,7 @@ impl Decoder {
                     // a copy through a local costs a store-forwarding stall here.)
                     let len = self.input.len() as u64;
                     self.consumed += len;
-                    let room = self.limits.part_bytes() - self.part_bytes;
+                    let room = self.limits.get_max_part_bytes() - self.part_bytes;
                     if len <= room {
                         self.part_bytes += len;
                         return Ok(Some(Event::Data(std::mem::take(&mut self.input))));
@@ -582,7 +584,7 @@ impl Decoder {
                             self.preamble_bytes += data.len() as u64;
                             self.preamble_ends_in_cr = data.last() == Some(&b'\r');
                             // One byte of slack: a final CR may turn out to begin the delimiter.
-                            let max = self.limits.preamble_bytes();
+                            let max = self.limits.get_max_preamble_bytes();
                             if self.preamble_bytes > max.saturating_add(1) {
                                 let err = Error::limit_exceeded(Limit::PreambleBytes, max).at(max);
                                 return Err(self.fail(err));
@@ -602,7 +604,7 @@ impl Decoder {
                                 // The preamble ends before the delimiter's line break.
                                 let cr = le == LineEnding::Crlf && self.preamble_ends_in_cr;
                                 let preamble = self.preamble_bytes - u64::from(cr);
-                                let max = self.limits.preamble_bytes();
+                                let max = self.limits.get_max_preamble_bytes();
                                 if preamble > max {
                                     let err =
                                         Error::limit_exceeded(Limit::PreambleBytes, max).at(max);
@@ -642,7 +644,7 @@ impl Decoder {
     /// Hands out `data`, the next payload bytes of the current part, enforcing the part limit.
     #[inline]
     fn payload(&mut self, data: Bytes) -> Result<Option<Event>> {
-        let room = self.limits.part_bytes() - self.part_bytes;
+        let room = self.limits.get_max_part_bytes() - self.part_bytes;
         if data.len() as u64 > room {
             return self.payload_over_limit(data, room);
         }
@@ -655,7 +657,7 @@ impl Decoder {
     fn payload_over_limit(&mut self, data: Bytes, room: u64) -> Result<Option<Event>> {
         let data_end = self.consumed.saturating_sub(self.held.len() as u64);
         let at = data_end - data.len() as u64 + room;
-        let max = self.limits.part_bytes();
+        let max = self.limits.get_max_part_bytes();
         let err = self.fail(Error::limit_exceeded(Limit::PartBytes, max).at(at));
         if room == 0 {
             return Err(err);
@@ -672,9 +674,10 @@ impl Decoder {
         }
         self.part_bytes = 0;
         self.state = State::Headers;
-        if self.parts > self.limits.parts() {
+        if self.parts > self.limits.get_max_parts() {
             return Err(
-                Error::limit_exceeded(Limit::Parts, self.limits.parts() as u64).at(self.consumed),
+                Error::limit_exceeded(Limit::Parts, self.limits.get_max_parts() as u64)
+                    .at(self.consumed),
             );
         }
         self.header_buf.clear();
@@ -823,7 +826,7 @@ impl Decoder {
     fn headers_step(&mut self) -> Result<Option<Box<PartHeaders>>> {
         let le = self.line_ending.unwrap_or(LineEnding::Crlf);
         let nl = le.as_bytes().len();
-        let max = self.limits.header_bytes();
+        let max = self.limits.get_max_header_bytes();
         // The bytes kept from earlier chunks: only the delimiter's line ending until a block
         // straddles two chunks (then `header_buf` holds it, then the block read so far).
         let kept: &[u8] = if self.header_buf.is_empty() {
@@ -861,7 +864,7 @@ impl Decoder {
                     strip_line_ending(&after_line_ending[..block_end - nl])
                 };
                 let block_len = block.len();
-                let parsed = PartHeaders::parse_limited(block, le, self.limits.headers());
+                let parsed = PartHeaders::parse_limited(block, le, self.limits.get_max_headers());
                 self.examined += (used + block_len) as u64;
                 self.advance_input(used);
                 let headers = parsed.map_err(|e| {

@@ -4,13 +4,14 @@
 ///
 /// Going over a limit is an [`ErrorKind::LimitExceeded`](crate::ErrorKind::LimitExceeded) error
 /// naming it ([`Error::limit`](crate::Error::limit)), never a silent truncation. Every setter takes
-/// and returns `self`, so limits read as one expression:
+/// and returns `self`, so limits read as one expression; each has a getter of the same name with
+/// `get_` before it, as `std::process::Command` has:
 ///
 /// ```
 /// use authenteq_export::multipart::Limits;
 ///
 /// let limits = Limits::default().max_parts(16).max_part_bytes(64 << 20);
-/// assert_eq!(limits.parts(), 16);
+/// assert_eq!(limits.get_max_parts(), 16);
 /// ```
 ///
 /// | setting | default | counts |
@@ -94,27 +95,27 @@ impl Limits {
     }
 
     /// The maximum size of one part's header block.
-    pub fn header_bytes(&self) -> usize {
+    pub fn get_max_header_bytes(&self) -> usize {
         self.header_bytes
     }
     /// The maximum number of header lines in one part.
-    pub fn headers(&self) -> usize {
+    pub fn get_max_headers(&self) -> usize {
         self.headers
     }
     /// The maximum number of parts in one body.
-    pub fn parts(&self) -> usize {
+    pub fn get_max_parts(&self) -> usize {
         self.parts
     }
     /// The maximum number of payload bytes in one part.
-    pub fn part_bytes(&self) -> u64 {
+    pub fn get_max_part_bytes(&self) -> u64 {
         self.part_bytes
     }
     /// The maximum number of bytes in the whole body.
-    pub fn body_bytes(&self) -> u64 {
+    pub fn get_max_body_bytes(&self) -> u64 {
         self.body_bytes
     }
     /// The maximum number of bytes before the first delimiter.
-    pub fn preamble_bytes(&self) -> u64 {
+    pub fn get_max_preamble_bytes(&self) -> u64 {
         self.preamble_bytes
     }
 }

@@ -1,21 +1,18 @@
 //! The async front-end: a multipart body from any `Stream` of `Bytes` chunks.
 
 use std::future::poll_fn;
-use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use futures_core::Stream;
-use tokio::io::{AsyncRead, ReadBuf};
 
 use super::boundary::Boundary;
 use super::decoder::{Decoder, Event};
 use super::headers::PartHeaders;
 use super::limits::Limits;
-use crate::driver::{
-    copy_into_read_buf, AsyncDriver, BoxError, Collector, Payload, PayloadEvent, PayloadStep,
-};
+use crate::driver::{AsyncDriver, BoxError};
 use crate::error::Result;
+use crate::payload::{async_payload_reader, Payload};
 
 /// A multipart body read from a [`Stream`] of `Result<Bytes, E>` chunks: reqwest's
 /// `bytes_stream()`, a hyper or axum body's data stream, `tokio_util::io::ReaderStream` over a
@@ -104,12 +101,12 @@ where
     /// # Errors
     ///
     /// Any decoding error (a truncated body gives [`ErrorKind::UnexpectedEnd`](crate::ErrorKind::UnexpectedEnd) here too, never
-    /// `None`), or [`ErrorKind::Source`](crate::ErrorKind::Source) when the stream failed.
+    /// `None`), or [`ErrorKind::Read`](crate::ErrorKind::Read) when the stream failed.
     pub async fn next_part(&mut self) -> Result<Option<Part<'_, S>>> {
         let headers = poll_fn(|cx| self.poll_next_part(cx)).await?;
         let number = self.driver.core.parts_started();
         Ok(headers.map(move |headers| Part {
-            body: self,
+            driver: &mut self.driver,
             headers,
             number,
             payload: Payload::default(),
@@ -120,10 +117,11 @@ where
 /// One part of a [`Multipart`] body: its headers, and its payload pulled lazily.
 ///
 /// Read the payload chunk by chunk with [`chunk`](Self::chunk) (zero-copy slices of the source's
-/// chunks), as a [`Stream`], or as an [`AsyncRead`] (`tokio::io::copy(&mut part, &mut file)`).
-/// The payload ends (`None`, or end of file) only once the part's closing delimiter was read.
+/// chunks), as a [`Stream`], or as a tokio `AsyncRead` (`tokio::io::copy(&mut part, &mut file)`;
+/// feature `tokio-io`, on by default). The payload ends (`None`, or end of file) only once the
+/// part's closing delimiter was read.
 pub struct Part<'a, S> {
-    body: &'a mut Multipart<S>,
+    driver: &'a mut AsyncDriver<S, Decoder>,
     headers: PartHeaders,
     number: usize,
     payload: Payload,
@@ -138,11 +136,7 @@ impl<S> std::fmt::Debug for Part<'_, S> {
     }
 }
 
-impl<S, E> Part<'_, S>
-where
-    S: Stream<Item = std::result::Result<Bytes, E>>,
-    E: Into<BoxError>,
-{
+impl<S> Part<'_, S> {
     /// The part's headers.
     pub fn headers(&self) -> &PartHeaders {
         &self.headers
@@ -152,81 +146,11 @@ where
     pub fn number(&self) -> usize {
         self.number
     }
-
-    /// Polls for the next payload chunk.
-    #[inline]
-    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>>> {
-        let body = &mut *self.body;
-        self.payload.poll_next(cx, |cx| {
-            body.driver.poll_map(cx, PayloadEvent::payload_step)
-        })
-    }
-
-    /// The next chunk of the payload, or `None` once the part's closing delimiter was read.
-    ///
-    /// # Errors
-    ///
-    /// As [`Multipart::next_part`]: a body that ends inside this part gives
-    /// [`ErrorKind::UnexpectedEnd`](crate::ErrorKind::UnexpectedEnd), never `None`.
-    pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
-        poll_fn(|cx| self.poll_chunk(cx)).await
-    }
-
-    /// The whole payload in one `Bytes`: no copy when it came in one chunk.
-    ///
-    /// # Errors
-    ///
-    /// As [`chunk`](Self::chunk).
-    pub async fn bytes(mut self) -> Result<Bytes> {
-        let mut all = Collector::new();
-        while let Some(chunk) = self.chunk().await? {
-            all.push(chunk);
-        }
-        Ok(all.finish())
-    }
 }
 
-impl<S, E> Stream for Part<'_, S>
-where
-    S: Stream<Item = std::result::Result<Bytes, E>>,
-    E: Into<BoxError>,
-{
-    type Item = Result<Bytes>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.poll_chunk(cx).map(Result::transpose)
-    }
-}
-
-impl<S, E> AsyncRead for Part<'_, S>
-where
-    S: Stream<Item = std::result::Result<Bytes, E>>,
-    E: Into<BoxError>,
-{
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        if buf.remaining() == 0 {
-            return Poll::Ready(Ok(()));
-        }
-        match ready!(self.poll_chunk(cx)) {
-            Ok(Some(chunk)) => self.payload.keep(copy_into_read_buf(chunk, buf)),
-            Ok(None) => {}
-            Err(e) => return Poll::Ready(Err(e.into())),
-        }
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl PayloadEvent for Event {
-    #[inline]
-    fn payload_step(self) -> PayloadStep {
-        match self {
-            Event::Data(data) => PayloadStep::Data(data),
-            Event::PartEnd => PayloadStep::End,
-            Event::PartStart(_) | Event::End => PayloadStep::Other,
-        }
-    }
-}
+async_payload_reader!(
+    Part,
+    "payload",
+    "the part's closing delimiter was read",
+    "[`Multipart::next_part`]"
+);
