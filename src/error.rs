@@ -57,11 +57,52 @@ pub enum ErrorKind {
     UnknownFormat,
     /// The export is not shaped as the API writes it: no `result` part, or two of them.
     InvalidExport,
+    /// A part declares a `Content-Transfer-Encoding` other than `binary`, `8bit` or `7bit`: its
+    /// payload would need decoding, which this crate does not do (HTTP bodies are binary).
+    UnsupportedEncoding,
     /// The encoder was asked to write a part whose payload contains the delimiter.
     DelimiterInPayload,
     /// The encoder or decoder was used out of order (for example, data written after the body was
     /// closed).
     Usage,
+}
+
+impl ErrorKind {
+    /// The HTTP status that fits an error of this kind when it is answered to a client, so a
+    /// handler maps errors in one line: `400` for a body that is malformed, cut short or not an
+    /// export, `413` for a body over a limit, `502` for an error of the API upstream, `500` for
+    /// a failure of our own (writing output, misuse).
+    ///
+    /// [`Error::http_status`] refines it with the status the API answered, when known.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::ErrorKind;
+    ///
+    /// assert_eq!(ErrorKind::LimitExceeded.http_status(), 413);
+    /// assert_eq!(ErrorKind::UnexpectedEnd.http_status(), 400);
+    /// ```
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorKind::UnexpectedEnd
+            | ErrorKind::InvalidHeader
+            | ErrorKind::InvalidContentDisposition
+            | ErrorKind::InvalidContentType
+            | ErrorKind::InvalidBoundary
+            | ErrorKind::BoundaryNotFound
+            | ErrorKind::Read
+            | ErrorKind::Json
+            | ErrorKind::InvalidBase64
+            | ErrorKind::InvalidPdf
+            | ErrorKind::UnknownFormat
+            | ErrorKind::InvalidExport
+            | ErrorKind::UnsupportedEncoding => 400,
+            ErrorKind::LimitExceeded => 413,
+            ErrorKind::Api => 502,
+            ErrorKind::Io | ErrorKind::DelimiterInPayload | ErrorKind::Usage => 500,
+        }
+    }
 }
 
 /// Which configurable limit an [`ErrorKind::LimitExceeded`] error is about.
@@ -130,6 +171,8 @@ struct Inner {
     /// A value that is the error itself rather than its cause (the API's error body): `Display`
     /// shows it, `source()` does not return it.
     value: Option<Source>,
+    /// The HTTP status the body came with, when it was an error answer.
+    http_status: Option<u16>,
 }
 
 /// The error type of every fallible operation in this crate.
@@ -171,6 +214,7 @@ impl Error {
             limit: None,
             source: None,
             value: None,
+            http_status: None,
         }))
     }
 
@@ -199,6 +243,12 @@ impl Error {
         let mut e = Error::new(kind, "");
         e.0.value = Some(Arc::new(value));
         e
+    }
+
+    /// Sets the HTTP status that answered the body (an API error's status).
+    pub(crate) fn with_http_status(mut self, status: u16) -> Self {
+        self.0.http_status = Some(status);
+        self
     }
 
     /// The value given to [`with_value`](Self::with_value).
@@ -248,6 +298,37 @@ impl Error {
         self.0.limit
     }
 
+    /// The HTTP status that fits this error when it is answered to a client: the status the API
+    /// answered for an API error, when known, else [`ErrorKind::http_status`].
+    pub fn http_status(&self) -> u16 {
+        self.0
+            .http_status
+            .unwrap_or_else(|| self.0.kind.http_status())
+    }
+
+    /// The crate's error inside an `std::io::Error`, when there is one: the `Read` and
+    /// `AsyncRead` impls of parts and files hand their errors out wrapped in `io::Error`, and
+    /// `std::io::copy` or `tokio::io::copy` pass them on as they are.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use authenteq_export::multipart::{blocking, Boundary};
+    /// use authenteq_export::{Error, ErrorKind};
+    ///
+    /// let cut: &[u8] = b"--b\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8";
+    /// let mut body = blocking::Multipart::new(cut, Boundary::new("b")?);
+    /// let mut part = body.next_part()?.expect("a part");
+    /// let io_err = std::io::copy(&mut part, &mut std::io::sink()).unwrap_err();
+    /// let err = Error::from_io(&io_err).expect("our error inside");
+    /// assert_eq!(err.kind(), ErrorKind::UnexpectedEnd);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn from_io(err: &std::io::Error) -> Option<&Error> {
+        err.get_ref().and_then(|e| e.downcast_ref::<Error>())
+    }
+
     /// A short description of the specific problem, without the location (empty when the kind
     /// says it all).
     pub fn detail(&self) -> &str {
@@ -278,6 +359,9 @@ impl fmt::Display for Error {
             ErrorKind::Api => f.write_str("api error")?,
             ErrorKind::UnknownFormat => f.write_str("unknown export format")?,
             ErrorKind::InvalidExport => f.write_str("invalid export")?,
+            ErrorKind::UnsupportedEncoding => {
+                f.write_str("unsupported content-transfer-encoding")?
+            }
             ErrorKind::Usage => f.write_str("invalid use")?,
         }
         if let Some(value) = &inner.value {
@@ -343,6 +427,26 @@ impl From<Error> for std::io::Error {
             _ => std::io::ErrorKind::InvalidData,
         };
         std::io::Error::new(kind, e)
+    }
+}
+
+/// An `io::Error` that carries the crate's error (see [`Error::from_io`]) gives it back as it
+/// was; any other is an [`ErrorKind::Io`] error with the `io::Error` as its source. So code
+/// that mixes the crate's calls with file I/O needs no error enum of its own.
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        if Error::from_io(&e).is_none() {
+            return Error::with_source(ErrorKind::Io, "", e);
+        }
+        let kind = e.kind();
+        match e.into_inner().map(|inner| inner.downcast::<Error>()) {
+            Some(Ok(ours)) => *ours,
+            // Not reached (checked above); kept whole rather than dropped.
+            Some(Err(other)) => {
+                Error::with_source(ErrorKind::Io, "", std::io::Error::new(kind, other))
+            }
+            None => Error::with_source(ErrorKind::Io, "", std::io::Error::from(kind)),
+        }
     }
 }
 

@@ -73,6 +73,15 @@ impl<R: Read> Export<R> {
         })
     }
 
+    /// An export read from `source` by `decoder`: one made for an HTTP answer
+    /// ([`ExportDecoder::for_response`](super::ExportDecoder::for_response)), for a known
+    /// format, or detecting it.
+    pub fn with_decoder(source: R, decoder: ExportDecoder) -> Self {
+        Export {
+            driver: BlockingDriver::new(source, decoder),
+        }
+    }
+
     /// Sets the size of the chunks read from the source (default 64 KiB).
     pub fn chunk_size(mut self, size: usize) -> Self {
         self.driver.chunk_size = size.max(1);

@@ -227,6 +227,9 @@ struct MultipartExport {
     part: MultipartPart,
     result_seen: bool,
     files: usize,
+    /// The boundary came from the `Content-Type`, not from the body: a body without it says
+    /// so.
+    boundary_declared: bool,
 }
 
 #[derive(Debug)]
@@ -260,6 +263,20 @@ enum Inner {
 /// The sans-I/O export decoder: fed the body's chunks, it answers with [`ExportEvent`]s, the
 /// same for the three formats.
 ///
+/// # Declared and detected formats
+///
+/// One policy decides between the `Content-Type` (or the format given) and the body's first
+/// bytes:
+///
+/// - a body that starts with a JSON object is read as JSON, whatever was declared: the API
+///   answers its errors as JSON for every endpoint;
+/// - a declared `multipart/*` type is trusted otherwise, boundary included: a body that never
+///   shows that boundary fails with [`ErrorKind::BoundaryNotFound`], naming it;
+/// - a body declared JSON or PDF is read as what its first bytes show when they show another
+///   format (a `--boundary` line, `%PDF-`), and as the declared format when they show none (so
+///   its errors are that format's);
+/// - without a declared type, the first bytes decide ([`ExportFormat::detect`]).
+///
 /// The async [`Export`](super::Export) and the blocking
 /// [`blocking::Export`](super::blocking::Export) drive it.
 #[derive(Debug)]
@@ -274,6 +291,77 @@ pub struct ExportDecoder {
     failed: Option<Error>,
     /// The format, once decided.
     format: Option<ExportFormat>,
+    /// The HTTP answer the body came with, when the caller said.
+    response: Option<Box<Response>>,
+}
+
+/// What an HTTP answer said about its body, for the errors about it.
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    content_type: Option<String>,
+    /// The body's first bytes, to show in an error about a body that is no export.
+    first_bytes: Vec<u8>,
+}
+
+/// How many of the body's first bytes an error about an unknown body shows.
+const SHOWN_BYTES: usize = 32;
+
+impl Response {
+    /// `HTTP 404 text/html`.
+    fn describe(&self) -> String {
+        match &self.content_type {
+            Some(ct) => format!("HTTP {} {ct}", self.status),
+            None => format!("HTTP {} without a content-type", self.status),
+        }
+    }
+
+    fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The first bytes, as an escaped string: `"<html>..."`.
+    fn shown_bytes(&self) -> String {
+        let shown = String::from_utf8_lossy(&self.first_bytes);
+        format!("{:?}", format!("{shown}..."))
+    }
+
+    /// `err` with what the answer said: an API error gets the status; a body that is no export
+    /// says what came instead.
+    fn explain(&self, err: Error) -> Error {
+        match err.kind() {
+            ErrorKind::Api => match err.api_error() {
+                Some(api) => {
+                    let api = api.clone().with_status(self.status);
+                    Error::with_value(ErrorKind::Api, api).with_http_status(self.status)
+                }
+                None => err.with_http_status(self.status),
+            },
+            ErrorKind::UnknownFormat => Error::new(
+                ErrorKind::UnknownFormat,
+                format!(
+                    "{}: the body is not a multipart, json or pdf export (first bytes: {})",
+                    self.describe(),
+                    self.shown_bytes()
+                ),
+            )
+            .with_http_status(self.status),
+            _ => err,
+        }
+    }
+
+    /// The error for an error status whose body reads as an export, not as an API error.
+    fn not_an_error_body(&self) -> Error {
+        Error::new(
+            ErrorKind::UnknownFormat,
+            format!(
+                "{}: an error status, but the body is not an API error (first bytes: {})",
+                self.describe(),
+                self.shown_bytes()
+            ),
+        )
+        .with_http_status(self.status)
+    }
 }
 
 impl ExportDecoder {
@@ -310,6 +398,7 @@ impl ExportDecoder {
             skipped: 0,
             failed: None,
             format: None,
+            response: None,
         }
     }
 
@@ -332,13 +421,55 @@ impl ExportDecoder {
         )
     }
 
-    fn inner_for(format: ExportFormat, limits: ExportLimits) -> Inner {
+    /// A decoder for the body of an HTTP answer with this status and `Content-Type`: as
+    /// [`for_content_type`](Self::for_content_type), and errors say what the answer was. An API
+    /// error body gets the status ([`ApiError::http_status`](super::ApiError::http_status),
+    /// [`Error::http_status`]); a body that is no export reads, for example,
+    /// `HTTP 404 text/html: the body is not a multipart, json or pdf export (first bytes:
+    /// "<html>...")`; an error status (not `2xx`) whose body is not an API error is an
+    /// [`ErrorKind::UnknownFormat`] error too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::export::{ExportDecoder, ExportLimits};
+    /// use authenteq_export::ErrorKind;
+    ///
+    /// let mut decoder = ExportDecoder::for_response(404, Some("text/html"), ExportLimits::default())?;
+    /// decoder.feed(bytes::Bytes::from_static(b"<html><body>Not Found</body></html>"));
+    /// decoder.finish();
+    /// let err = decoder.next_event().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::UnknownFormat);
+    /// assert_eq!(err.http_status(), 404);
+    /// assert!(err.to_string().starts_with("unknown export format: HTTP 404 text/html: the body is not"));
+    /// # Ok::<(), authenteq_export::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`ExportFormat::from_content_type`].
+    pub fn for_response(
+        status: u16,
+        content_type: Option<&str>,
+        limits: ExportLimits,
+    ) -> Result<Self> {
+        let mut decoder = Self::for_content_type(content_type, limits)?;
+        decoder.response = Some(Box::new(Response {
+            status,
+            content_type: content_type.map(str::to_owned),
+            first_bytes: Vec::new(),
+        }));
+        Ok(decoder)
+    }
+
+    fn inner_for(format: ExportFormat, limits: ExportLimits, boundary_declared: bool) -> Inner {
         match format {
             ExportFormat::Multipart(boundary) => Inner::Multipart(Box::new(MultipartExport {
                 decoder: Decoder::with_limits(boundary, limits.multipart_decoder_limits()),
                 part: MultipartPart::Between,
                 result_seen: false,
                 files: 0,
+                boundary_declared,
             })),
             ExportFormat::Json => Inner::Json(Box::new(JsonExport::new(limits))),
             ExportFormat::Pdf => Inner::Pdf(PdfExport {
@@ -360,6 +491,12 @@ impl ExportDecoder {
     /// Gives the decoder the next chunk; call it when [`next_event`](Self::next_event) returned
     /// `Ok(None)`.
     pub fn feed(&mut self, chunk: Bytes) {
+        if let Some(response) = &mut self.response {
+            let room = SHOWN_BYTES - response.first_bytes.len();
+            response
+                .first_bytes
+                .extend_from_slice(&chunk[..room.min(chunk.len())]);
+        }
         match &mut self.inner {
             Inner::Detecting { head, .. } => head.push(chunk),
             Inner::Multipart(m) => m.decoder.feed(chunk),
@@ -416,7 +553,14 @@ impl ExportDecoder {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
-        let result = self.step();
+        let mut result = self.step();
+        if let Some(response) = &self.response {
+            result = match result {
+                Err(err) => Err(response.explain(err)),
+                Ok(Some(_)) if !response.is_success() => Err(response.not_an_error_body()),
+                ok => ok,
+            };
+        }
         if let Err(err) = &result {
             self.failed = Some(err.clone());
         }
@@ -437,8 +581,9 @@ impl ExportDecoder {
                         skip = leading_junk(head.bytes());
                         self.skipped = skip as u64;
                     }
+                    let declared_multipart = matches!(declared, Some(ExportFormat::Multipart(_)));
                     let chunks = std::mem::take(head).into_chunks(skip);
-                    self.inner = Self::inner_for(format.clone(), self.limits);
+                    self.inner = Self::inner_for(format.clone(), self.limits, declared_multipart);
                     self.format = Some(format);
                     for chunk in chunks {
                         self.feed(chunk);
@@ -539,7 +684,13 @@ fn decide(
     match declared {
         Some(format) => match first {
             Some(b'{') => Ok(Some(ExportFormat::Json)),
-            Some(_) => Ok(Some(format)),
+            Some(_) if matches!(format, ExportFormat::Multipart(_)) => Ok(Some(format)),
+            // Declared JSON or PDF: what the bytes show wins, when they show a format.
+            Some(_) => match ExportFormat::detect(head) {
+                Ok(Some(shown)) => Ok(Some(shown)),
+                Ok(None) if !finished => Ok(None),
+                Ok(None) | Err(_) => Ok(Some(format)),
+            },
             // Only whitespace so far: after DETECT_BYTES of it, the declared format decides.
             None if finished || head.len() >= DETECT_BYTES => Ok(Some(format)),
             None => Ok(None),
@@ -575,14 +726,29 @@ fn decide(
 impl MultipartExport {
     fn next_event(&mut self, limits: ExportLimits) -> Result<Option<ExportEvent>> {
         loop {
-            let Some(event) = self.decoder.next_event()? else {
-                return Ok(None);
+            let event = match self.decoder.next_event() {
+                Ok(Some(event)) => event,
+                Ok(None) => return Ok(None),
+                Err(err) => return Err(self.explain_missing_boundary(err)),
             };
             // Errors about the export are placed where the decoder stands in the body, which is
             // the same under every chunking.
             let at = self.decoder.position();
             match event {
                 Event::PartStart(headers) => {
+                    if let Some(encoding) = headers.get("content-transfer-encoding") {
+                        let encoding = encoding.trim();
+                        if !["binary", "8bit", "7bit"]
+                            .iter()
+                            .any(|e| e.eq_ignore_ascii_case(encoding))
+                        {
+                            let detail = format!(
+                                "content-transfer-encoding {encoding:?}: only binary, 8bit and 7bit parts are read"
+                            );
+                            let err = Error::new(ErrorKind::UnsupportedEncoding, detail);
+                            return Err(self.fail(err.at(at)));
+                        }
+                    }
                     if headers.name() == Some("result") {
                         if self.result_seen {
                             let err = Error::new(ErrorKind::InvalidExport, "a second result part");
@@ -648,6 +814,37 @@ impl MultipartExport {
                 }
             }
         }
+    }
+
+    /// A body that never shows the boundary its `Content-Type` declared fails in the preamble
+    /// (its limit, or the end of input): the error names the boundary, since the body is likely
+    /// of another kind or was declared with another boundary.
+    fn explain_missing_boundary(&mut self, err: Error) -> Error {
+        if !self.boundary_declared || self.decoder.line_ending().is_some() {
+            return err;
+        }
+        let boundary = self.decoder.boundary().as_str();
+        let explained = match (err.kind(), err.limit()) {
+            (ErrorKind::LimitExceeded, Some((Limit::PreambleBytes, max))) => Error::new(
+                ErrorKind::BoundaryNotFound,
+                format!(
+                    "boundary {boundary:?} from the content-type was not found in the first {max} bytes"
+                ),
+            )
+            .at(0),
+            // The body may have been cut inside its first delimiter line: still a truncation,
+            // but the message names the boundary looked for.
+            (ErrorKind::UnexpectedEnd, _) => Error::new(
+                ErrorKind::UnexpectedEnd,
+                format!(
+                    "no delimiter line with boundary {boundary:?} from the content-type in the {} bytes read",
+                    self.decoder.bytes_fed()
+                ),
+            )
+            .at(self.decoder.bytes_fed()),
+            _ => return err,
+        };
+        self.decoder.stop(explained)
     }
 
     /// Stops the export with an error about the current part.

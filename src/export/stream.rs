@@ -124,6 +124,15 @@ where
         })
     }
 
+    /// An export read from `source` by `decoder`: one made for an HTTP answer
+    /// ([`ExportDecoder::for_response`](super::ExportDecoder::for_response)), for a known
+    /// format, or detecting it.
+    pub fn with_decoder(source: S, decoder: ExportDecoder) -> Self {
+        Export {
+            driver: AsyncDriver::new(source, decoder),
+        }
+    }
+
     /// Bytes pulled from the source so far.
     pub fn bytes_read(&self) -> u64 {
         self.driver.core.bytes_fed()

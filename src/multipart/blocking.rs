@@ -50,6 +50,63 @@ impl<R: Read> Multipart<R> {
         }
     }
 
+    /// A body whose boundary is taken from its own first delimiter line
+    /// ([`Boundary::sniff`]), for a body saved without its `Content-Type`.
+    ///
+    /// Reads from `source` until the first line starting with `--` ends: at most the preamble
+    /// limit plus one delimiter line. Those bytes are decoded as the body's start, not read
+    /// again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::multipart::{blocking::Multipart, Limits};
+    ///
+    /// let saved: &[u8] = b"--xyz\r\nContent-Disposition: form-data; name=\"result\"\r\n\r\n{}\r\n--xyz--\r\n";
+    /// let mut body = Multipart::sniffing(saved, Limits::default())?;
+    /// let part = body.next_part()?.expect("a part");
+    /// assert_eq!(part.headers().name(), Some("result"));
+    /// # Ok::<(), authenteq_export::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Boundary::sniff`] ([`ErrorKind::BoundaryNotFound`](crate::ErrorKind::BoundaryNotFound)
+    /// when no delimiter line ends within the preamble limit or the body), and
+    /// [`ErrorKind::Read`](crate::ErrorKind::Read) when reading failed.
+    pub fn sniffing(mut source: R, limits: Limits) -> Result<Self> {
+        // The preamble, then `--`, the boundary, transport padding and a line ending.
+        let most = limits.get_max_preamble_bytes().saturating_add(
+            (2 + super::MAX_BOUNDARY_LEN + super::MAX_TRANSPORT_PADDING + 2) as u64,
+        );
+        let mut head = Vec::new();
+        let boundary = loop {
+            let err = match Boundary::sniff(&head) {
+                Ok(boundary) => break boundary,
+                Err(err) => err,
+            };
+            if err.kind() != crate::ErrorKind::BoundaryNotFound || head.len() as u64 >= most {
+                return Err(err);
+            }
+            let want = (most - head.len() as u64).min(crate::driver::DEFAULT_CHUNK_SIZE as u64);
+            let before = head.len();
+            let read = (&mut source).take(want).read_to_end(&mut head);
+            match read {
+                Ok(0) => return Err(err),
+                Ok(_) => {}
+                Err(e) => {
+                    let read_err = crate::Error::with_source(crate::ErrorKind::Read, "", e);
+                    return Err(read_err.at(before as u64));
+                }
+            }
+        };
+        let mut decoder = Decoder::with_limits(boundary, limits);
+        decoder.feed(bytes::Bytes::from(head));
+        Ok(Multipart {
+            driver: BlockingDriver::new(source, decoder),
+        })
+    }
+
     /// Sets the size of the chunks read from the source (at least 1 byte; default
     /// [`DEFAULT_CHUNK_SIZE`](crate::multipart::DEFAULT_CHUNK_SIZE)).
     pub fn chunk_size(mut self, size: usize) -> Self {
