@@ -12,6 +12,7 @@ mod decoder;
 mod encode;
 mod files;
 mod json;
+mod macros;
 mod model;
 mod reader;
 
