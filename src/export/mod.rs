@@ -8,6 +8,7 @@
 //! [`ErrorKind::Api`](crate::ErrorKind::Api) error carrying the typed [`ApiError`].
 
 mod api_error;
+mod base64_content;
 mod decoder;
 mod encode;
 mod files;

@@ -2,11 +2,8 @@
 
 use std::fmt;
 
-use base64::alphabet;
 use base64::display::Base64Display;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
-use base64::engine::DecodePaddingMode;
-use base64::{DecodeError, Engine as _};
+use base64::engine::general_purpose::STANDARD;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
@@ -14,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::de::{fields, visit_members};
 use super::redact::Keys;
+use crate::export::base64_content::decode_text;
 
 /// How an [`EmbeddedFile`] is written in the JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -33,8 +31,10 @@ pub enum EmbeddedFileForm {
 /// members is written as an object, so that nothing is lost.)
 ///
 /// The content is standard base64 (`+/`); it may be padded or not, and may be wrapped with
-/// whitespace or line breaks MIME-style. It is always written back padded, on one line. Invalid
-/// base64 is an error that says what is wrong and where, for example
+/// whitespace or line breaks MIME-style. Bits set past the last byte are ignored (`/9j/2R==` reads
+/// as `/9j/2Q==`), as in the streaming [`ExportReader`](crate::export::ExportReader). It is always
+/// written back padded, on one line. Invalid base64 is an error that says what is wrong and where,
+/// for example
 /// `invalid base64 in embedded file: invalid character '-' at offset 12 of the text`.
 ///
 /// `Debug` shows only the size and content type, such as `<2048 bytes image/jpeg>`.
@@ -106,99 +106,6 @@ impl fmt::Debug for EmbeddedFile {
     }
 }
 
-/// Standard base64, padded or not, no trailing bits.
-const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
-
-/// A base64 decoding failure, with offsets into the text as written (whitespace included).
-enum Base64Error {
-    /// A character that is neither in the alphabet, nor `=`, nor whitespace.
-    Character(usize, char),
-    /// A structural problem the decoder found.
-    Decode(DecodeError),
-}
-
-impl fmt::Display for Base64Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("invalid base64 in embedded file: ")?;
-        match *self {
-            Base64Error::Character(offset, c) => {
-                write!(f, "invalid character {c:?} at offset {offset} of the text")
-            }
-            Base64Error::Decode(DecodeError::InvalidByte(offset, b'=')) => {
-                write!(
-                    f,
-                    "padding '=' before the end, at offset {offset} of the text"
-                )
-            }
-            Base64Error::Decode(DecodeError::InvalidByte(offset, byte)) => write!(
-                f,
-                "invalid character {:?} at offset {offset} of the text",
-                char::from(byte)
-            ),
-            Base64Error::Decode(DecodeError::InvalidLength(symbols)) => write!(
-                f,
-                "{symbols} base64 characters cannot encode whole bytes (truncated input?)"
-            ),
-            Base64Error::Decode(DecodeError::InvalidLastSymbol(offset, byte)) => write!(
-                f,
-                "last character {:?} (offset {offset} of the text) has bits set past the end of \
-                 the data (truncated or corrupted input?)",
-                char::from(byte)
-            ),
-            Base64Error::Decode(DecodeError::InvalidPadding) => f.write_str("invalid padding"),
-        }
-    }
-}
-
-/// Decodes standard base64, padded or not, ignoring ASCII whitespace anywhere.
-fn decode_base64(text: &str) -> Result<Vec<u8>, Base64Error> {
-    // Report the first foreign character ourselves, as a character (not as one byte of its UTF-8
-    // encoding), and before the decoder's structural checks.
-    let is_base64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
-    if let Some(offset) = text
-        .bytes()
-        .position(|b| !is_base64(b) && !b.is_ascii_whitespace())
-    {
-        let c = text[offset..]
-            .chars()
-            .next()
-            .unwrap_or(char::REPLACEMENT_CHARACTER);
-        return Err(Base64Error::Character(offset, c));
-    }
-    let bytes = text.as_bytes();
-    if !bytes.iter().any(u8::is_ascii_whitespace) {
-        return LENIENT_BASE64.decode(bytes).map_err(Base64Error::Decode);
-    }
-    let compact: Vec<u8> = bytes
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    LENIENT_BASE64.decode(&compact).map_err(|e| {
-        // Point offsets at the text as written, whitespace included.
-        let original = |offset: usize| {
-            bytes
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| !b.is_ascii_whitespace())
-                .nth(offset)
-                .map_or(bytes.len(), |(i, _)| i)
-        };
-        Base64Error::Decode(match e {
-            DecodeError::InvalidByte(offset, byte) => {
-                DecodeError::InvalidByte(original(offset), byte)
-            }
-            DecodeError::InvalidLastSymbol(offset, byte) => {
-                DecodeError::InvalidLastSymbol(original(offset), byte)
-            }
-            other => other,
-        })
-    })
-}
-
 /// The `content` member: a base64 string, decoded.
 struct Base64Content(Vec<u8>);
 
@@ -214,7 +121,7 @@ impl<'de> Deserialize<'de> for Base64Content {
             }
 
             fn visit_str<E: de::Error>(self, value: &str) -> Result<Base64Content, E> {
-                decode_base64(value).map(Base64Content).map_err(E::custom)
+                decode_text(value).map(Base64Content).map_err(E::custom)
             }
         }
 
@@ -280,7 +187,7 @@ impl<'de> Visitor<'de> for EmbeddedFileVisitor {
     }
 
     fn visit_str<E: de::Error>(self, value: &str) -> Result<EmbeddedFile, E> {
-        let content = decode_base64(value).map_err(E::custom)?;
+        let content = decode_text(value).map_err(E::custom)?;
         Ok(EmbeddedFile::bare(content))
     }
 
