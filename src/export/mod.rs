@@ -17,9 +17,12 @@ mod macros;
 mod model;
 mod reader;
 
-pub use api_error::*;
+pub use api_error::{ApiError, ApiErrorCode};
 pub use decoder::{ExportDecoder, ExportEvent, ExportFormat, ExportLimits, DETECT_BYTES};
 pub use encode::{json_export, write_multipart_export, OutgoingFile};
 pub use files::{extension_for, sniff_content_type, FileInfo, FileKind};
-pub use model::*;
+pub use model::{
+    DocumentData, DocumentSlot, DocumentType, EmbeddedFile, EmbeddedFileForm, LicenseClassDetail,
+    Platform, Sex, VerificationResult,
+};
 pub use reader::{BlockingExportFile, Export, ExportFile, ExportItem, ExportReader};
