@@ -20,8 +20,8 @@ pub(super) trait TextField: Copy {
 /// A `YYYY-MM-DD` date member.
 #[derive(Clone, Copy)]
 pub(super) struct DateField {
-    pub(super) field: &'static str,
-    pub(super) show_value: bool,
+    field: &'static str,
+    show_value: bool,
 }
 
 /// An RFC 3339 timestamp member, converted to UTC.
@@ -135,7 +135,7 @@ fn fast_utc_timestamp(bytes: &[u8]) -> Option<DateTime<Utc>> {
 /// else is an "expected a string" error (as for `Option<String>`). The text is borrowed from the
 /// input when the deserializer can.
 #[derive(Clone, Copy)]
-pub(super) struct OptionalText<F>(pub(super) F);
+pub(super) struct OptionalText<F>(F);
 
 impl<'de, F: TextField> DeserializeSeed<'de> for OptionalText<F> {
     type Value = Option<F::Output>;
@@ -196,6 +196,15 @@ pub(super) fn date(field: &'static str) -> OptionalText<DateField> {
     OptionalText(DateField {
         field,
         show_value: true,
+    })
+}
+
+/// A date member holding personal data, such as the date of birth: an invalid value stays out
+/// of the error.
+pub(super) fn personal_date(field: &'static str) -> OptionalText<DateField> {
+    OptionalText(DateField {
+        field,
+        show_value: false,
     })
 }
 

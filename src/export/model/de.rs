@@ -125,3 +125,73 @@ where
     }
     Ok(())
 }
+
+/// A model object read member by member into a value that already exists.
+pub(super) trait ReadMembers: Default {
+    /// What an "invalid type" error says was expected, such as `struct DocumentData`.
+    const EXPECTING: &'static str;
+
+    /// Reads the members of the object into `self`.
+    fn read_members<'de, A: MapAccess<'de>>(&mut self, map: &mut A) -> Result<(), A::Error>;
+}
+
+/// `Deserialize::deserialize` for a [`ReadMembers`] type: a default value, filled in place.
+pub(super) fn deserialize_object<'de, T, D>(deserializer: D) -> Result<T, D::Error>
+where
+    T: ReadMembers,
+    D: Deserializer<'de>,
+{
+    let mut out = T::default();
+    deserializer.deserialize_map(InPlace(&mut out))?;
+    Ok(out)
+}
+
+/// Reads an object into the value it borrows.
+// In place, because the result and its documents are large: filling them where they stay saves
+// copying them from one return value to the next.
+pub(super) struct InPlace<'a, T>(pub(super) &'a mut T);
+
+impl<'de, T: ReadMembers> Visitor<'de> for InPlace<'_, T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(T::EXPECTING)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.0.read_members(&mut map)
+    }
+}
+
+/// Reads an optional object (`null` is `None`) straight into its slot.
+pub(super) struct OptionInPlace<'a, T>(pub(super) &'a mut Option<T>);
+
+impl<'de, T: ReadMembers> DeserializeSeed<'de> for OptionInPlace<'_, T> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de, T: ReadMembers> Visitor<'de> for OptionInPlace<'_, T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("option")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        *self.0 = None;
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.visit_none()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        let value = self.0.insert(T::default());
+        deserializer.deserialize_map(InPlace(value))
+    }
+}

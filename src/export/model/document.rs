@@ -4,13 +4,13 @@ use std::fmt;
 
 use chrono::NaiveDate;
 use indexmap::IndexMap;
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserializer, MapAccess};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::codes::{DocumentType, Sex};
-use super::dates::{date, ser_date, DateField, OptionalText};
-use super::de::{fields, visit_members};
+use super::dates::{date, personal_date, ser_date};
+use super::de::{deserialize_object, fields, visit_members, ReadMembers};
 use super::file::EmbeddedFile;
 use super::redact::{extra_keys, redacted, shown};
 
@@ -173,60 +173,18 @@ fields!(DocumentField {
 
 impl<'de> Deserialize<'de> for DocumentData {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut out = DocumentData::default();
-        deserializer.deserialize_map(DocumentDataVisitor(&mut out))?;
-        Ok(out)
+        deserialize_object(deserializer)
     }
 }
 
-/// Reads an optional document (`null` is `None`) straight into its slot.
-pub(super) struct DocumentInPlace<'a>(pub(super) &'a mut Option<DocumentData>);
+impl ReadMembers for DocumentData {
+    const EXPECTING: &'static str = "struct DocumentData";
 
-impl<'de> DeserializeSeed<'de> for DocumentInPlace<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_option(self)
-    }
-}
-
-impl<'de> Visitor<'de> for DocumentInPlace<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("option")
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        *self.0 = None;
-        Ok(())
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.visit_none()
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        let document = self.0.insert(DocumentData::default());
-        deserializer.deserialize_map(DocumentDataVisitor(document))
-    }
-}
-
-/// Reads the members into a document in place.
-struct DocumentDataVisitor<'a>(&'a mut DocumentData);
-
-impl<'de> Visitor<'de> for DocumentDataVisitor<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("struct DocumentData")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    fn read_members<'de, A: MapAccess<'de>>(&mut self, map: &mut A) -> Result<(), A::Error> {
         use DocumentField as F;
 
-        let out = self.0;
-        visit_members(&mut map, &mut out.extra, |map, field| {
+        let out = self;
+        visit_members(map, &mut out.extra, |map, field| {
             match field {
                 F::DocumentType => out.document_type = map.next_value()?,
                 F::DocumentNumber => out.document_number = map.next_value()?,
@@ -240,12 +198,7 @@ impl<'de> Visitor<'de> for DocumentDataVisitor<'_> {
                 F::NamePrefixes => out.name_prefixes = map.next_value()?,
                 F::Sex => out.sex = map.next_value()?,
                 F::DateOfBirth => {
-                    // Personal data: an invalid value stays out of the message.
-                    let field = DateField {
-                        field: "dateOfBirth",
-                        show_value: false,
-                    };
-                    out.date_of_birth = map.next_value_seed(OptionalText(field))?;
+                    out.date_of_birth = map.next_value_seed(personal_date("dateOfBirth"))?
                 }
                 F::DateOfExpiry => {
                     out.date_of_expiry = map.next_value_seed(date("dateOfExpiry"))?
@@ -259,8 +212,7 @@ impl<'de> Visitor<'de> for DocumentDataVisitor<'_> {
                 F::FaceImage => out.face_image = map.next_value()?,
             }
             Ok(())
-        })?;
-        Ok(())
+        })
     }
 }
 
@@ -319,29 +271,22 @@ fields!(LicenseClassField {
 
 impl<'de> Deserialize<'de> for LicenseClassDetail {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(LicenseClassDetailVisitor)
+        deserialize_object(deserializer)
     }
 }
 
-struct LicenseClassDetailVisitor;
+impl ReadMembers for LicenseClassDetail {
+    const EXPECTING: &'static str = "struct LicenseClassDetail";
 
-impl<'de> Visitor<'de> for LicenseClassDetailVisitor {
-    type Value = LicenseClassDetail;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("struct LicenseClassDetail")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LicenseClassDetail, A::Error> {
-        let mut out = LicenseClassDetail::default();
-        visit_members(&mut map, &mut out.extra, |map, field| {
+    fn read_members<'de, A: MapAccess<'de>>(&mut self, map: &mut A) -> Result<(), A::Error> {
+        let out = self;
+        visit_members(map, &mut out.extra, |map, field| {
             match field {
                 LicenseClassField::From => out.from = map.next_value_seed(date("from"))?,
                 LicenseClassField::To => out.to = map.next_value_seed(date("to"))?,
                 LicenseClassField::Notes => out.notes = map.next_value()?,
             }
             Ok(())
-        })?;
-        Ok(out)
+        })
     }
 }

@@ -3,14 +3,14 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::codes::Platform;
 use super::dates::{ser_timestamp, timestamp};
-use super::de::{fields, visit_members};
-use super::document::{DocumentData, DocumentInPlace};
+use super::de::{deserialize_object, fields, visit_members, InPlace, OptionInPlace, ReadMembers};
+use super::document::DocumentData;
 use super::fast;
 use super::file::EmbeddedFile;
 use super::redact::{extra_keys, shown};
@@ -124,38 +124,40 @@ impl VerificationResult {
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn from_json(json: &[u8]) -> Result<Self, serde_json::Error> {
-        // One UTF-8 check of the whole input is much cheaper than serde_json's check of every
-        // string (keys included) one by one; `from_str` then skips the latter. Input that is not
-        // UTF-8 goes through `from_slice`, for its exact error and position.
-        let Ok(text) = std::str::from_utf8(json) else {
-            return serde_json::from_slice(json);
-        };
         // (Filled in place: the struct is large, and every move is a copy.)
         let mut result = VerificationResult::default();
-        if result.fill_from_json(text) {
-            return Ok(result);
-        }
-        serde_json::from_str(text)
+        result.read_json(json)?;
+        Ok(result)
     }
 
     /// As [`from_json`](Self::from_json), built in place on the heap, where the export
     /// decoder's event carries it.
     pub(crate) fn from_json_boxed(json: &[u8]) -> Result<Box<Self>, serde_json::Error> {
-        let Ok(text) = std::str::from_utf8(json) else {
-            return serde_json::from_slice(json).map(Box::new);
-        };
         let mut result = Box::<VerificationResult>::default();
-        if result.fill_from_json(text) {
-            return Ok(result);
+        result.read_json(json)?;
+        Ok(result)
+    }
+
+    /// Reads `json` into `self`, a default result, with the outcome `from_json` documents.
+    fn read_json(&mut self, json: &[u8]) -> Result<(), serde_json::Error> {
+        // One UTF-8 check of the whole input is much cheaper than serde_json's check of every
+        // string (keys included) one by one; `from_str` then skips the latter. Input that is not
+        // UTF-8 goes through `from_slice`, for its exact error and position.
+        let Ok(text) = std::str::from_utf8(json) else {
+            *self = serde_json::from_slice(json)?;
+            return Ok(());
+        };
+        if !self.fill_from_json(text) {
+            *self = serde_json::from_str(text)?;
         }
-        serde_json::from_str(text).map(Box::new)
+        Ok(())
     }
 
     /// Reads the common case without serde_json's bookkeeping (see `fast`) into a default
     /// result. `false` means anything else, or an error: the caller asks serde_json then.
     fn fill_from_json(&mut self, text: &str) -> bool {
         let mut reader = fast::Reader::new(text);
-        let read = reader.deserialize_map(VerificationResultVisitor(self));
+        let read = reader.deserialize_map(InPlace(self));
         read.is_ok() && reader.end().is_ok()
     }
 
@@ -241,27 +243,17 @@ fields!(ResultField {
 
 impl<'de> Deserialize<'de> for VerificationResult {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut out = VerificationResult::default();
-        deserializer.deserialize_map(VerificationResultVisitor(&mut out))?;
-        Ok(out)
+        deserialize_object(deserializer)
     }
 }
 
-/// Reads the members into the result in place (the documents too), which saves copying these
-/// large structs from one return value to the next.
-struct VerificationResultVisitor<'a>(&'a mut VerificationResult);
+impl ReadMembers for VerificationResult {
+    const EXPECTING: &'static str = "struct VerificationResult";
 
-impl<'de> Visitor<'de> for VerificationResultVisitor<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("struct VerificationResult")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let out = self.0;
+    fn read_members<'de, A: MapAccess<'de>>(&mut self, map: &mut A) -> Result<(), A::Error> {
+        let out = self;
         let mut id = None;
-        visit_members(&mut map, &mut out.extra, |map, field| {
+        visit_members(map, &mut out.extra, |map, field| {
             match field {
                 ResultField::Id => id = Some(map.next_value()?),
                 ResultField::Platform => out.platform = map.next_value()?,
@@ -271,13 +263,13 @@ impl<'de> Visitor<'de> for VerificationResultVisitor<'_> {
                 ResultField::EndTime => out.end_time = map.next_value_seed(timestamp("endTime"))?,
                 ResultField::LivenessFaceImage => out.liveness_face_image = map.next_value()?,
                 ResultField::DocumentData => {
-                    map.next_value_seed(DocumentInPlace(&mut out.document_data))?
+                    map.next_value_seed(OptionInPlace(&mut out.document_data))?
                 }
                 ResultField::DocumentData2 => {
-                    map.next_value_seed(DocumentInPlace(&mut out.document_data2))?
+                    map.next_value_seed(OptionInPlace(&mut out.document_data2))?
                 }
                 ResultField::DocumentData3 => {
-                    map.next_value_seed(DocumentInPlace(&mut out.document_data3))?
+                    map.next_value_seed(OptionInPlace(&mut out.document_data3))?
                 }
                 ResultField::NfcVerified => out.nfc_verified = map.next_value()?,
                 ResultField::AddressProofDocument => {
