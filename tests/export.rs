@@ -2230,6 +2230,41 @@ fn json_reader_stops_at_an_error() {
     assert_eq!(kinds, vec![Err(ErrorKind::InvalidBase64); 4]);
 }
 
+/// One base64 policy: bits set past the last byte (`2R==`, where a canonical writer puts `2Q==`)
+/// are ignored alike by the typed model and by the streaming reader, whole or a byte at a time.
+#[test]
+fn base64_trailing_bits_read_the_same_by_the_model_and_the_streaming_reader() {
+    for file in [
+        r#"{"contentType":"image/jpeg","content":"/9j/2R=="}"#,
+        r#""/9j/2R==""#,
+    ] {
+        let doc = format!(r#"{{"id":"b1","livenessFaceImage":{file}}}"#);
+        let typed = VerificationResult::from_json(doc.as_bytes())
+            .unwrap_or_else(|e| panic!("{doc}: {e}"))
+            .liveness_face_image
+            .expect("a face image")
+            .content;
+        assert_eq!(typed, [0xff, 0xd8, 0xff, 0xd9], "{doc}");
+        for chunk_size in [1, 4096] {
+            let mut export = blocking::Export::new(doc.as_bytes(), Some("application/json"))
+                .unwrap()
+                .chunk_size(chunk_size);
+            let mut streamed = Vec::new();
+            while let Some(item) = export.next_item().unwrap_or_else(|e| panic!("{doc}: {e}")) {
+                if let ExportItem::File(file) = item {
+                    assert_eq!(file.kind(), &FileKind::LivenessFaceImage);
+                    streamed.push(file.bytes().unwrap().to_vec());
+                }
+            }
+            assert_eq!(
+                streamed,
+                std::slice::from_ref(&typed),
+                "{doc} in chunks of {chunk_size}"
+            );
+        }
+    }
+}
+
 /// Reads an export whose stream fails after its first half, then would go on; returns what each
 /// of four `next_item` calls after the failure gave.
 fn after_a_source_error(body: &[u8], content_type: &str) -> Vec<Result<&'static str, ErrorKind>> {

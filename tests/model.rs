@@ -488,11 +488,6 @@ fn invalid_base64_is_an_error_that_says_why() {
             "/9j/2",
             "5 base64 characters cannot encode whole bytes (truncated input?)",
         ),
-        (
-            "/9j/2R==",
-            "last character 'R' (offset 5 of the text) has bits set past the end of the data \
-             (truncated or corrupted input?)",
-        ),
         ("/9jé", "invalid character 'é' at offset 3 of the text"),
         ("/9é-", "invalid character 'é' at offset 2 of the text"),
         ("/9-é", "invalid character '-' at offset 2 of the text"),

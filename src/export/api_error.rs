@@ -7,7 +7,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::model::lenient_enum;
+use super::macros::lenient_enum;
 
 lenient_enum! {
     /// The `errorCode` of an API error body.

@@ -10,134 +10,16 @@
 
 use std::collections::VecDeque;
 
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::DecodePaddingMode;
-use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
 
+use super::base64_content::{base64_error, Base64Stream};
 use super::decoder::{ExportEvent, ExportLimits};
 use super::files::{sniff_content_type, FileInfo, FileKind};
 use super::{ApiError, VerificationResult};
 use crate::error::{Error, ErrorKind, Limit, PartRef, Result};
 
-/// Standard base64, padding optional, as the API and other writers produce it.
-const BASE64: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(true),
-);
-
 /// Decoded bytes held back before a file is announced, to guess its content type.
 const SNIFF_BYTES: usize = 16;
-
-fn is_base64_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'='
-}
-
-/// A base64 decoder fed runs of characters.
-#[derive(Debug, Default)]
-struct Base64Stream {
-    quad: [u8; 4],
-    filled: usize,
-    padded: bool,
-    out: BytesMut,
-}
-
-fn base64_error(detail: impl Into<std::borrow::Cow<'static, str>>, at: u64) -> Error {
-    Error::new(ErrorKind::InvalidBase64, detail).at(at)
-}
-
-impl Base64Stream {
-    fn push_byte(&mut self, b: u8, at: u64) -> Result<()> {
-        if !is_base64_byte(b) {
-            return Err(base64_error(
-                format!("byte {:?} is not base64", char::from(b)),
-                at,
-            ));
-        }
-        if self.padded {
-            return Err(base64_error("data after the base64 padding", at));
-        }
-        self.quad[self.filled] = b;
-        self.filled += 1;
-        if self.filled == 4 {
-            self.filled = 0;
-            let quad = self.quad;
-            self.decode(&quad, at - 3)?;
-        }
-        Ok(())
-    }
-
-    /// Decodes whole quads of base64 characters starting at body offset `at`.
-    fn decode(&mut self, chars: &[u8], at: u64) -> Result<()> {
-        if self.padded {
-            return Err(base64_error("data after the base64 padding", at));
-        }
-        let start = self.out.len();
-        self.out.resize(start + chars.len() / 4 * 3 + 3, 0);
-        match BASE64.decode_slice(chars, &mut self.out[start..]) {
-            Ok(n) => self.out.truncate(start + n),
-            Err(e) => {
-                self.out.truncate(start);
-                use base64::{DecodeError, DecodeSliceError};
-                let (pos, detail) = match e {
-                    DecodeSliceError::DecodeError(DecodeError::InvalidByte(i, b'=')) => {
-                        // Padding inside the quads: the error is the first data byte after it.
-                        let data = chars[i..]
-                            .iter()
-                            .position(|&b| b != b'=')
-                            .map_or(i, |j| i + j);
-                        (data, "data after the base64 padding".to_string())
-                    }
-                    DecodeSliceError::DecodeError(DecodeError::InvalidByte(i, b)) => {
-                        (i, format!("byte {:?} is not base64", char::from(b)))
-                    }
-                    other => (0, other.to_string()),
-                };
-                return Err(base64_error(detail, at + pos as u64));
-            }
-        }
-        self.padded = chars.last() == Some(&b'=');
-        Ok(())
-    }
-
-    /// Decodes a run of base64 characters that starts at body offset `at`.
-    ///
-    /// Whole quads are decoded in bulk; when that fails, the run is taken again one character at
-    /// a time, exactly as it would be had it come in 1-byte chunks, so the error (its offset,
-    /// and the bytes handed out before it) is the same under every chunking.
-    fn push_run(&mut self, run: &[u8], at: u64) -> Result<()> {
-        let mut i = 0;
-        while self.filled > 0 && i < run.len() {
-            self.push_byte(run[i], at + i as u64)?;
-            i += 1;
-        }
-        let bulk = (run.len() - i) / 4 * 4;
-        if bulk > 0 && self.decode(&run[i..i + bulk], at + i as u64).is_ok() {
-            i += bulk;
-        }
-        for (j, &b) in run[i..].iter().enumerate() {
-            self.push_byte(b, at + (i + j) as u64)?;
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self, at: u64) -> Result<()> {
-        match self.filled {
-            0 => Ok(()),
-            1 => Err(base64_error(
-                "base64 content ends with a lone character",
-                at,
-            )),
-            n => {
-                let quad = self.quad;
-                self.filled = 0;
-                self.decode(&quad[..n], at)
-            }
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Container {

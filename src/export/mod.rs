@@ -8,19 +8,24 @@
 //! [`ErrorKind::Api`](crate::ErrorKind::Api) error carrying the typed [`ApiError`].
 
 mod api_error;
+mod base64_content;
 pub mod blocking;
 mod decoder;
 mod encode;
 mod files;
 mod json;
+mod macros;
 mod model;
 mod stream;
 
-pub use api_error::*;
+pub use api_error::{ApiError, ApiErrorCode};
 pub use decoder::{ExportDecoder, ExportEvent, ExportFormat, ExportLimits, DETECT_BYTES};
 pub use encode::{json_export, write_multipart_export, OutgoingFile};
 pub use files::{extension_for, sniff_content_type, FileInfo, FileKind};
-pub use model::*;
+pub use model::{
+    DocumentData, DocumentSlot, DocumentType, EmbeddedFile, EmbeddedFileForm, LicenseClassDetail,
+    Platform, Sex, VerificationResult,
+};
 pub use stream::{Export, ExportFile, ExportItem};
 
 impl crate::Error {
