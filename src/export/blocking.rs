@@ -3,8 +3,10 @@
 
 use std::io::Read;
 
-use super::decoder::{ExportDecoder, ExportFormat, ExportLimits};
+use super::decoder::ExportDecoder;
 use super::files::{FileInfo, FileKind};
+use super::format::ExportFormat;
+use super::limits::ExportLimits;
 use super::stream::{step, ExportItem, Step};
 use crate::driver::BlockingDriver;
 use crate::error::Result;

@@ -13,8 +13,9 @@ use std::collections::VecDeque;
 use bytes::{Bytes, BytesMut};
 
 use super::base64_content::{base64_error, Base64Stream};
-use super::decoder::{ExportEvent, ExportLimits};
+use super::decoder::ExportEvent;
 use super::files::{sniff_content_type, FileInfo, FileKind};
+use super::limits::ExportLimits;
 use super::{ApiError, VerificationResult};
 use crate::error::{Error, ErrorKind, Limit, PartRef, Result};
 

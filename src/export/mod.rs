@@ -13,15 +13,20 @@ pub mod blocking;
 mod decoder;
 mod encode;
 mod files;
+mod format;
 mod json;
+mod limits;
 mod macros;
 mod model;
+mod response;
 mod stream;
 
 pub use api_error::{ApiError, ApiErrorCode};
-pub use decoder::{ExportDecoder, ExportEvent, ExportFormat, ExportLimits, DETECT_BYTES};
+pub use decoder::{ExportDecoder, ExportEvent};
 pub use encode::{json_export, write_multipart_export, OutgoingFile};
 pub use files::{extension_for, sniff_content_type, FileInfo, FileKind};
+pub use format::{ExportFormat, DETECT_BYTES};
+pub use limits::ExportLimits;
 pub use model::{
     DocumentData, DocumentSlot, DocumentType, EmbeddedFile, EmbeddedFileForm, LicenseClassDetail,
     Platform, Sex, VerificationResult,

@@ -6,8 +6,10 @@ use std::task::{ready, Poll};
 use bytes::Bytes;
 use futures_core::Stream;
 
-use super::decoder::{ExportDecoder, ExportEvent, ExportFormat, ExportLimits};
+use super::decoder::{ExportDecoder, ExportEvent};
 use super::files::{FileInfo, FileKind};
+use super::format::ExportFormat;
+use super::limits::ExportLimits;
 use super::VerificationResult;
 use crate::driver::{AsyncDriver, BoxError};
 use crate::error::{Error, Result};
