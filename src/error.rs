@@ -356,6 +356,8 @@ impl fmt::Display for Error {
             ErrorKind::Json => f.write_str("invalid json")?,
             ErrorKind::InvalidBase64 => f.write_str("invalid base64")?,
             ErrorKind::InvalidPdf => f.write_str("invalid pdf")?,
+            // The API error's own text names it: `API error VERIFICATION_NOT_FOUND: ...`.
+            ErrorKind::Api if inner.value.is_some() => {}
             ErrorKind::Api => f.write_str("api error")?,
             ErrorKind::UnknownFormat => f.write_str("unknown export format")?,
             ErrorKind::InvalidExport => f.write_str("invalid export")?,
@@ -365,7 +367,11 @@ impl fmt::Display for Error {
             ErrorKind::Usage => f.write_str("invalid use")?,
         }
         if let Some(value) = &inner.value {
-            write!(f, ": {value}")?;
+            if inner.kind == ErrorKind::Api {
+                write!(f, "{value}")?;
+            } else {
+                write!(f, ": {value}")?;
+            }
         }
         if !inner.detail.is_empty() {
             write!(f, ": {}", inner.detail)?;

@@ -255,6 +255,11 @@ impl ExportDecoder {
                 .first_bytes
                 .extend_from_slice(&chunk[..room.min(chunk.len())]);
         }
+        self.feed_format(chunk);
+    }
+
+    /// Hands a chunk to the format's decoder (or to detection).
+    fn feed_format(&mut self, chunk: Bytes) {
         match &mut self.inner {
             Inner::Detecting { head, .. } => head.push(chunk),
             Inner::Multipart(m) => m.decoder.feed(chunk),
@@ -315,7 +320,10 @@ impl ExportDecoder {
         if let Some(response) = &self.response {
             result = match result {
                 Err(err) => Err(response.explain(err)),
-                Ok(Some(_)) if !response.is_success() => Err(response.not_an_error_body()),
+                Ok(Some(_)) if !response.is_success() => {
+                    let format = self.format.as_ref().map_or("", ExportFormat::name);
+                    Err(response.not_an_error_body(format))
+                }
                 ok => ok,
             };
         }
@@ -344,7 +352,7 @@ impl ExportDecoder {
                     self.inner = Self::inner_for(format.clone(), self.limits, declared_multipart);
                     self.format = Some(format);
                     for chunk in chunks {
-                        self.feed(chunk);
+                        self.feed_format(chunk);
                     }
                     if self.finished {
                         self.finish();

@@ -116,9 +116,8 @@ impl fmt::Display for FileKind {
 }
 
 /// A file of an export, as announced before its bytes: kind, names and content type.
-///
-/// Small (the kind and two pointers), so that the event announcing a file carries it without
-/// an allocation of its own.
+// Kept to the kind and two pointers, so that the event announcing a file carries it without an
+// allocation of its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileInfo {
     pub(crate) kind: FileKind,

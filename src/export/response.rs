@@ -57,14 +57,14 @@ impl Response {
         }
     }
 
-    /// The error for an error status whose body reads as an export, not as an API error.
-    pub(super) fn not_an_error_body(&self) -> Error {
+    /// The error for an error status whose body reads as an export (of `format`), not as an
+    /// API error.
+    pub(super) fn not_an_error_body(&self, format: &str) -> Error {
         Error::new(
             ErrorKind::UnknownFormat,
             format!(
-                "{}: an error status, but the body is not an API error (first bytes: {})",
-                self.describe(),
-                self.shown_bytes()
+                "{}: an error status, but the body is a {format} export, not an API error",
+                self.describe()
             ),
         )
         .with_http_status(self.status)
