@@ -10,7 +10,8 @@
 //! Every body runs through [`support::decode_every_way`]: whole, in 1-byte chunks and split at
 //! every point, and all chunkings must agree, error offsets included.
 //!
-//! When `../shared/interop` is absent the tests print a notice and pass.
+//! When `../shared/interop` is absent the tests that read it fail under `CI=true`; elsewhere they
+//! pass, and a notice on stderr (shown by a plain `cargo test`) says that they were skipped.
 //!
 //! Error offsets: ours count bytes from the start of the body whatever the chunking. Python's
 //! `MultipartParseError.offset` counts from the start of the chunk being written, so the yaml
@@ -21,7 +22,9 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Once;
 
 use authenteq_export::multipart::{Boundary, Decoder, Event, Limits, LineEnding, PartHeaders};
 use authenteq_export::{Error, ErrorKind};
@@ -33,15 +36,67 @@ use support::{decode_every_way, DecodedPart, Ending, Outcome};
 // Shared helpers
 // ---------------------------------------------------------------------------------------------
 
-/// The interop folder, or `None` (with a printed notice) when it is absent.
+/// Where the interop bodies are: `shared/interop` beside the project's root.
+const INTEROP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/interop");
+
+/// The interop folder, or `None` when it is absent, which fails the test under `CI=true` (CI must
+/// not pass without checking what it is meant to check) and elsewhere prints a notice.
+///
+/// The notice is written to the process's stderr directly, once: the test harness captures
+/// `eprintln!` and shows it only for tests that fail, so the notice would never be seen.
 fn interop_dir() -> Option<&'static Path> {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/interop"));
+    static NOTICE: Once = Once::new();
+    let dir = Path::new(INTEROP_DIR);
     if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: ../shared/interop not found ({})", dir.display());
-        None
+        return Some(dir);
     }
+    let on_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    match when_missing(dir, on_ci) {
+        Err(message) => panic!("{message}"),
+        Ok(notice) => {
+            NOTICE.call_once(|| {
+                let _ = std::io::stderr().write_all(notice.as_bytes());
+            });
+            None
+        }
+    }
+}
+
+/// What a missing interop folder `dir` gives: under CI the error that fails the test, elsewhere
+/// the notice line.
+fn when_missing(dir: &Path, on_ci: bool) -> Result<String, String> {
+    if on_ci {
+        Err(format!(
+            "interop folder {} not found: with CI=true the interop tests need it \
+             (shared/interop beside the project's root)",
+            dir.display()
+        ))
+    } else {
+        Ok(format!(
+            "note: interop tests skipped: {} not found; they pass without checking anything \
+             (with CI=true they fail)\n",
+            dir.display()
+        ))
+    }
+}
+
+#[test]
+fn a_missing_interop_folder_fails_only_under_ci() {
+    let dir = Path::new("/nowhere/shared/interop");
+    let error = when_missing(dir, true).unwrap_err();
+    assert!(
+        error.contains("/nowhere/shared/interop") && error.contains("CI=true"),
+        "{error}"
+    );
+    let notice = when_missing(dir, false).unwrap();
+    assert!(
+        notice.contains("/nowhere/shared/interop") && notice.contains("skipped"),
+        "{notice}"
+    );
+    assert!(
+        notice.ends_with('\n') && notice.matches('\n').count() == 1,
+        "one line: {notice:?}"
+    );
 }
 
 fn read(path: &Path) -> Vec<u8> {

@@ -19,8 +19,8 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use authenteq_export::multipart::{
-    form_data_disposition, Boundary, Decoder, Encoder, Event, Limits, Multipart, MultipartWriter,
-    PartHeaders, MAX_TRANSPORT_PADDING,
+    blocking, form_data_disposition, Boundary, Decoder, Encoder, Event, Limits, Multipart,
+    MultipartWriter, Part, PartHeaders, MAX_TRANSPORT_PADDING,
 };
 use authenteq_export::{Error, ErrorKind};
 use bytes::Bytes;
@@ -830,82 +830,82 @@ fn io_error_of(e: &io::Error) -> (ErrorKind, Option<u64>) {
     }
 }
 
-fn decode_blocking(
-    chunks: &[Bytes],
-    boundary: &Boundary,
-    limits: Limits,
-    modes: &[ReadMode],
-    chunk_size: Option<usize>,
-    interrupt: bool,
-) -> FrontEnd {
-    let source = ChunkReader {
-        chunks: chunks.to_vec(),
-        next: 0,
-        current: Bytes::new(),
-        interrupt,
-    };
-    let mut reader = authenteq_export::multipart::blocking::Multipart::with_limits(
-        source,
-        boundary.clone(),
-        limits,
-    );
-    if let Some(n) = chunk_size {
-        reader = reader.chunk_size(n);
-    }
-    let mut parts = Vec::new();
-    loop {
-        let mut part = match reader.next_part() {
-            Ok(Some(part)) => part,
-            Ok(None) => break,
-            Err(e) => {
-                return FrontEnd {
-                    parts,
-                    error: Some(error_of(&e)),
-                }
-            }
-        };
-        let mut got = decoded(part.headers());
-        let read = match modes[parts.len() % modes.len()] {
-            ReadMode::Chunks => loop {
-                match part.chunk() {
-                    Ok(Some(chunk)) => {
-                        assert!(!chunk.is_empty(), "empty payload chunk");
-                        got.data.extend_from_slice(&chunk);
-                    }
-                    Ok(None) => break Ok(()),
-                    Err(e) => break Err(error_of(&e)),
-                }
-            },
-            ReadMode::Read => part
-                .read_to_end(&mut got.data)
-                .map(drop)
-                .map_err(|e| io_error_of(&e)),
-            ReadMode::Whole => part
-                .bytes()
-                .map(|b| got.data = b.to_vec())
-                .map_err(|e| error_of(&e)),
-            ReadMode::Skip => Ok(()),
-        };
-        if let Err(e) = read {
-            return FrontEnd {
-                parts,
-                error: Some(e),
-            };
-        }
-        parts.push(got);
-    }
-    // Fused: the end stays the end.
-    assert!(
-        matches!(reader.next_part(), Ok(None)),
-        "blocking::Multipart not fused"
-    );
-    FrontEnd { parts, error: None }
+/// A multipart front-end as [`read_front_end`] drives it. Both front-ends are seen through async
+/// methods, so that one driver reads both: the blocking one's futures are ready at once, and it
+/// runs under `futures::executor::block_on`.
+trait FrontEndUnderTest {
+    /// Its name in failure messages.
+    const NAME: &'static str;
+    type Part<'a>: PartUnderTest
+    where
+        Self: 'a;
+    async fn next_part(&mut self) -> Result<Option<Self::Part<'_>>, Error>;
 }
 
-async fn decode_async(chunks: &[Bytes], boundary: &Boundary, modes: &[ReadMode]) -> FrontEnd {
-    use tokio::io::AsyncReadExt;
-    let stream = futures::stream::iter(chunks.iter().cloned().map(Ok::<_, io::Error>));
-    let mut body = Multipart::new(stream, boundary.clone());
+/// A part of a [`FrontEndUnderTest`], with the three ways a part's payload can be read.
+trait PartUnderTest {
+    fn headers(&self) -> &PartHeaders;
+    async fn chunk(&mut self) -> Result<Option<Bytes>, Error>;
+    /// `Read::read_to_end` or `AsyncReadExt::read_to_end`.
+    async fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize>;
+    async fn bytes(self) -> Result<Bytes, Error>;
+}
+
+impl<R: Read> FrontEndUnderTest for blocking::Multipart<R> {
+    const NAME: &'static str = "blocking::Multipart";
+    type Part<'a>
+        = blocking::Part<'a, R>
+    where
+        R: 'a;
+    async fn next_part(&mut self) -> Result<Option<Self::Part<'_>>, Error> {
+        blocking::Multipart::next_part(self)
+    }
+}
+
+impl<R: Read> PartUnderTest for blocking::Part<'_, R> {
+    fn headers(&self) -> &PartHeaders {
+        blocking::Part::headers(self)
+    }
+    async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        blocking::Part::chunk(self)
+    }
+    async fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        Read::read_to_end(self, buf)
+    }
+    async fn bytes(self) -> Result<Bytes, Error> {
+        blocking::Part::bytes(self)
+    }
+}
+
+/// The source of the async front-end: the chunks as a stream that is always ready.
+type ChunkStream = futures::stream::Iter<std::vec::IntoIter<io::Result<Bytes>>>;
+
+impl FrontEndUnderTest for Multipart<ChunkStream> {
+    const NAME: &'static str = "Multipart";
+    type Part<'a> = Part<'a, ChunkStream>;
+    async fn next_part(&mut self) -> Result<Option<Self::Part<'_>>, Error> {
+        Multipart::next_part(self).await
+    }
+}
+
+impl PartUnderTest for Part<'_, ChunkStream> {
+    fn headers(&self) -> &PartHeaders {
+        Part::headers(self)
+    }
+    async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        Part::chunk(self).await
+    }
+    async fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        tokio::io::AsyncReadExt::read_to_end(self, buf).await
+    }
+    async fn bytes(self) -> Result<Bytes, Error> {
+        Part::bytes(self).await
+    }
+}
+
+/// Reads every part of `body`, each payload in the mode `modes` gives it in turn; after the end,
+/// checks that the front-end is fused.
+async fn read_front_end<F: FrontEndUnderTest>(mut body: F, modes: &[ReadMode]) -> FrontEnd {
     let mut parts = Vec::new();
     loop {
         let mut part = match body.next_part().await {
@@ -950,11 +950,42 @@ async fn decode_async(chunks: &[Bytes], boundary: &Boundary, modes: &[ReadMode])
         }
         parts.push(got);
     }
+    // Fused: the end stays the end.
     assert!(
         matches!(body.next_part().await, Ok(None)),
-        "Multipart not fused"
+        "{} not fused",
+        F::NAME
     );
     FrontEnd { parts, error: None }
+}
+
+/// Reads the chunks through `blocking::Multipart` over a [`ChunkReader`].
+fn decode_blocking(
+    chunks: &[Bytes],
+    boundary: &Boundary,
+    limits: Limits,
+    modes: &[ReadMode],
+    chunk_size: Option<usize>,
+    interrupt: bool,
+) -> FrontEnd {
+    let source = ChunkReader {
+        chunks: chunks.to_vec(),
+        next: 0,
+        current: Bytes::new(),
+        interrupt,
+    };
+    let mut reader = blocking::Multipart::with_limits(source, boundary.clone(), limits);
+    if let Some(n) = chunk_size {
+        reader = reader.chunk_size(n);
+    }
+    futures::executor::block_on(read_front_end(reader, modes))
+}
+
+/// Reads the chunks through the async `Multipart` over a stream of them.
+async fn decode_async(chunks: &[Bytes], boundary: &Boundary, modes: &[ReadMode]) -> FrontEnd {
+    let stream: ChunkStream =
+        futures::stream::iter(chunks.iter().cloned().map(Ok).collect::<Vec<_>>());
+    read_front_end(Multipart::new(stream, boundary.clone()), modes).await
 }
 
 /// The expected parts as a front-end reads them: skipped payloads come back empty.
@@ -1037,7 +1068,7 @@ fn roundtrip_through_decoder_and_reference() {
     stats.report("roundtrip_through_decoder_and_reference");
 }
 
-/// (b) The same through the blocking `MultipartReader` over a `Read` that returns the random
+/// (b) The same through the blocking `blocking::Multipart` over a `Read` that returns the random
 /// chunks, and through the async `Multipart` over a stream of them.
 #[test]
 fn roundtrip_through_blocking_and_async_front_ends() {

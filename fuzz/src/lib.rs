@@ -75,9 +75,51 @@ pub struct Outcome {
     pub error: Option<(String, Option<u64>)>,
 }
 
-/// Decodes `chunks` with the multipart decoder.
-pub fn decode(chunks: &[Bytes], boundary: &Boundary, limits: Limits) -> Outcome {
-    let mut decoder = Decoder::with_limits(boundary.clone(), limits);
+/// What the two decoders share: fed chunks, they answer with events (the crate's own seam for
+/// this is private, so the fuzz crate names it again).
+trait Core {
+    type Event;
+    fn feed(&mut self, chunk: Bytes);
+    fn finish(&mut self);
+    fn next_event(&mut self) -> authenteq_export::Result<Option<Self::Event>>;
+}
+
+/// `Core` for a decoder type whose inherent methods of the same names do the work.
+macro_rules! core_by_inherent_methods {
+    ($decoder:ty, $event:ty) => {
+        impl Core for $decoder {
+            type Event = $event;
+            fn feed(&mut self, chunk: Bytes) {
+                <$decoder>::feed(self, chunk)
+            }
+            fn finish(&mut self) {
+                <$decoder>::finish(self)
+            }
+            fn next_event(&mut self) -> authenteq_export::Result<Option<$event>> {
+                <$decoder>::next_event(self)
+            }
+        }
+    };
+}
+
+core_by_inherent_methods!(Decoder, Event);
+core_by_inherent_methods!(ExportDecoder, ExportEvent);
+
+/// Whether the event just recorded was the last one.
+#[derive(PartialEq, Eq)]
+enum Step {
+    Continue,
+    End,
+}
+
+/// Feeds `chunks` to `core` only when it asks for input, then finishes it; `record` adds each
+/// event to the parts. The outcome is complete when `record` says the end came, and holds the
+/// error (its kind and offset) that stopped the core otherwise.
+fn drive<C: Core>(
+    mut core: C,
+    chunks: &[Bytes],
+    mut record: impl FnMut(&mut Vec<DecodedPart>, C::Event) -> Step,
+) -> Outcome {
     let mut input = chunks.iter();
     let mut out = Outcome {
         parts: Vec::new(),
@@ -85,27 +127,16 @@ pub fn decode(chunks: &[Bytes], boundary: &Boundary, limits: Limits) -> Outcome 
         error: None,
     };
     loop {
-        match decoder.next_event() {
+        match core.next_event() {
             Ok(None) => match input.next() {
-                Some(c) => decoder.feed(c.clone()),
-                None => decoder.finish(),
+                Some(c) => core.feed(c.clone()),
+                None => core.finish(),
             },
-            Ok(Some(Event::PartStart(h))) => out.parts.push((
-                h.iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect(),
-                Payload::default(),
-            )),
-            Ok(Some(Event::Data(d))) => {
-                assert!(!d.is_empty());
-                out.parts
-                    .last_mut()
-                    .expect("data in a part")
-                    .1
-                    .extend_from_slice(&d);
-            }
-            Ok(Some(Event::PartEnd)) => {}
-            Ok(Some(Event::End)) => {
-                out.complete = true;
-                return out;
+            Ok(Some(event)) => {
+                if record(&mut out.parts, event) == Step::End {
+                    out.complete = true;
+                    return out;
+                }
             }
             Err(e) => {
                 let _ = e.to_string();
@@ -116,53 +147,60 @@ pub fn decode(chunks: &[Bytes], boundary: &Boundary, limits: Limits) -> Outcome 
     }
 }
 
+/// Decodes `chunks` with the multipart decoder.
+pub fn decode(chunks: &[Bytes], boundary: &Boundary, limits: Limits) -> Outcome {
+    let decoder = Decoder::with_limits(boundary.clone(), limits);
+    drive(decoder, chunks, |parts, event| {
+        match event {
+            Event::PartStart(h) => parts.push((
+                h.iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect(),
+                Payload::default(),
+            )),
+            Event::Data(d) => {
+                assert!(!d.is_empty());
+                parts
+                    .last_mut()
+                    .expect("data in a part")
+                    .1
+                    .extend_from_slice(&d);
+            }
+            Event::PartEnd => {}
+            Event::End => return Step::End,
+        }
+        Step::Continue
+    })
+}
+
 /// Decodes `chunks` with the export decoder.
 pub fn decode_export(chunks: &[Bytes], format: Option<ExportFormat>) -> Outcome {
     let limits = ExportLimits::default();
-    let mut decoder = match format {
+    let decoder = match format {
         Some(f) => ExportDecoder::new(f, limits),
         None => ExportDecoder::detecting(limits),
     };
-    let mut input = chunks.iter();
-    let mut out = Outcome {
-        parts: Vec::new(),
-        complete: false,
-        error: None,
-    };
-    loop {
-        match decoder.next_event() {
-            Ok(None) => match input.next() {
-                Some(c) => decoder.feed(c.clone()),
-                None => decoder.finish(),
-            },
-            Ok(Some(ExportEvent::FileStart(info))) => out.parts.push((
+    drive(decoder, chunks, |parts, event| {
+        match event {
+            ExportEvent::FileStart(info) => parts.push((
                 vec![(
                     info.name().as_bytes().to_vec(),
                     info.content_type().unwrap_or("").as_bytes().to_vec(),
                 )],
                 Payload::default(),
             )),
-            Ok(Some(ExportEvent::FileData(d))) => {
-                out.parts
+            ExportEvent::FileData(d) => {
+                parts
                     .last_mut()
                     .expect("data in a file")
                     .1
                     .extend_from_slice(&d);
             }
-            Ok(Some(ExportEvent::Result { json, .. })) => out.parts.push((
+            ExportEvent::Result { json, .. } => parts.push((
                 vec![(b"result".to_vec(), Vec::new())],
                 Payload(json.to_vec()),
             )),
-            Ok(Some(ExportEvent::FileEnd)) => {}
-            Ok(Some(ExportEvent::End)) => {
-                out.complete = true;
-                return out;
-            }
-            Err(e) => {
-                let _ = e.to_string();
-                out.error = Some((format!("{:?}", e.kind()), e.offset()));
-                return out;
-            }
+            ExportEvent::FileEnd => {}
+            ExportEvent::End => return Step::End,
         }
-    }
+        Step::Continue
+    })
 }

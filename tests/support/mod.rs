@@ -2,6 +2,7 @@
 //! decodes a body into a comparable outcome.
 #![allow(dead_code)]
 
+pub mod export;
 pub mod generate;
 
 use authenteq_export::multipart::{Boundary, Decoder, Event, Limits};
