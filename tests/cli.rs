@@ -1123,6 +1123,69 @@ fn duplicate_names_all_land_under_distinct_names() {
     }
 }
 
+/// Whether files can be made with no name in `dir` (`O_TMPFILE`).
+#[cfg(target_os = "linux")]
+fn has_o_tmpfile(dir: &Path) -> bool {
+    use rustix::fs::{Mode, OFlags, CWD};
+    let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
+    rustix::fs::openat(CWD, dir, flags, Mode::from_raw_mode(0o600)).is_ok()
+}
+
+/// `kill -9` while `split` waits for the rest of a file: only whole files are left and, where
+/// the file system has `O_TMPFILE`, nothing else at all (without it, a hidden `.partial-*`
+/// file may stay, never a partial file under a real name).
+#[cfg(target_os = "linux")]
+#[test]
+fn split_killed_mid_file_leaves_only_whole_files() {
+    let tmp = tempdir();
+    let out = tmp.path().join("out");
+    let body = read(corpus().join("verification-result.multipart"));
+    let sample = corpus_split();
+    let content_type = multipart_content_type();
+    // Half-way is inside one of the files.
+    for cut in [body.len() / 3, body.len() / 2, body.len() * 4 / 5] {
+        let mut child = Command::new(BIN)
+            .args(args![
+                "split",
+                "-",
+                "--out",
+                &out,
+                "--content-type",
+                &content_type
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&body[..cut]).unwrap();
+        stdin.flush().unwrap();
+        // Wait for the files before the cut: the child is then blocked inside the next one.
+        let started = Instant::now();
+        while names(&out).iter().filter(|n| !n.starts_with('.')).count() < 2 {
+            assert!(started.elapsed().as_secs() < 30, "split wrote nothing");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        drop(stdin);
+        let no_name = has_o_tmpfile(&out);
+        for name in names(&out) {
+            if name.starts_with(".partial-") && !no_name {
+                continue;
+            }
+            let bytes = read(out.join(&name));
+            assert!(
+                sample.get(&name) == Some(&bytes),
+                "cut at {cut}: {name} is left and is not a whole file of the export"
+            );
+        }
+        fs::remove_dir_all(&out).unwrap();
+    }
+}
+
 /// `split` twice into one directory: the second run reports every file as already there and
 /// writes nothing (the files keep their inodes and modification times).
 #[test]

@@ -50,12 +50,12 @@ fn every_way_saves_whole_files_and_leaves_no_hidden_name() {
         };
         let mut file = dir.create_file("a.jpeg").unwrap();
         file.write_all(b"first").unwrap();
+        // (The best way has no name on file systems with O_TMPFILE: not asserted, since the
+        // one under the temporary folder may lack it.)
         #[cfg(target_os = "linux")]
-        assert_eq!(
-            file.temp.as_ref().unwrap().is_named(),
-            what != "best",
-            "{what}"
-        );
+        if what != "best" {
+            assert!(file.temp.as_ref().unwrap().is_named(), "{what}");
+        }
         let while_writing = listing(folder.path());
         assert!(
             while_writing.iter().all(|n| n.starts_with(".partial-")),
