@@ -42,6 +42,10 @@ pub enum ErrorKind {
     Read,
     /// An I/O error while writing output; see `source()`.
     Io,
+    /// A file name that is not one plain path component (it holds a `/`, `\`, a control
+    /// character, is `.` or `..`, a Windows device name...), given where only a safe name is
+    /// accepted.
+    UnsafeName,
     /// JSON that does not parse, or a result that does not fit the model (for example, no `id`);
     /// see `source()` for serde_json's error.
     Json,
@@ -352,6 +356,7 @@ impl fmt::Display for Error {
             },
             ErrorKind::Read => f.write_str("error reading the body")?,
             ErrorKind::Io => f.write_str("i/o error")?,
+            ErrorKind::UnsafeName => f.write_str("unsafe file name")?,
             ErrorKind::DelimiterInPayload => f.write_str("payload contains the delimiter")?,
             ErrorKind::Json => f.write_str("invalid json")?,
             ErrorKind::InvalidBase64 => f.write_str("invalid base64")?,

@@ -68,6 +68,31 @@
 //! # Ok::<(), authenteq_export::Error>(())
 //! ```
 //!
+//! # Example: save an export into a folder
+//!
+//! ```
+//! # #[cfg(feature = "save")] {
+//! use authenteq_export::export::blocking::Export;
+//! use authenteq_export::save::{blocking::save_export, OutputDir};
+//!
+//! let body = std::fs::File::open(concat!(env!("CARGO_MANIFEST_DIR"), "/corpus/verification-result.json"))?;
+//! let folder = tempfile::tempdir()?;
+//! // Whole files only, under safe names, never over another file.
+//! let saved = save_export(&mut Export::new(body, None)?, &OutputDir::create(folder.path())?)?;
+//! assert!(saved.files().iter().any(|f| f.saved().name() == "addressProofDocument.pdf"));
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Crate features
+//!
+//! * **tokio-io** (default) - tokio's `AsyncRead` for the async part and file types, and
+//!   `AsyncWrite` for `save::NewFile` when `save` is on too.
+//! * **save** - the `save` module: a safe-name sanitiser and an output folder where files appear
+//!   only when complete and nothing is overwritten. Adds `sha2` (and `rustix` on Linux).
+//! * **cli** (default) - the `authenteq-export` command-line tool; turns on `save`, adds `clap`
+//!   and `indicatif`. Library users skip it with `default-features = false`.
+//!
 //! # Errors
 //!
 //! Every fallible call returns [`Error`], with a [`kind`](Error::kind), the byte offset and the
@@ -82,5 +107,7 @@ mod error;
 pub mod export;
 pub mod multipart;
 mod payload;
+#[cfg(feature = "save")]
+pub mod save;
 
 pub use error::{Error, ErrorKind, Limit, PartRef, Result};

@@ -1095,18 +1095,130 @@ fn duplicate_names_all_land_under_distinct_names() {
     split_and_match(&body, &boundary, &out, &payloads_last);
     assert_eq!(names(&out).len(), payloads.len());
 
-    // Into a directory that already holds an earlier split: all new names.
+    // Into a directory that already holds the same split: every part is found where the first
+    // run put it (same bytes under the same name), nothing is written or overwritten.
     let out = tmp.path().join("first");
     let before = dir_files(&out);
     let body = multipart_body(&boundary, Some(result), &parts, false);
-    let files = split_and_match(&body, &boundary, &out, &payloads);
-    for file in &files {
+    let again = split_and_match(&body, &boundary, &out, &payloads);
+    assert_eq!(again, files, "the same names as the first run");
+    assert_same_files(&dir_files(&out), &before, "after the second split");
+
+    // Other bytes under the same part names: all new names, nothing overwritten.
+    let changed: Vec<PartSpec> = parts
+        .iter()
+        .map(|(headers, payload)| (headers.clone(), [&payload[..], b" changed"].concat()))
+        .collect();
+    let changed_result = br#"{"id":"duplicates-changed"}"#;
+    let mut changed_payloads: Vec<&[u8]> = vec![changed_result];
+    changed_payloads.extend(changed.iter().map(|(_, p)| p.as_slice()));
+    let body = multipart_body(&boundary, Some(changed_result), &changed, false);
+    let renamed = split_and_match(&body, &boundary, &out, &changed_payloads);
+    for file in &renamed {
         assert!(!before.contains_key(file), "{file} reused");
     }
     let after = dir_files(&out);
     for (name, bytes) in &before {
         assert!(after[name] == *bytes, "{name} was overwritten");
     }
+}
+
+/// Whether files can be made with no name in `dir` (`O_TMPFILE`).
+#[cfg(target_os = "linux")]
+fn has_o_tmpfile(dir: &Path) -> bool {
+    use rustix::fs::{Mode, OFlags, CWD};
+    let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
+    rustix::fs::openat(CWD, dir, flags, Mode::from_raw_mode(0o600)).is_ok()
+}
+
+/// `kill -9` while `split` waits for the rest of a file: only whole files are left and, where
+/// the file system has `O_TMPFILE`, nothing else at all (without it, a hidden `.partial-*`
+/// file may stay, never a partial file under a real name).
+#[cfg(target_os = "linux")]
+#[test]
+fn split_killed_mid_file_leaves_only_whole_files() {
+    let tmp = tempdir();
+    let out = tmp.path().join("out");
+    let body = read(corpus().join("verification-result.multipart"));
+    let sample = corpus_split();
+    let content_type = multipart_content_type();
+    // Half-way is inside one of the files.
+    for cut in [body.len() / 3, body.len() / 2, body.len() * 4 / 5] {
+        let mut child = Command::new(BIN)
+            .args(args![
+                "split",
+                "-",
+                "--out",
+                &out,
+                "--content-type",
+                &content_type
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&body[..cut]).unwrap();
+        stdin.flush().unwrap();
+        // Wait for the files before the cut: the child is then blocked inside the next one.
+        let started = Instant::now();
+        while names(&out).iter().filter(|n| !n.starts_with('.')).count() < 2 {
+            assert!(started.elapsed().as_secs() < 30, "split wrote nothing");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        drop(stdin);
+        let no_name = has_o_tmpfile(&out);
+        for name in names(&out) {
+            if name.starts_with(".partial-") && !no_name {
+                continue;
+            }
+            let bytes = read(out.join(&name));
+            assert!(
+                sample.get(&name) == Some(&bytes),
+                "cut at {cut}: {name} is left and is not a whole file of the export"
+            );
+        }
+        fs::remove_dir_all(&out).unwrap();
+    }
+}
+
+/// `split` twice into one directory: the second run reports every file as already there and
+/// writes nothing (the files keep their inodes and modification times).
+#[test]
+fn split_twice_writes_nothing_new() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempdir();
+    let out = tmp.path().join("out");
+    let export = corpus().join("verification-result.multipart");
+    let stamps = || -> BTreeMap<String, (u64, i64, i64)> {
+        names(&out)
+            .into_iter()
+            .map(|name| {
+                let meta = fs::symlink_metadata(out.join(&name)).unwrap();
+                (name, (meta.ino(), meta.mtime(), meta.mtime_nsec()))
+            })
+            .collect()
+    };
+    let first = cli(args!["split", &export, "--out", &out], Input::None).summary();
+    let before = stamps();
+    assert_eq!(before.len(), FILES.len() + 1);
+    for part in first["parts"].as_array().unwrap() {
+        assert!(part.get("outcome").is_none(), "first run: {part}");
+    }
+    let second = cli(args!["split", &export, "--out", &out], Input::None).summary();
+    let parts = second["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), FILES.len() + 1);
+    for (part, was) in parts.iter().zip(first["parts"].as_array().unwrap()) {
+        assert_eq!(part["outcome"], "alreadyThere", "{part}");
+        assert_eq!(part["file"], was["file"], "{part}");
+        assert_eq!(part["sha256"], was["sha256"], "{part}");
+    }
+    assert_eq!(stamps(), before, "the second run wrote files");
+    assert_same_files(&dir_files(&out), &corpus_split(), "after two runs");
 }
 
 #[test]

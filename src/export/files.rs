@@ -174,8 +174,10 @@ impl FileInfo {
         }
     }
 
-    /// The file name the export gave, as sent: never use it as a path unchecked. The JSON and
-    /// PDF exports give none.
+    /// The file name the export gave, as sent: chosen by whoever made the export, so never a
+    /// path as it is (it can be `../../.bashrc`); make it safe with
+    /// `save::safe_file_name` first, or save through `save::OutputDir`. The JSON and PDF exports
+    /// give none.
     pub fn filename(&self) -> Option<&str> {
         match (&self.headers, &self.given) {
             (Some(h), _) => h.filename(),
@@ -201,6 +203,25 @@ impl FileInfo {
 
     /// The file name the multipart export uses for this file: its part name and an extension
     /// from its content type, such as `croppedFrontImage2.jpeg` or `addressProofDocument.pdf`.
+    ///
+    /// For display: the part name is chosen by whoever made the export and may hold `/`, `..`
+    /// or control characters. Before it touches a file system, make it safe with
+    /// `save::safe_file_name`, or let `save::OutputDir` and `save::file_name` name the file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::export::{blocking::Export, ExportItem};
+    ///
+    /// let body = br#"{"id":"v1","addressProofDocument":{"contentType":"application/pdf","content":"JVBERi0="}}"#;
+    /// let mut export = Export::new(&body[..], None)?;
+    /// while let Some(item) = export.next_item()? {
+    ///     if let ExportItem::File(file) = item {
+    ///         assert_eq!(file.info().canonical_filename(), "addressProofDocument.pdf");
+    ///     }
+    /// }
+    /// # Ok::<(), authenteq_export::Error>(())
+    /// ```
     pub fn canonical_filename(&self) -> String {
         let name = self.name();
         match self.content_type().and_then(extension_for) {

@@ -1,0 +1,134 @@
+//! What the tool prints: the JSON summary on standard output, `--stats` and errors (with their
+//! whole cause chain, once) on standard error.
+
+use std::error::Error;
+use std::fmt;
+use std::fs;
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use serde::Serialize;
+
+/// Why a subcommand failed: any error, reported with its causes.
+pub type Failure = Box<dyn Error>;
+
+/// An error with what was being done when it happened (`cannot open FILE`).
+#[derive(Debug)]
+pub struct Context {
+    what: String,
+    source: Box<dyn Error>,
+}
+
+impl Context {
+    pub fn new(what: String, source: impl Into<Box<dyn Error>>) -> Self {
+        Context {
+            what,
+            source: source.into(),
+        }
+    }
+}
+
+impl fmt::Display for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.what)
+    }
+}
+
+impl Error for Context {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// Prints `error: <error>: <its source>: <that one's source>...` as one line.
+pub fn report(error: &dyn Error) {
+    let mut line = format!("error: {error}");
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        line.push_str(&format!(": {e}"));
+        cause = e.source();
+    }
+    eprintln!("{}", line.replace(['\n', '\r'], " "));
+}
+
+/// One part of the summary.
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PartSummary {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Where `split` saved the part, relative to its directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// For `split`, unless the file was written under the name asked for: `alreadyThere` or
+    /// `renamed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<&'static str>,
+    /// For a `renamed` file: the name it asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wanted: Option<String>,
+}
+
+/// What `split` and `inspect` print.
+#[derive(Serialize)]
+pub struct Summary {
+    pub format: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+    pub parts: Vec<PartSummary>,
+}
+
+/// A subcommand's work, done.
+pub struct Done {
+    pub summary: Summary,
+    pub bytes_read: u64,
+}
+
+/// Prints the summary (and the stats when `stats_since` is given).
+pub fn finish(done: &Done, stats_since: Option<Instant>) -> ExitCode {
+    let mut stdout = io::stdout().lock();
+    let printed = serde_json::to_writer_pretty(&mut stdout, &done.summary)
+        .map_err(io::Error::from)
+        .and_then(|()| writeln!(stdout));
+    if let Some(started) = stats_since {
+        print_stats(done.bytes_read, started);
+    }
+    match printed {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&Context::new("writing the summary".to_owned(), e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_stats(bytes_read: u64, started: Instant) {
+    let secs = started.elapsed().as_secs_f64();
+    let peak = peak_rss_kib().map_or_else(|| "unknown".to_owned(), |k| format!("{k} KiB"));
+    eprintln!(
+        "stats: {bytes_read} bytes read in {secs:.3} s ({:.1} MiB/s), peak RSS {peak}",
+        bytes_read as f64 / (1 << 20) as f64 / secs.max(1e-9)
+    );
+}
+
+/// The process's peak resident set size, from `/proc/self/status` (Linux).
+fn peak_rss_kib() -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// A typed result as the summary shows it.
+pub fn result_value(
+    result: &authenteq_export::export::VerificationResult,
+) -> Result<serde_json::Value, Failure> {
+    Ok(serde_json::to_value(result)?)
+}
