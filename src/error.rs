@@ -101,7 +101,8 @@ impl ErrorKind {
             | ErrorKind::InvalidPdf
             | ErrorKind::UnknownFormat
             | ErrorKind::InvalidExport
-            | ErrorKind::UnsupportedEncoding => 400,
+            | ErrorKind::UnsupportedEncoding
+            | ErrorKind::UnsafeName => 400,
             ErrorKind::LimitExceeded => 413,
             ErrorKind::Api => 502,
             ErrorKind::Io | ErrorKind::DelimiterInPayload | ErrorKind::Usage => 500,

@@ -183,6 +183,7 @@ fn error_kinds_map_to_http_statuses() {
         (ErrorKind::UnknownFormat, 400),
         (ErrorKind::InvalidExport, 400),
         (ErrorKind::UnsupportedEncoding, 400),
+        (ErrorKind::UnsafeName, 400),
         (ErrorKind::LimitExceeded, 413),
         (ErrorKind::Api, 502),
         (ErrorKind::Io, 500),
