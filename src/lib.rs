@@ -111,3 +111,8 @@ mod payload;
 pub mod save;
 
 pub use error::{Error, ErrorKind, Limit, PartRef, Result};
+
+// The README's Rust code blocks, compiled as doc tests.
+#[cfg(all(doctest, feature = "save"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
