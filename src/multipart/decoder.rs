@@ -4,11 +4,11 @@
 //! layer, the fuzz targets and the property tests all drive this one state machine.
 
 use bytes::{Buf, Bytes};
-use memchr::memmem::Finder;
 
 use super::boundary::Boundary;
 use super::headers::{LineEnding, PartHeaders};
 use super::limits::Limits;
+use super::searcher::{Delimiter, DelimiterKind, Found, Searcher};
 use crate::error::{Error, ErrorKind, Limit, PartRef, Result};
 
 /// Longest run of transport padding (spaces and tabs) accepted after `--boundary` on a delimiter
@@ -22,8 +22,8 @@ pub const MAX_TRANSPORT_PADDING: usize = 256;
 /// `End`. `Data` is never empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A part begins; its header block was read whole and parsed. (Boxed, so that the far more
-    /// frequent `Data` events stay small as they pass through the layers.)
+    /// A part begins; its header block was read whole and parsed.
+    // Boxed, so that the far more frequent `Data` events stay small through the layers.
     PartStart(Box<PartHeaders>),
     /// The next bytes of the current part's payload: a slice of an input chunk (zero-copy), or,
     /// only for the few bytes of a possible delimiter that straddled two chunks, a small copy.
@@ -35,200 +35,299 @@ pub enum Event {
     End,
 }
 
+/// Where the decoder is in the body (RFC 2046, section 5.1.1):
+///
+/// ```text
+/// multipart-body := [preamble CRLF]
+///                   dash-boundary transport-padding CRLF
+///                   body-part *encapsulation
+///                   close-delimiter transport-padding
+///                   [CRLF epilogue]
+/// encapsulation  := delimiter transport-padding CRLF body-part
+/// body-part      := MIME-part-headers [CRLF *OCTET]
+/// ```
+///
+/// One state per production, each carrying the data only it uses. The transitions:
+///
+/// ```text
+///              delimiter line              part limit           blank line
+///   Preamble ----------------> NextPart ---------------> Headers ----------> Body
+///      |                          ^                                          |  |
+///      |                          +------------- delimiter line -------------+  |
+///      | close delimiter                                                        | close
+///      v                                                                        | delimiter
+///     Done <--------------------------------------------------------------------+
+///
+///   any state --- an error, or Decoder::stop ---> Failed
+/// ```
 #[derive(Debug)]
 enum State {
     /// `preamble := discard-text`, then `dash-boundary transport-padding CRLF`: looking for the
     /// first delimiter line. Bytes before it are dropped (counted against the preamble limit).
-    Preamble,
+    Preamble {
+        /// Preamble bytes dropped so far.
+        dropped: u64,
+        /// The last byte dropped was a CR: with a CRLF body, it belongs to the first delimiter.
+        ends_in_cr: bool,
+    },
     /// A delimiter line was read: `delimiter transport-padding CRLF body-part` follows. The part
     /// limit is checked here, after the previous part's end was reported.
     NextPart,
     /// `MIME-part-headers` up to the blank line: `*(field CRLF) CRLF`.
-    Headers,
+    Headers {
+        /// Body offset of the block's first byte.
+        start: u64,
+    },
     /// `[CRLF *OCTET]` up to the next `delimiter := CRLF dash-boundary`.
-    Body,
+    Body {
+        /// Payload bytes of this part so far.
+        part_bytes: u64,
+        /// The delimiter at the start of the input, found by the scan that handed out the
+        /// payload before it.
+        delimiter_ahead: Option<Delimiter>,
+    },
     /// `close-delimiter transport-padding [CRLF epilogue]`: the body is complete.
     Done,
     /// A previous call failed; every later call returns this error again.
     Failed(Error),
 }
 
-/// What a scan of a buffer for the next delimiter found.
-#[derive(Debug, Clone, Copy)]
-enum Found {
-    /// A whole delimiter (or close delimiter) at `start..end`, including the line ending or `--`.
-    Delimiter {
-        start: usize,
-        end: usize,
-        close: bool,
-        line_ending: Option<LineEnding>,
-    },
-    /// Bytes from `start` to the end of the buffer may begin a delimiter: more input decides.
-    Partial { start: usize },
-    /// No delimiter starts in the buffer.
-    None,
-}
-
-impl Found {
-    /// How many bytes of a buffer of `len` bytes the scan looked at: up to the end of the
-    /// delimiter it found, or all of them.
-    fn scanned(&self, len: usize) -> usize {
-        match *self {
-            Found::Delimiter { end, .. } => end,
-            Found::Partial { .. } | Found::None => len,
+impl State {
+    /// Where a delimiter line of `kind` leads.
+    fn after_delimiter(kind: DelimiterKind) -> State {
+        match kind {
+            DelimiterKind::Part(_) => State::NextPart,
+            DelimiterKind::Close => State::Done,
         }
     }
 }
 
-/// What follows `--boundary` on a candidate delimiter line.
-enum Tail {
-    Delimiter {
-        len: usize,
-        close: bool,
-        line_ending: Option<LineEnding>,
-    },
-    NotDelimiter {
-        resume: usize,
-    },
-    Incomplete,
-}
-
-/// `close-delimiter := delimiter "--"`; `delimiter transport-padding CRLF`.
-fn match_tail(after: &[u8], line_ending: Option<LineEnding>) -> Tail {
-    match after {
-        [] | [b'-'] => return Tail::Incomplete,
-        [b'-', b'-', ..] => {
-            return Tail::Delimiter {
-                len: 2,
-                close: true,
-                line_ending: None,
-            }
-        }
-        [b'-', ..] => return Tail::NotDelimiter { resume: 0 },
-        _ => {}
-    }
-    let limit = after.len().min(MAX_TRANSPORT_PADDING + 1);
-    let pad = after[..limit]
-        .iter()
-        .take_while(|&&b| b == b' ' || b == b'\t')
-        .count();
-    if pad > MAX_TRANSPORT_PADDING {
-        return Tail::NotDelimiter { resume: pad };
-    }
-    let crlf_ok = line_ending != Some(LineEnding::Lf);
-    let lf_ok = line_ending != Some(LineEnding::Crlf);
-    match &after[pad..] {
-        [] => Tail::Incomplete,
-        [b'\r'] if crlf_ok => Tail::Incomplete,
-        [b'\r', b'\n', ..] if crlf_ok => Tail::Delimiter {
-            len: pad + 2,
-            close: false,
-            line_ending: Some(LineEnding::Crlf),
-        },
-        [b'\n', ..] if lf_ok => Tail::Delimiter {
-            len: pad + 1,
-            close: false,
-            line_ending: Some(LineEnding::Lf),
-        },
-        _ => Tail::NotDelimiter { resume: pad },
-    }
-}
-
-/// The delimiter searcher: `line-ending "--" boundary`.
-///
-/// Until the first delimiter line fixes the body's line ending, it looks for `\n--boundary`
-/// with `memchr` on its first byte: the preamble is usually empty, so building a `memmem`
-/// searcher for it would cost more than it saves. The `memmem` searcher for the body's own line
-/// ending is built once, when that line ending is known.
-///
-/// Either search is linear: the needle's first byte (`\r` or `\n`) occurs nowhere else in it,
-/// so a partial match at one candidate never overlaps the next candidate.
+/// What is held back before the input, to be looked at again with the bytes that come next.
 #[derive(Debug)]
-struct Searcher {
-    /// `\r\n--boundary`; the LF needle is the same without its first byte.
-    crlf_needle: Box<[u8]>,
-    /// Where the needle in use starts in `crlf_needle`: 1 for `\n--boundary`, 0 for CRLF.
-    needle_start: usize,
-    /// The `memmem` searcher for the body's line ending, once it is known.
-    finder: Option<Finder<'static>>,
+enum Held {
+    /// Nothing: a delimiter can only begin in the input.
+    Nothing,
+    /// The line ending a delimiter starts with, assumed and not in the body, then `bytes` (most
+    /// often none). At the start of the body (`dash-boundary` has no line ending before it) and
+    /// of each part's payload (an empty payload has `--boundary` right after the blank line),
+    /// a delimiter line may start with `--boundary` itself.
+    LineEnding(Bytes),
+    /// Body bytes that may begin a delimiter, held back until more input decides.
+    Bytes(Bytes),
 }
 
-impl Searcher {
-    /// A searcher for `\n--boundary`, before the body's line ending is known.
-    fn new(boundary: &Boundary) -> Self {
-        let mut needle = Vec::with_capacity(boundary.as_bytes().len() + 4);
-        needle.extend_from_slice(b"\r\n--");
-        needle.extend_from_slice(boundary.as_bytes());
-        Searcher {
-            crlf_needle: needle.into_boxed_slice(),
-            needle_start: 1,
-            finder: None,
-        }
+/// The bytes fed and not yet consumed, what is held back before them, and the delimiter search
+/// over both: what the preamble and the body states scan.
+#[derive(Debug)]
+struct Input {
+    /// Unconsumed bytes of the current chunk.
+    bytes: Bytes,
+    held: Held,
+    /// Body offset of `bytes[0]`.
+    consumed: u64,
+    /// Bytes looked at so far, counted again each time they are looked at again.
+    examined: u64,
+    /// Searcher for the delimiter, with the body's line ending once it is known (`\n--b` before).
+    searcher: Searcher,
+    /// Scratch space for looking across a chunk boundary; reused.
+    scratch: Vec<u8>,
+}
+
+/// What one step of the delimiter scan found.
+#[derive(Debug)]
+enum ScanStep {
+    /// Bytes that are certainly not part of a delimiter: payload, or preamble to drop.
+    Data(Bytes),
+    /// Such bytes, and the delimiter right after them, still at the start of the input.
+    DataBeforeDelimiter(Bytes, Delimiter),
+    /// A delimiter line, consumed.
+    Delimiter(DelimiterKind),
+    /// Everything fed was looked at, and what is held stays undecided: more input decides.
+    NeedInput,
+}
+
+impl Input {
+    #[inline]
+    fn advance(&mut self, n: usize) {
+        self.bytes.advance(n);
+        self.consumed += n as u64;
     }
 
-    /// Switches to the body's line ending, building its `memmem` searcher.
-    fn set_line_ending(&mut self, line_ending: LineEnding) {
-        self.needle_start = match line_ending {
-            LineEnding::Crlf => 0,
-            LineEnding::Lf => 1,
+    /// Body offset up to which bytes were handed out (or dropped): held bytes are not yet.
+    fn position(&self) -> u64 {
+        let held = match &self.held {
+            Held::Nothing => 0,
+            Held::LineEnding(bytes) | Held::Bytes(bytes) => bytes.len(),
         };
-        self.finder = Some(Finder::new(self.needle()).into_owned());
+        self.consumed - held as u64
     }
 
-    fn needle(&self) -> &[u8] {
-        &self.crlf_needle[self.needle_start..]
-    }
-
-    /// The first whole needle in `haystack`.
-    fn find(&self, haystack: &[u8]) -> Option<usize> {
-        if let Some(finder) = &self.finder {
-            return finder.find(haystack);
+    /// One step of the delimiter scan in the preamble or a part's payload. `scanned` is what a
+    /// scan of the input found already (and counted in `examined`), when nothing is held.
+    // Inlined into the body's step, so that no `ScanStep` is built in memory there.
+    #[inline(always)]
+    fn scan_step(&mut self, scanned: Option<Found>) -> Result<ScanStep> {
+        if self.bytes.is_empty() {
+            // Nothing new to look at: what is held stays undecided.
+            return Ok(ScanStep::NeedInput);
         }
-        let needle = self.needle();
-        let mut from = 0;
-        while let Some(i) = memchr::memchr(needle[0], &haystack[from..]) {
-            let start = from + i;
-            if haystack[start..].starts_with(needle) {
-                return Some(start);
+        if !matches!(self.held, Held::Nothing) {
+            if let Some(step) = self.scan_held()? {
+                return Ok(step);
             }
-            from = start + 1;
         }
-        None
-    }
-
-    /// Finds the first delimiter in `buf`, skipping look-alikes that are body data.
-    fn scan(&self, buf: &[u8], line_ending: Option<LineEnding>) -> Found {
-        let needle = self.needle();
-        let mut from = 0;
-        while let Some(i) = self.find(&buf[from..]) {
-            let start = from + i;
-            let after = start + needle.len();
-            match match_tail(&buf[after..], line_ending) {
-                Tail::Delimiter {
-                    len,
-                    close,
-                    line_ending,
-                } => {
-                    return Found::Delimiter {
-                        start,
-                        end: after + len,
-                        close,
-                        line_ending,
-                    }
+        let found = match scanned {
+            Some(found) => found,
+            None => {
+                let found = self.searcher.scan(&self.bytes);
+                self.examined += found.scanned(self.bytes.len()) as u64;
+                found
+            }
+        };
+        Ok(match found {
+            Found::Delimiter {
+                start: 0,
+                delimiter,
+            } => {
+                self.advance(delimiter.len);
+                ScanStep::Delimiter(delimiter.kind)
+            }
+            Found::Delimiter { start, delimiter } => {
+                // Hand out the data first; the next step consumes the delimiter, found already.
+                let data = self.bytes.split_to(start);
+                self.consumed += start as u64;
+                ScanStep::DataBeforeDelimiter(data, delimiter)
+            }
+            Found::Partial { start } => {
+                let data = self.bytes.split_to(start);
+                let held = std::mem::take(&mut self.bytes);
+                self.consumed += (start + held.len()) as u64;
+                self.held = Held::Bytes(held);
+                if data.is_empty() {
+                    ScanStep::NeedInput
+                } else {
+                    ScanStep::Data(data)
                 }
-                Tail::NotDelimiter { resume } => from = after + resume,
-                Tail::Incomplete => return Found::Partial { start },
+            }
+            Found::None => {
+                let data = std::mem::take(&mut self.bytes);
+                self.consumed += data.len() as u64;
+                ScanStep::Data(data)
+            }
+        })
+    }
+
+    /// Holds the line ending a delimiter starts with, assumed, for a point where a delimiter line
+    /// may start with `--boundary` itself; unless the input shows already that none does, as it
+    /// usually does: then the next scan is of the input alone.
+    fn assume_line_ending(&mut self) {
+        let rest = &self.searcher.needle()[self.searcher.needle_line_ending().len()..];
+        let n = rest.len().min(self.bytes.len());
+        self.held = if n > 0 && self.bytes[..n] != rest[..n] {
+            Held::Nothing
+        } else {
+            Held::LineEnding(Bytes::new())
+        };
+    }
+
+    /// `scan_step` for the preamble, which is left once per body: not inlined.
+    #[inline(never)]
+    fn scan_preamble_step(&mut self) -> Result<ScanStep> {
+        self.scan_step(None)
+    }
+
+    /// Looks at the held bytes together with the start of the input (which is not empty).
+    /// `None` when nothing is held any more and the input is to be scanned alone.
+    #[inline(never)]
+    fn scan_held(&mut self) -> Result<Option<ScanStep>> {
+        let (assumed, held) = match &self.held {
+            Held::Nothing => return Ok(None),
+            Held::LineEnding(held) => (self.searcher.needle_line_ending().len(), held),
+            Held::Bytes(held) => (0, held),
+        };
+        if assumed > 0 && held.is_empty() {
+            // Only the assumed line ending: a delimiter follows only if the input starts with
+            // the rest of the needle. Usually it does not, and nothing needs copying.
+            let rest = &self.searcher.needle()[assumed..];
+            let n = rest.len().min(self.bytes.len());
+            if self.bytes[..n] != rest[..n] {
+                self.held = Held::Nothing;
+                return Ok(None);
             }
         }
-        // No whole needle: a proper prefix of it may end the buffer. Such a prefix holds the
-        // needle's first byte only at its start, so only the last occurrence can begin one.
-        let tail_from = buf.len().saturating_sub(needle.len() - 1).max(from);
-        match memchr::memrchr(needle[0], &buf[tail_from..]) {
-            Some(i) if needle.starts_with(&buf[tail_from + i..]) => Found::Partial {
-                start: tail_from + i,
-            },
-            _ => Found::None,
+        let lookahead = self.searcher.needle().len() + MAX_TRANSPORT_PADDING + 2;
+        let take = self.bytes.len().min(lookahead);
+        let held_len = assumed + held.len();
+        self.scratch.clear();
+        self.scratch
+            .extend_from_slice(&self.searcher.needle_line_ending()[..assumed]);
+        self.scratch.extend_from_slice(held);
+        self.scratch.extend_from_slice(&self.bytes[..take]);
+        let found = self.searcher.scan(&self.scratch);
+        self.examined += found.scanned(self.scratch.len()) as u64;
+        match found {
+            Found::Delimiter { start, delimiter } if start < held_len => {
+                if start > 0 {
+                    return Ok(self.held_data(assumed, start));
+                }
+                let end = delimiter.len;
+                if end <= held_len {
+                    self.take_held(assumed, end);
+                } else {
+                    self.held = Held::Nothing;
+                    self.advance(end - held_len);
+                }
+                Ok(Some(ScanStep::Delimiter(delimiter.kind)))
+            }
+            Found::Partial { start } if start < held_len => {
+                if start > 0 {
+                    return Ok(self.held_data(assumed, start));
+                }
+                if take < self.bytes.len() {
+                    // Cannot happen: `lookahead` bytes decide any candidate.
+                    return Err(
+                        Error::new(ErrorKind::Usage, "delimiter scan did not decide")
+                            .at(self.consumed),
+                    );
+                }
+                // The input is shorter than a delimiter: keep all of it back, and wait.
+                let bytes = Bytes::copy_from_slice(&self.scratch[assumed..]);
+                self.held = if assumed > 0 {
+                    Held::LineEnding(bytes)
+                } else {
+                    Held::Bytes(bytes)
+                };
+                self.consumed += take as u64;
+                self.bytes = Bytes::new();
+                Ok(Some(ScanStep::NeedInput))
+            }
+            // Nothing held begins a delimiter: all of it is data.
+            _ => Ok(self.held_data(assumed, held_len)),
         }
+    }
+
+    /// The held bytes before position `n` of the scratch buffer, as data; `None` when there are
+    /// none (only the assumed line ending was before `n`).
+    fn held_data(&mut self, assumed: usize, n: usize) -> Option<ScanStep> {
+        let data = self.take_held(assumed, n);
+        (!data.is_empty()).then_some(ScanStep::Data(data))
+    }
+
+    /// Removes what is held before position `n` of the scratch buffer (which starts with the
+    /// `assumed` bytes of the line ending), returning the body bytes among them.
+    fn take_held(&mut self, assumed: usize, n: usize) -> Bytes {
+        // No delimiter begins inside the assumed line ending: its first byte is the needle's,
+        // and the second one (of a CRLF) is not.
+        debug_assert!(n >= assumed);
+        let mut rest = match std::mem::replace(&mut self.held, Held::Nothing) {
+            Held::Nothing => Bytes::new(),
+            Held::LineEnding(bytes) | Held::Bytes(bytes) => bytes,
+        };
+        let data = rest.split_to(n.saturating_sub(assumed));
+        if !rest.is_empty() {
+            self.held = Held::Bytes(rest);
+        }
+        data
     }
 }
 
@@ -280,43 +379,18 @@ pub struct Decoder {
     boundary: Boundary,
     limits: Limits,
     state: State,
-    /// Searcher for the delimiter, with the body's line ending once it is known (`\n--b` before).
-    searcher: Searcher,
-    line_ending: Option<LineEnding>,
-    /// Unconsumed bytes of the current chunk.
-    input: Bytes,
-    /// Bytes before `input` that may begin a delimiter, held back until more input decides.
-    held: Bytes,
-    /// How many leading bytes of `held` are not in the body: the line ending assumed before the
-    /// first delimiter and before each part's payload (where `--b` may follow directly).
-    held_virtual: usize,
-    /// Body offset of `input[0]`.
-    consumed: u64,
+    /// The bytes fed and not yet consumed, and the delimiter search over them.
+    input: Input,
     /// Bytes fed so far.
     fed: u64,
-    /// Bytes looked at so far, counted again each time they are looked at again.
-    examined: u64,
     finished: bool,
     /// The body went over `max_body_bytes`: input was cut at the limit.
     over_body_limit: bool,
-    /// The delimiter at the start of `input`, found by the scan that handed out the payload
-    /// before it.
-    delimiter_ahead: Option<Found>,
-    /// Scratch space for looking across a chunk boundary; reused.
-    scratch: Vec<u8>,
     /// The header block being read, after the line ending of its delimiter line, when it
     /// straddles chunks (else it is parsed where it is, and this stays empty); reused.
     header_buf: Vec<u8>,
-    /// Body offset of the first header byte of the current part.
-    header_start: u64,
     /// Parts started so far.
     parts: usize,
-    /// Payload bytes of the current part so far.
-    part_bytes: u64,
-    /// Preamble bytes dropped so far.
-    preamble_bytes: u64,
-    /// The last preamble byte was a CR: with a CRLF body, it belongs to the first delimiter.
-    preamble_ends_in_cr: bool,
     /// The current part's name, for error messages.
     /// Reused: no allocation per part once it is long enough.
     part_name: Option<String>,
@@ -336,25 +410,24 @@ impl Decoder {
         Decoder {
             boundary,
             limits,
-            state: State::Preamble,
-            searcher,
-            line_ending: None,
-            input: Bytes::new(),
-            held: Bytes::from_static(b"\n"),
-            held_virtual: 1,
-            consumed: 0,
+            state: State::Preamble {
+                dropped: 0,
+                ends_in_cr: false,
+            },
+            input: Input {
+                bytes: Bytes::new(),
+                // The first delimiter line may be the body's first line.
+                held: Held::LineEnding(Bytes::new()),
+                consumed: 0,
+                examined: 0,
+                searcher,
+                scratch: Vec::with_capacity(scratch_len),
+            },
             fed: 0,
-            examined: 0,
             finished: false,
             over_body_limit: false,
-            delimiter_ahead: None,
-            scratch: Vec::with_capacity(scratch_len),
             header_buf: Vec::new(),
-            header_start: 0,
             parts: 0,
-            part_bytes: 0,
-            preamble_bytes: 0,
-            preamble_ends_in_cr: false,
             part_name: None,
         }
     }
@@ -371,7 +444,7 @@ impl Decoder {
 
     /// The body's line ending, once the first delimiter line was read.
     pub fn line_ending(&self) -> Option<LineEnding> {
-        self.line_ending
+        self.input.searcher.line_ending()
     }
 
     /// Bytes fed so far (the body offset of the end of input).
@@ -389,7 +462,7 @@ impl Decoder {
     /// for any input: the tests of hostile bodies use it to check that no input makes the work
     /// grow faster than the input.
     pub fn bytes_examined(&self) -> u64 {
-        self.examined
+        self.input.examined
     }
 
     /// Parts started so far: the 1-based number of the current part.
@@ -419,11 +492,11 @@ impl Decoder {
         {
             return;
         }
-        if self.input.is_empty()
+        if self.input.bytes.is_empty()
             && chunk.len() as u64 <= self.limits.get_max_body_bytes() - self.fed
         {
             self.fed += chunk.len() as u64;
-            self.input = chunk;
+            self.input.bytes = chunk;
             return;
         }
         self.feed_rest(chunk);
@@ -439,13 +512,13 @@ impl Decoder {
             self.over_body_limit = true;
         }
         self.fed += chunk.len() as u64;
-        if self.input.is_empty() {
-            self.input = chunk;
+        if self.input.bytes.is_empty() {
+            self.input.bytes = chunk;
         } else {
-            let mut joined = Vec::with_capacity(self.input.len() + chunk.len());
-            joined.extend_from_slice(&self.input);
+            let mut joined = Vec::with_capacity(self.input.bytes.len() + chunk.len());
+            joined.extend_from_slice(&self.input.bytes);
             joined.extend_from_slice(&chunk);
-            self.input = Bytes::from(joined);
+            self.input.bytes = Bytes::from(joined);
         }
     }
 
@@ -463,7 +536,7 @@ impl Decoder {
     /// The part being read, for errors about it: its 1-based number and, once its headers were
     /// read, its name. `None` before the first part.
     pub fn current_part(&self) -> Option<PartRef> {
-        (self.parts > 0 && !matches!(self.state, State::Preamble)).then(|| PartRef {
+        (self.parts > 0 && !matches!(self.state, State::Preamble { .. })).then(|| PartRef {
             number: self.parts,
             name: self.part_name.clone().filter(|n| !n.is_empty()),
         })
@@ -484,40 +557,31 @@ impl Decoder {
     /// block or payload handed out. Unlike [`bytes_fed`](Self::bytes_fed), it does not depend on
     /// how the body was cut into chunks.
     pub fn position(&self) -> u64 {
-        let real_held = (self.held.len() - self.held_virtual) as u64;
-        self.consumed - real_held
+        self.input.position()
     }
 
+    /// Stops the body with an error of its own, adding the part it was found in: the one way
+    /// the decoder stops itself.
     fn fail(&mut self, err: Error) -> Error {
         let err = err.in_part(self.current_part());
         self.stop(err)
     }
 
-    fn unexpected_end(&mut self) -> Error {
-        let detail = match self.state {
-            State::Preamble => "no delimiter line found",
-            State::Headers => "while reading headers",
-            _ => "",
-        };
-        let err = Error::new(ErrorKind::UnexpectedEnd, detail).at(self.fed);
-        self.fail(err)
-    }
-
     /// The decoder needs more input: `Ok(None)`, or the error when no more will come.
-    fn starved(&mut self) -> Result<Option<Event>> {
+    fn starved(&self) -> Result<Option<Event>> {
         if self.over_body_limit {
             let max = self.limits.get_max_body_bytes();
-            return Err(self.fail(Error::limit_exceeded(Limit::BodyBytes, max).at(max)));
+            return Err(Error::limit_exceeded(Limit::BodyBytes, max).at(max));
         }
         if self.finished {
-            return Err(self.unexpected_end());
+            let detail = match self.state {
+                State::Preamble { .. } => "no delimiter line found",
+                State::Headers { .. } => "while reading headers",
+                _ => "",
+            };
+            return Err(Error::new(ErrorKind::UnexpectedEnd, detail).at(self.fed));
         }
         Ok(None)
-    }
-
-    fn advance_input(&mut self, n: usize) {
-        self.input.advance(n);
-        self.consumed += n as u64;
     }
 
     /// Returns the next event, `Ok(None)` when more input is needed, or the error that stops
@@ -533,137 +597,170 @@ impl Decoder {
     pub fn next_event(&mut self) -> Result<Option<Event>> {
         // The usual case, small enough to inline into the front-ends: the middle of a part's
         // payload, with nothing held back from the chunk before.
-        if matches!(self.state, State::Body)
-            && self.held.is_empty()
-            && self.delimiter_ahead.is_none()
+        if let State::Body {
+            part_bytes,
+            delimiter_ahead: None,
+        } = &mut self.state
         {
-            if self.input.is_empty() {
-                if !self.finished && !self.over_body_limit {
-                    return Ok(None);
-                }
-            } else {
-                let found = self.searcher.scan(&self.input, self.line_ending);
-                self.examined += found.scanned(self.input.len()) as u64;
-                if let Found::None = found {
-                    // The whole chunk is payload. (Moved straight from `input` into the event:
-                    // a copy through a local costs a store-forwarding stall here.)
-                    let len = self.input.len() as u64;
-                    self.consumed += len;
-                    let room = self.limits.get_max_part_bytes() - self.part_bytes;
-                    if len <= room {
-                        self.part_bytes += len;
-                        return Ok(Some(Event::Data(std::mem::take(&mut self.input))));
+            if let Held::Nothing = self.input.held {
+                if self.input.bytes.is_empty() {
+                    if !self.finished && !self.over_body_limit {
+                        return Ok(None);
                     }
-                    let data = std::mem::take(&mut self.input);
-                    return self.payload_over_limit(data, room);
+                } else {
+                    let found = self.input.searcher.scan(&self.input.bytes);
+                    if let Found::None = found {
+                        // The whole chunk is payload. (Moved straight from the input into the
+                        // event: a copy through a local costs a store-forwarding stall here.)
+                        let len = self.input.bytes.len() as u64;
+                        self.input.examined += len;
+                        self.input.consumed += len;
+                        let room = self.limits.get_max_part_bytes() - *part_bytes;
+                        if len <= room {
+                            *part_bytes += len;
+                            return Ok(Some(Event::Data(std::mem::take(&mut self.input.bytes))));
+                        }
+                        let data = std::mem::take(&mut self.input.bytes);
+                        return self.payload_over_limit(data, room);
+                    }
+                    return self.next_event_slow(Some(found));
                 }
-                return self.next_event_slow(Some(found));
             }
         }
         self.next_event_slow(None)
     }
 
-    /// Everything but the usual case. `scanned` is what a scan of `input` (with nothing held)
-    /// found, when the caller scanned it already.
+    /// Everything but the usual case. `scanned` is what a scan of the input (with nothing held)
+    /// found, when the caller scanned it already (and left it to this function to count the
+    /// bytes it examined).
     #[inline(never)]
-    fn next_event_slow(&mut self, mut scanned: Option<Found>) -> Result<Option<Event>> {
+    fn next_event_slow(&mut self, scanned: Option<Found>) -> Result<Option<Event>> {
+        if let Some(found) = &scanned {
+            self.input.examined += found.scanned(self.input.bytes.len()) as u64;
+        }
+        let mut result = self.step(scanned);
+        // An error found now stops the body; once stopped, the same error comes back as is.
+        // (Changed in place, so that the result is not copied on its way out.)
+        if let Err(err) = &mut result {
+            if !matches!(self.state, State::Failed(_)) {
+                *err = self.fail(err.clone());
+            }
+        }
+        result
+    }
+
+    /// The state machine: moves from state to state until it has an event, needs input, or
+    /// fails. `scanned` comes only with the body state (see `next_event_slow`).
+    fn step(&mut self, mut scanned: Option<Found>) -> Result<Option<Event>> {
         loop {
             match self.state {
                 State::Failed(ref err) => return Err(err.clone()),
                 State::Done => {
-                    self.input = Bytes::new();
+                    self.input.bytes = Bytes::new();
                     return Ok(Some(Event::End));
                 }
-                State::Preamble | State::Body => {
-                    let (data, found) = match self.scan_step(scanned.take()) {
-                        Ok(step) => step,
-                        Err(err) => return Err(self.fail(err)),
-                    };
-                    if let Some(data) = data {
-                        if matches!(self.state, State::Preamble) {
-                            self.preamble_bytes += data.len() as u64;
-                            self.preamble_ends_in_cr = data.last() == Some(&b'\r');
-                            // One byte of slack: a final CR may turn out to begin the delimiter.
-                            let max = self.limits.get_max_preamble_bytes();
-                            if self.preamble_bytes > max.saturating_add(1) {
-                                let err = Error::limit_exceeded(Limit::PreambleBytes, max).at(max);
-                                return Err(self.fail(err));
-                            }
+                State::Preamble {
+                    dropped,
+                    ends_in_cr,
+                } => {
+                    let (data, delimiter) = match self.input.scan_preamble_step()? {
+                        ScanStep::Data(data) => (data, None),
+                        ScanStep::DataBeforeDelimiter(data, delimiter) => (data, Some(delimiter)),
+                        ScanStep::Delimiter(kind) => {
+                            self.end_preamble(dropped, ends_in_cr, kind)?;
                             continue;
                         }
-                        return self.payload(data);
+                        ScanStep::NeedInput => return self.starved(),
+                    };
+                    let dropped = dropped + data.len() as u64;
+                    let ends_in_cr = data.last() == Some(&b'\r');
+                    self.state = State::Preamble {
+                        dropped,
+                        ends_in_cr,
+                    };
+                    // One byte of slack: a final CR may turn out to begin the delimiter.
+                    let max = self.limits.get_max_preamble_bytes();
+                    if dropped > max.saturating_add(1) {
+                        return Err(Error::limit_exceeded(Limit::PreambleBytes, max).at(max));
                     }
-                    match found {
-                        Some((close, line_ending)) => {
-                            let was_body = matches!(self.state, State::Body);
-                            if self.line_ending.is_none() {
-                                // First delimiter line: it fixes the body's line ending.
-                                let le = line_ending.unwrap_or(LineEnding::Crlf);
-                                self.line_ending = Some(le);
-                                self.searcher.set_line_ending(le);
-                                // The preamble ends before the delimiter's line break.
-                                let cr = le == LineEnding::Crlf && self.preamble_ends_in_cr;
-                                let preamble = self.preamble_bytes - u64::from(cr);
-                                let max = self.limits.get_max_preamble_bytes();
-                                if preamble > max {
-                                    let err =
-                                        Error::limit_exceeded(Limit::PreambleBytes, max).at(max);
-                                    return Err(self.fail(err));
-                                }
-                            }
-                            self.state = if close { State::Done } else { State::NextPart };
-                            if was_body {
-                                return Ok(Some(Event::PartEnd));
-                            }
-                        }
-                        None => {
-                            if self.input.is_empty() {
-                                return self.starved();
-                            }
-                        }
+                    if let Some(delimiter) = delimiter {
+                        self.input.advance(delimiter.len);
+                        self.end_preamble(dropped, ends_in_cr, delimiter.kind)?;
                     }
                 }
-                State::NextPart => {
-                    if let Err(err) = self.start_part() {
-                        return Err(self.fail(err));
+                State::NextPart => self.start_part()?,
+                State::Headers { start } => {
+                    if let Some(headers) = self.headers_step(start)? {
+                        return Ok(Some(Event::PartStart(headers)));
+                    }
+                    if self.input.bytes.is_empty() {
+                        return self.starved();
                     }
                 }
-                State::Headers => match self.headers_step() {
-                    Ok(Some(headers)) => return Ok(Some(Event::PartStart(headers))),
-                    Ok(None) => {
-                        if self.input.is_empty() {
-                            return self.starved();
+                State::Body {
+                    ref mut part_bytes,
+                    ref mut delimiter_ahead,
+                } => {
+                    let scanned = scanned.take().or_else(|| {
+                        let delimiter = delimiter_ahead.take()?;
+                        Some(Found::Delimiter {
+                            start: 0,
+                            delimiter,
+                        })
+                    });
+                    let data = match self.input.scan_step(scanned)? {
+                        ScanStep::Data(data) => data,
+                        ScanStep::DataBeforeDelimiter(data, delimiter) => {
+                            *delimiter_ahead = Some(delimiter);
+                            data
                         }
+                        ScanStep::Delimiter(kind) => {
+                            self.state = State::after_delimiter(kind);
+                            return Ok(Some(Event::PartEnd));
+                        }
+                        ScanStep::NeedInput => return self.starved(),
+                    };
+                    let room = self.limits.get_max_part_bytes() - *part_bytes;
+                    if data.len() as u64 > room {
+                        return self.payload_over_limit(data, room);
                     }
-                    Err(err) => return Err(self.fail(err)),
-                },
+                    *part_bytes += data.len() as u64;
+                    return Ok(Some(Event::Data(data)));
+                }
             }
         }
     }
 
-    /// Hands out `data`, the next payload bytes of the current part, enforcing the part limit.
-    #[inline]
-    fn payload(&mut self, data: Bytes) -> Result<Option<Event>> {
-        let room = self.limits.get_max_part_bytes() - self.part_bytes;
-        if data.len() as u64 > room {
-            return self.payload_over_limit(data, room);
-        }
-        self.part_bytes += data.len() as u64;
-        Ok(Some(Event::Data(data)))
-    }
-
-    /// Hands out the bytes of `data` up to the part limit; the error comes next.
+    /// Hands out the bytes of `data`, the next payload bytes, up to the part limit (`room`
+    /// bytes away); the error comes next.
     #[cold]
     fn payload_over_limit(&mut self, data: Bytes, room: u64) -> Result<Option<Event>> {
-        let data_end = self.consumed.saturating_sub(self.held.len() as u64);
-        let at = data_end - data.len() as u64 + room;
+        let at = self.input.position() - data.len() as u64 + room;
         let max = self.limits.get_max_part_bytes();
         let err = self.fail(Error::limit_exceeded(Limit::PartBytes, max).at(at));
         if room == 0 {
             return Err(err);
         }
-        self.part_bytes = max;
         Ok(Some(Event::Data(data.slice(..room as usize))))
+    }
+
+    /// The first delimiter line, of `kind`: it ends the preamble, of `dropped` bytes (perhaps
+    /// with the CR of the delimiter's CRLF last), and fixes the body's line ending.
+    fn end_preamble(&mut self, dropped: u64, ends_in_cr: bool, kind: DelimiterKind) -> Result<()> {
+        let le = match kind {
+            DelimiterKind::Part(le) => le,
+            DelimiterKind::Close => LineEnding::Crlf,
+        };
+        self.input.searcher.set_line_ending(le);
+        // The preamble ends before the delimiter's line break.
+        let cr = le == LineEnding::Crlf && ends_in_cr;
+        let preamble = dropped - u64::from(cr);
+        let max = self.limits.get_max_preamble_bytes();
+        if preamble > max {
+            return Err(Error::limit_exceeded(Limit::PreambleBytes, max).at(max));
+        }
+        self.state = State::after_delimiter(kind);
+        Ok(())
     }
 
     /// Moves to the headers of a new part, enforcing the part limit before reading them.
@@ -672,159 +769,26 @@ impl Decoder {
         if let Some(name) = self.part_name.as_mut() {
             name.clear();
         }
-        self.part_bytes = 0;
-        self.state = State::Headers;
+        self.state = State::Headers {
+            start: self.input.consumed,
+        };
         if self.parts > self.limits.get_max_parts() {
             return Err(
                 Error::limit_exceeded(Limit::Parts, self.limits.get_max_parts() as u64)
-                    .at(self.consumed),
+                    .at(self.input.consumed),
             );
         }
         self.header_buf.clear();
-        self.header_start = self.consumed;
         Ok(())
     }
 
-    /// One step of the delimiter scan in the preamble or a part's payload.
-    ///
-    /// Returns bytes that are certainly not part of a delimiter (payload, or preamble to drop),
-    /// or that a delimiter was consumed (`close`, line ending), or neither: then `held` and
-    /// `input` were updated and the caller loops, or asks for input when `input` is empty.
-    /// `scanned` is the caller's scan of `input`, when nothing is held.
-    #[allow(clippy::type_complexity)]
-    fn scan_step(
-        &mut self,
-        scanned: Option<Found>,
-    ) -> Result<(Option<Bytes>, Option<(bool, Option<LineEnding>)>)> {
-        if self.input.is_empty() {
-            // Nothing new to look at: what is held stays undecided.
-            return Ok((None, None));
-        }
-        if self.held.is_empty() {
-            let found = match scanned.or_else(|| self.delimiter_ahead.take()) {
-                Some(found) => found,
-                None => {
-                    let found = self.searcher.scan(&self.input, self.line_ending);
-                    self.examined += found.scanned(self.input.len()) as u64;
-                    found
-                }
-            };
-            return Ok(match found {
-                Found::Delimiter {
-                    start: 0,
-                    end,
-                    close,
-                    line_ending,
-                } => {
-                    self.advance_input(end);
-                    (None, Some((close, line_ending)))
-                }
-                Found::Delimiter {
-                    start,
-                    end,
-                    close,
-                    line_ending,
-                } => {
-                    // Hand out the payload first; the next step consumes the delimiter, found
-                    // already.
-                    let data = self.input.split_to(start);
-                    self.consumed += start as u64;
-                    self.delimiter_ahead = Some(Found::Delimiter {
-                        start: 0,
-                        end: end - start,
-                        close,
-                        line_ending,
-                    });
-                    (Some(data), None)
-                }
-                Found::Partial { start } => {
-                    let data = self.input.split_to(start);
-                    self.held = std::mem::take(&mut self.input);
-                    self.held_virtual = 0;
-                    self.consumed += (start + self.held.len()) as u64;
-                    (non_empty(data), None)
-                }
-                Found::None => {
-                    let data = std::mem::take(&mut self.input);
-                    self.consumed += data.len() as u64;
-                    (Some(data), None)
-                }
-            });
-        }
-
-        if self.held_virtual == self.held.len() {
-            // Only the assumed line ending is held: a delimiter follows only if the input starts
-            // with the rest of the needle. Usually it does not, and nothing needs copying.
-            let rest = &self.searcher.needle()[self.held.len()..];
-            let n = rest.len().min(self.input.len());
-            if self.input[..n] != rest[..n] {
-                self.held = Bytes::new();
-                self.held_virtual = 0;
-                return Ok((None, None));
-            }
-        }
-        // Bytes are held back: look at them together with the start of the input.
-        let lookahead = self.searcher.needle().len() + MAX_TRANSPORT_PADDING + 2;
-        let take = self.input.len().min(lookahead);
-        self.scratch.clear();
-        self.scratch.extend_from_slice(&self.held);
-        self.scratch.extend_from_slice(&self.input[..take]);
-        let held_len = self.held.len();
-        let found = self.searcher.scan(&self.scratch, self.line_ending);
-        self.examined += found.scanned(self.scratch.len()) as u64;
-        match found {
-            Found::Delimiter {
-                start,
-                end,
-                close,
-                line_ending,
-            } if start < held_len => {
-                if start > 0 {
-                    return Ok((self.take_held(start), None));
-                }
-                if end <= held_len {
-                    let _ = self.take_held(end);
-                } else {
-                    self.held = Bytes::new();
-                    self.held_virtual = 0;
-                    self.advance_input(end - held_len);
-                }
-                Ok((None, Some((close, line_ending))))
-            }
-            Found::Partial { start } if start < held_len => {
-                if start > 0 {
-                    return Ok((self.take_held(start), None));
-                }
-                if take < self.input.len() {
-                    // Cannot happen: `lookahead` bytes decide any candidate.
-                    return Err(
-                        Error::new(ErrorKind::Usage, "delimiter scan did not decide")
-                            .at(self.consumed),
-                    );
-                }
-                // The input is shorter than a delimiter: keep all of it back, and wait.
-                self.held = Bytes::copy_from_slice(&self.scratch);
-                self.consumed += take as u64;
-                self.input = Bytes::new();
-                Ok((None, None))
-            }
-            // Nothing in `held` begins a delimiter: all of it is data.
-            _ => Ok((self.take_held(held_len), None)),
-        }
-    }
-
-    /// Removes the first `n` bytes of `held`, returning those that are in the body.
-    fn take_held(&mut self, n: usize) -> Option<Bytes> {
-        let mut data = self.held.split_to(n);
-        let skip = self.held_virtual.min(n);
-        self.held_virtual -= skip;
-        data.advance(skip);
-        non_empty(data)
-    }
-
     /// Reads the header block; returns the parsed headers once the blank line was read.
-    fn headers_step(&mut self) -> Result<Option<Box<PartHeaders>>> {
-        let le = self.line_ending.unwrap_or(LineEnding::Crlf);
+    fn headers_step(&mut self, start: u64) -> Result<Option<Box<PartHeaders>>> {
+        let le = self
+            .input
+            .searcher
+            .line_ending()
+            .unwrap_or(LineEnding::Crlf);
         let nl = le.as_bytes().len();
         let max = self.limits.get_max_header_bytes();
         // The bytes kept from earlier chunks: only the delimiter's line ending until a block
@@ -838,24 +802,24 @@ impl Decoder {
         // At most the block and the blank line, and one byte more to notice when the block is
         // too long.
         let room = max.saturating_add(2 * nl + 1).saturating_sub(kept_len);
-        let take = self.input.len().min(room);
-        if self.input.is_empty() {
+        let take = self.input.bytes.len().min(room);
+        if self.input.bytes.is_empty() {
             // Nothing new (a chunk ended right after the delimiter line): nothing to keep yet.
             return Ok(None);
         }
-        match find_header_end(kept, &self.input[..take], le) {
+        match find_header_end(kept, &self.input.bytes[..take], le) {
             Some((block_end, end)) => {
                 let used = end.saturating_sub(kept_len);
                 if block_end - nl > max {
                     return Err(Error::limit_exceeded(Limit::HeaderBytes, max as u64)
-                        .at(self.header_start.saturating_add(max as u64)));
+                        .at(start.saturating_add(max as u64)));
                 }
                 // Usually the whole block is in this chunk: it is parsed where it is. Else
                 // the rest is appended to what was kept.
                 let after_line_ending: &[u8] = if self.header_buf.is_empty() {
-                    &self.input[..used]
+                    &self.input.bytes[..used]
                 } else {
-                    self.header_buf.extend_from_slice(&self.input[..used]);
+                    self.header_buf.extend_from_slice(&self.input.bytes[..used]);
                     &self.header_buf[nl..]
                 };
                 let block = if block_end <= nl {
@@ -865,10 +829,10 @@ impl Decoder {
                 };
                 let block_len = block.len();
                 let parsed = PartHeaders::parse_limited(block, le, self.limits.get_max_headers());
-                self.examined += (used + block_len) as u64;
-                self.advance_input(used);
+                self.input.examined += (used + block_len) as u64;
+                self.input.advance(used);
                 let headers = parsed.map_err(|e| {
-                    let at = self.header_start + e.offset().unwrap_or(0);
+                    let at = start + e.offset().unwrap_or(0);
                     e.at(at)
                 })?;
                 if let Some(name) = headers.name() {
@@ -877,10 +841,12 @@ impl Decoder {
                         .get_or_insert_with(|| String::with_capacity(32))
                         .push_str(name);
                 }
-                self.state = State::Body;
-                // A payload may be empty with `--b` right after the blank line.
-                self.held = Bytes::from_static(le.as_bytes());
-                self.held_virtual = nl;
+                self.state = State::Body {
+                    part_bytes: 0,
+                    delimiter_ahead: None,
+                };
+                // A payload may be empty, with `--b` right after the blank line.
+                self.input.assume_line_ending();
                 Ok(Some(headers))
             }
             None => {
@@ -891,21 +857,17 @@ impl Decoder {
                         .reserve(max.saturating_add(2 * nl + 1).min(64 * 1024));
                     self.header_buf.extend_from_slice(le.as_bytes());
                 }
-                self.examined += take as u64;
-                self.header_buf.extend_from_slice(&self.input[..take]);
-                self.advance_input(take);
+                self.input.examined += take as u64;
+                self.header_buf.extend_from_slice(&self.input.bytes[..take]);
+                self.input.advance(take);
                 if self.header_buf.len() > max.saturating_add(2 * nl) {
                     return Err(Error::limit_exceeded(Limit::HeaderBytes, max as u64)
-                        .at(self.header_start.saturating_add(max as u64)));
+                        .at(start.saturating_add(max as u64)));
                 }
                 Ok(None)
             }
         }
     }
-}
-
-fn non_empty(b: Bytes) -> Option<Bytes> {
-    (!b.is_empty()).then_some(b)
 }
 
 fn strip_line_ending(block: &[u8]) -> &[u8] {

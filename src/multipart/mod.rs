@@ -17,6 +17,7 @@ mod decoder;
 mod encoder;
 mod headers;
 mod limits;
+mod searcher;
 mod stream;
 
 pub use crate::driver::DEFAULT_CHUNK_SIZE;
