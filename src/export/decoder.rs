@@ -111,6 +111,11 @@ pub struct ExportDecoder {
     inner: Inner,
     limits: ExportLimits,
     finished: bool,
+    /// Bytes taken from the chunks fed, leading bytes included, at most `max_body_bytes`.
+    fed: u64,
+    /// A chunk went over `max_body_bytes` and was cut at it: input has ended for the format's
+    /// decoder, which is never told so, and the limit error comes when it needs more.
+    over_body_limit: bool,
     /// Leading bytes not fed to the format's decoder (a byte-order mark, whitespace before a
     /// JSON document or a PDF header): added to its error offsets.
     skipped: u64,
@@ -153,6 +158,8 @@ impl ExportDecoder {
             inner,
             limits,
             finished: false,
+            fed: 0,
+            over_body_limit: false,
             skipped: 0,
             failed: None,
             format: None,
@@ -248,13 +255,32 @@ impl ExportDecoder {
 
     /// Gives the decoder the next chunk; call it when [`next_event`](Self::next_event) returned
     /// `Ok(None)`.
-    pub fn feed(&mut self, chunk: Bytes) {
+    ///
+    /// Bytes past [`max_body_bytes`](crate::multipart::Limits::max_body_bytes) are never looked at: the
+    /// chunk is cut there, and the limit error comes when the decoder needs the byte after it.
+    /// Everything fed after that, or after [`finish`](Self::finish), is ignored.
+    pub fn feed(&mut self, mut chunk: Bytes) {
+        if self.over_body_limit || self.finished || chunk.is_empty() {
+            return;
+        }
+        // `fed` never exceeds the limit, so this does not underflow.
+        let room = self.limits.multipart.get_max_body_bytes() - self.fed;
+        if chunk.len() as u64 > room {
+            chunk.truncate(room as usize);
+            self.over_body_limit = true;
+        }
+        self.fed += chunk.len() as u64;
         if let Some(response) = &mut self.response {
             let room = SHOWN_BYTES - response.first_bytes.len();
             response
                 .first_bytes
                 .extend_from_slice(&chunk[..room.min(chunk.len())]);
         }
+        self.feed_inner(chunk);
+    }
+
+    /// Hands a chunk, already counted, to the format's decoder.
+    fn feed_inner(&mut self, chunk: Bytes) {
         match &mut self.inner {
             Inner::Detecting { head, .. } => head.push(chunk),
             Inner::Multipart(m) => m.decoder.feed(chunk),
@@ -266,6 +292,16 @@ impl ExportDecoder {
     /// Marks the end of input.
     pub fn finish(&mut self) {
         self.finished = true;
+        self.finish_inner();
+    }
+
+    /// Tells the format's decoder that input has ended, unless it was cut at the body limit:
+    /// then more bytes were there, and the decoder must ask for them (and get the limit error),
+    /// not report a truncated body.
+    fn finish_inner(&mut self) {
+        if self.over_body_limit {
+            return;
+        }
         match &mut self.inner {
             Inner::Detecting { .. } => {}
             Inner::Multipart(m) => m.decoder.finish(),
@@ -274,19 +310,15 @@ impl ExportDecoder {
         }
     }
 
-    /// Bytes fed so far.
+    /// Bytes fed so far, up to [`max_body_bytes`](crate::multipart::Limits::max_body_bytes): a chunk that
+    /// goes over the limit counts up to it.
     pub fn bytes_fed(&self) -> u64 {
-        match &self.inner {
-            Inner::Detecting { head, .. } => head.len() as u64,
-            Inner::Multipart(m) => m.decoder.bytes_fed(),
-            Inner::Json(j) => j.bytes_fed(),
-            Inner::Pdf(p) => p.fed,
-        }
+        self.fed
     }
 
     /// Stops the export with a source error.
     pub(crate) fn poison(&mut self, err: Error) -> Error {
-        let at = self.bytes_fed() + self.skipped;
+        let at = self.fed;
         let err = match &mut self.inner {
             Inner::Multipart(m) => {
                 let part = m.decoder.current_part();
@@ -303,7 +335,9 @@ impl ExportDecoder {
     ///
     /// # Errors
     ///
-    /// The multipart decoder's errors; [`ErrorKind::Json`], [`ErrorKind::InvalidBase64`],
+    /// The multipart decoder's errors; [`ErrorKind::LimitExceeded`] when the body, a file or
+    /// another [`ExportLimits`] setting goes over its limit, in every format;
+    /// [`ErrorKind::Json`], [`ErrorKind::InvalidBase64`],
     /// [`ErrorKind::InvalidPdf`], [`ErrorKind::Api`] (the body is an API error),
     /// [`ErrorKind::UnknownFormat`], [`ErrorKind::InvalidExport`], and
     /// [`ErrorKind::UnexpectedEnd`] for a body cut short in any format.
@@ -312,6 +346,9 @@ impl ExportDecoder {
             return Err(err.clone());
         }
         let mut result = self.step();
+        if self.over_body_limit && matches!(result, Ok(None)) {
+            result = Err(self.body_limit_error());
+        }
         if let Some(response) = &self.response {
             result = match result {
                 Err(err) => Err(response.explain(err)),
@@ -325,12 +362,31 @@ impl ExportDecoder {
         result
     }
 
+    /// The format's decoder needs the byte after the body limit: the limit error, about the part
+    /// or file being read.
+    #[cold]
+    fn body_limit_error(&mut self) -> Error {
+        let max = self.limits.multipart.get_max_body_bytes();
+        let err = Error::limit_exceeded(Limit::BodyBytes, max).at(max);
+        match &mut self.inner {
+            Inner::Multipart(m) => {
+                let part = m.decoder.current_part();
+                m.decoder.stop(err.in_part(part))
+            }
+            Inner::Json(j) => err.in_part(j.part_ref()),
+            Inner::Detecting { .. } | Inner::Pdf(_) => err,
+        }
+    }
+
     fn step(&mut self) -> Result<Option<ExportEvent>> {
         loop {
+            // Input cut at the body limit has not ended: there was more.
+            let finished = self.finished && !self.over_body_limit;
             match &mut self.inner {
                 Inner::Detecting { head, declared } => {
-                    let Some(format) = decide(head.bytes(), declared.clone(), self.finished)?
-                    else {
+                    // The head holds every byte taken so far.
+                    debug_assert_eq!(head.len() as u64, self.fed);
+                    let Some(format) = decide(head.bytes(), declared.clone(), finished)? else {
                         return Ok(None);
                     };
                     let mut skip = 0;
@@ -344,10 +400,10 @@ impl ExportDecoder {
                     self.inner = Self::inner_for(format.clone(), self.limits, declared_multipart);
                     self.format = Some(format);
                     for chunk in chunks {
-                        self.feed(chunk);
+                        self.feed_inner(chunk);
                     }
                     if self.finished {
-                        self.finish();
+                        self.finish_inner();
                     }
                 }
                 Inner::Multipart(m) => return m.next_event(self.limits),

@@ -174,10 +174,6 @@ impl JsonExport {
         self.finished = true;
     }
 
-    pub(crate) fn bytes_fed(&self) -> u64 {
-        self.fed
-    }
-
     /// The file being read, for error messages.
     pub(crate) fn part_ref(&self) -> Option<PartRef> {
         self.file.as_ref().map(|f| PartRef {
