@@ -68,6 +68,12 @@ struct PdfExport {
     /// The last bytes of the document, to find `%%EOF`.
     tail: Vec<u8>,
     done: bool,
+    /// Bytes of the document handed out.
+    handed_out: u64,
+    /// The most bytes the document may have (`max_file_bytes`).
+    max_bytes: u64,
+    /// The document went over `max_bytes`: the error that follows the bytes up to it.
+    over_limit: Option<Error>,
 }
 
 /// How far from the end the PDF trailer `%%EOF` may stand (PDF readers look 1024 bytes back).
@@ -244,6 +250,9 @@ impl ExportDecoder {
                 input: Bytes::new(),
                 tail: Vec::new(),
                 done: false,
+                handed_out: 0,
+                max_bytes: limits.get_max_file_bytes(),
+                over_limit: None,
             }),
         }
     }
@@ -256,15 +265,15 @@ impl ExportDecoder {
     /// Gives the decoder the next chunk; call it when [`next_event`](Self::next_event) returned
     /// `Ok(None)`.
     ///
-    /// Bytes past [`max_body_bytes`](crate::multipart::Limits::max_body_bytes) are never looked at: the
-    /// chunk is cut there, and the limit error comes when the decoder needs the byte after it.
-    /// Everything fed after that, or after [`finish`](Self::finish), is ignored.
+    /// Bytes past [`max_body_bytes`](ExportLimits::max_body_bytes) are never looked at: the
+    /// chunk is cut there, and the limit error comes when the decoder needs the byte after
+    /// it. Everything fed after that, or after [`finish`](Self::finish), is ignored.
     pub fn feed(&mut self, mut chunk: Bytes) {
         if self.over_body_limit || self.finished || chunk.is_empty() {
             return;
         }
         // `fed` never exceeds the limit, so this does not underflow.
-        let room = self.limits.multipart.get_max_body_bytes() - self.fed;
+        let room = self.limits.get_max_body_bytes() - self.fed;
         if chunk.len() as u64 > room {
             chunk.truncate(room as usize);
             self.over_body_limit = true;
@@ -310,8 +319,8 @@ impl ExportDecoder {
         }
     }
 
-    /// Bytes fed so far, up to [`max_body_bytes`](crate::multipart::Limits::max_body_bytes): a chunk that
-    /// goes over the limit counts up to it.
+    /// Bytes fed so far, up to [`max_body_bytes`](ExportLimits::max_body_bytes): a chunk
+    /// that goes over the limit counts up to it.
     pub fn bytes_fed(&self) -> u64 {
         self.fed
     }
@@ -366,7 +375,7 @@ impl ExportDecoder {
     /// or file being read.
     #[cold]
     fn body_limit_error(&mut self) -> Error {
-        let max = self.limits.multipart.get_max_body_bytes();
+        let max = self.limits.get_max_body_bytes();
         let err = Error::limit_exceeded(Limit::BodyBytes, max).at(max);
         match &mut self.inner {
             Inner::Multipart(m) => {
@@ -569,6 +578,9 @@ impl PdfExport {
         if self.done {
             return Ok(Some(ExportEvent::End));
         }
+        if let Some(err) = &self.over_limit {
+            return Err(err.clone());
+        }
         if !self.started {
             if self.input.len() < 5 && !self.finished {
                 return Ok(None);
@@ -593,7 +605,14 @@ impl PdfExport {
             ))));
         }
         if !self.input.is_empty() {
-            return Ok(Some(ExportEvent::FileData(std::mem::take(&mut self.input))));
+            let data = std::mem::take(&mut self.input);
+            // `handed_out` never exceeds the limit, so this does not underflow.
+            let room = self.max_bytes - self.handed_out;
+            if data.len() as u64 > room {
+                return self.over_file_limit(data, room);
+            }
+            self.handed_out += data.len() as u64;
+            return Ok(Some(ExportEvent::FileData(data)));
         }
         if !self.finished {
             return Ok(None);
@@ -607,6 +626,20 @@ impl PdfExport {
         }
         self.done = true;
         Ok(Some(ExportEvent::FileEnd))
+    }
+
+    /// Hands out the bytes of `data` up to `max_file_bytes`; the error, at the first byte over
+    /// it, comes next.
+    #[cold]
+    fn over_file_limit(&mut self, data: Bytes, room: u64) -> Result<Option<ExportEvent>> {
+        let err = Error::limit_exceeded(Limit::PartBytes, self.max_bytes).at(self.max_bytes);
+        self.over_limit = Some(err.clone());
+        if room == 0 {
+            return Err(err);
+        }
+        self.handed_out = self.max_bytes;
+        // Less than `data.len()`, which is a usize.
+        Ok(Some(ExportEvent::FileData(data.slice(..room as usize))))
     }
 }
 

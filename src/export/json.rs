@@ -353,7 +353,7 @@ impl JsonExport {
             content_type: None,
             has_content: false,
             announced: false,
-            base64: Base64Stream::default(),
+            base64: Base64Stream::new(self.limits.get_max_file_bytes()),
         });
         Ok(())
     }
