@@ -15,7 +15,7 @@ use base64::engine::DecodePaddingMode;
 use base64::{DecodeError, DecodeSliceError, Engine as _};
 use bytes::BytesMut;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Limit, Result};
 
 /// Standard base64, padding optional, bits past the last byte ignored.
 pub(super) const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -118,12 +118,18 @@ pub(super) fn decode_text(text: &str) -> Result<Vec<u8>, Base64Error> {
 // A stream of runs (the JSON export)
 // ---------------------------------------------------------------------------------------------
 
-/// A base64 decoder fed runs of characters.
-#[derive(Debug, Default)]
+/// A base64 decoder fed runs of characters, that decodes at most `max` bytes.
+#[derive(Debug)]
 pub(super) struct Base64Stream {
     quad: [u8; 4],
     filled: usize,
+    /// Body offset of `quad[0]`.
+    quad_at: u64,
     padded: bool,
+    /// Bytes decoded so far, handed out or not.
+    decoded: u64,
+    /// The most bytes the content may decode to (`max_file_bytes`).
+    max: u64,
     /// Decoded bytes not yet handed out.
     pub(super) out: BytesMut,
 }
@@ -134,6 +140,19 @@ pub(super) fn base64_error(detail: impl Into<std::borrow::Cow<'static, str>>, at
 }
 
 impl Base64Stream {
+    /// A decoder for content that may decode to at most `max` bytes.
+    pub(super) fn new(max: u64) -> Self {
+        Base64Stream {
+            quad: [0; 4],
+            filled: 0,
+            quad_at: 0,
+            padded: false,
+            decoded: 0,
+            max,
+            out: BytesMut::new(),
+        }
+    }
+
     pub(super) fn push_byte(&mut self, b: u8, at: u64) -> Result<()> {
         if !is_base64_byte(b) {
             return Err(base64_error(
@@ -144,25 +163,58 @@ impl Base64Stream {
         if self.padded {
             return Err(base64_error("data after the base64 padding", at));
         }
+        if self.filled == 0 {
+            self.quad_at = at;
+        }
         self.quad[self.filled] = b;
         self.filled += 1;
         if self.filled == 4 {
             self.filled = 0;
             let quad = self.quad;
-            self.decode(&quad, at - 3)?;
+            let n = self.decode(&quad, at - 3)?;
+            self.count(n, self.quad_at)?;
         }
         Ok(())
     }
 
-    /// Decodes whole quads of base64 characters starting at body offset `at`.
-    fn decode(&mut self, chars: &[u8], at: u64) -> Result<()> {
+    /// Counts `n` bytes just decoded, from quads whose first starts at body offset `at`, against
+    /// the limit.
+    #[inline]
+    fn count(&mut self, n: usize, at: u64) -> Result<()> {
+        self.decoded += n as u64;
+        if self.decoded > self.max {
+            return Err(self.over_limit(n, at));
+        }
+        Ok(())
+    }
+
+    /// The last `n` decoded bytes went over the limit: keeps those up to it, and places the
+    /// error at the first character of the quad that decodes to the first byte over it (the
+    /// quads from `at` on are contiguous in the body: one quad, or a run decoded in bulk).
+    #[cold]
+    fn over_limit(&mut self, n: usize, at: u64) -> Error {
+        let before = self.decoded - n as u64;
+        // Less than `n`, which is a usize.
+        let room = (self.max - before) as usize;
+        self.out.truncate(self.out.len() - n + room);
+        self.decoded = self.max;
+        Error::limit_exceeded(Limit::PartBytes, self.max).at(at + (room / 3 * 4) as u64)
+    }
+
+    /// Decodes whole quads of base64 characters starting at body offset `at`; returns how many
+    /// bytes they gave.
+    fn decode(&mut self, chars: &[u8], at: u64) -> Result<usize> {
         if self.padded {
             return Err(base64_error("data after the base64 padding", at));
         }
         let start = self.out.len();
         self.out.resize(start + chars.len() / 4 * 3 + 3, 0);
         match BASE64.decode_slice(chars, &mut self.out[start..]) {
-            Ok(n) => self.out.truncate(start + n),
+            Ok(n) => {
+                self.out.truncate(start + n);
+                self.padded = chars.last() == Some(&b'=');
+                Ok(n)
+            }
             Err(e) => {
                 self.out.truncate(start);
                 let (pos, detail) = match e {
@@ -179,11 +231,9 @@ impl Base64Stream {
                     }
                     other => (0, other.to_string()),
                 };
-                return Err(base64_error(detail, at + pos as u64));
+                Err(base64_error(detail, at + pos as u64))
             }
         }
-        self.padded = chars.last() == Some(&b'=');
-        Ok(())
     }
 
     /// Decodes a run of base64 characters that starts at body offset `at`.
@@ -198,8 +248,11 @@ impl Base64Stream {
             i += 1;
         }
         let bulk = (run.len() - i) / 4 * 4;
-        if bulk > 0 && self.decode(&run[i..i + bulk], at + i as u64).is_ok() {
-            i += bulk;
+        if bulk > 0 {
+            if let Ok(n) = self.decode(&run[i..i + bulk], at + i as u64) {
+                self.count(n, at + i as u64)?;
+                i += bulk;
+            }
         }
         for (j, &b) in run[i..].iter().enumerate() {
             self.push_byte(b, at + (i + j) as u64)?;
@@ -217,7 +270,8 @@ impl Base64Stream {
             n => {
                 let quad = self.quad;
                 self.filled = 0;
-                self.decode(&quad[..n], at)
+                let decoded = self.decode(&quad[..n], at)?;
+                self.count(decoded, self.quad_at)
             }
         }
     }

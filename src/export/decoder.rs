@@ -68,6 +68,12 @@ struct PdfExport {
     /// The last bytes of the document, to find `%%EOF`.
     tail: Vec<u8>,
     done: bool,
+    /// Bytes of the document handed out.
+    handed_out: u64,
+    /// The most bytes the document may have (`max_file_bytes`).
+    max_bytes: u64,
+    /// The document went over `max_bytes`: the error that follows the bytes up to it.
+    over_limit: Option<Error>,
 }
 
 /// How far from the end the PDF trailer `%%EOF` may stand (PDF readers look 1024 bytes back).
@@ -111,6 +117,11 @@ pub struct ExportDecoder {
     inner: Inner,
     limits: ExportLimits,
     finished: bool,
+    /// Bytes taken from the chunks fed, leading bytes included, at most `max_body_bytes`.
+    fed: u64,
+    /// A chunk went over `max_body_bytes` and was cut at it: input has ended for the format's
+    /// decoder, which is never told so, and the limit error comes when it needs more.
+    over_body_limit: bool,
     /// Leading bytes not fed to the format's decoder (a byte-order mark, whitespace before a
     /// JSON document or a PDF header): added to its error offsets.
     skipped: u64,
@@ -153,6 +164,8 @@ impl ExportDecoder {
             inner,
             limits,
             finished: false,
+            fed: 0,
+            over_body_limit: false,
             skipped: 0,
             failed: None,
             format: None,
@@ -237,6 +250,9 @@ impl ExportDecoder {
                 input: Bytes::new(),
                 tail: Vec::new(),
                 done: false,
+                handed_out: 0,
+                max_bytes: limits.get_max_file_bytes(),
+                over_limit: None,
             }),
         }
     }
@@ -248,18 +264,32 @@ impl ExportDecoder {
 
     /// Gives the decoder the next chunk; call it when [`next_event`](Self::next_event) returned
     /// `Ok(None)`.
-    pub fn feed(&mut self, chunk: Bytes) {
+    ///
+    /// Bytes past [`max_body_bytes`](ExportLimits::max_body_bytes) are never looked at: the
+    /// chunk is cut there, and the limit error comes when the decoder needs the byte after
+    /// it. Everything fed after that, or after [`finish`](Self::finish), is ignored.
+    pub fn feed(&mut self, mut chunk: Bytes) {
+        if self.over_body_limit || self.finished || chunk.is_empty() {
+            return;
+        }
+        // `fed` never exceeds the limit, so this does not underflow.
+        let room = self.limits.get_max_body_bytes() - self.fed;
+        if chunk.len() as u64 > room {
+            chunk.truncate(room as usize);
+            self.over_body_limit = true;
+        }
+        self.fed += chunk.len() as u64;
         if let Some(response) = &mut self.response {
             let room = SHOWN_BYTES - response.first_bytes.len();
             response
                 .first_bytes
                 .extend_from_slice(&chunk[..room.min(chunk.len())]);
         }
-        self.feed_format(chunk);
+        self.feed_inner(chunk);
     }
 
-    /// Hands a chunk to the format's decoder (or to detection).
-    fn feed_format(&mut self, chunk: Bytes) {
+    /// Hands a chunk, already counted, to the format's decoder.
+    fn feed_inner(&mut self, chunk: Bytes) {
         match &mut self.inner {
             Inner::Detecting { head, .. } => head.push(chunk),
             Inner::Multipart(m) => m.decoder.feed(chunk),
@@ -271,6 +301,16 @@ impl ExportDecoder {
     /// Marks the end of input.
     pub fn finish(&mut self) {
         self.finished = true;
+        self.finish_inner();
+    }
+
+    /// Tells the format's decoder that input has ended, unless it was cut at the body limit:
+    /// then more bytes were there, and the decoder must ask for them (and get the limit error),
+    /// not report a truncated body.
+    fn finish_inner(&mut self) {
+        if self.over_body_limit {
+            return;
+        }
         match &mut self.inner {
             Inner::Detecting { .. } => {}
             Inner::Multipart(m) => m.decoder.finish(),
@@ -279,19 +319,15 @@ impl ExportDecoder {
         }
     }
 
-    /// Bytes fed so far.
+    /// Bytes fed so far, up to [`max_body_bytes`](ExportLimits::max_body_bytes): a chunk
+    /// that goes over the limit counts up to it.
     pub fn bytes_fed(&self) -> u64 {
-        match &self.inner {
-            Inner::Detecting { head, .. } => head.len() as u64,
-            Inner::Multipart(m) => m.decoder.bytes_fed(),
-            Inner::Json(j) => j.bytes_fed(),
-            Inner::Pdf(p) => p.fed,
-        }
+        self.fed
     }
 
     /// Stops the export with a source error.
     pub(crate) fn poison(&mut self, err: Error) -> Error {
-        let at = self.bytes_fed() + self.skipped;
+        let at = self.fed;
         let err = match &mut self.inner {
             Inner::Multipart(m) => {
                 let part = m.decoder.current_part();
@@ -308,7 +344,9 @@ impl ExportDecoder {
     ///
     /// # Errors
     ///
-    /// The multipart decoder's errors; [`ErrorKind::Json`], [`ErrorKind::InvalidBase64`],
+    /// The multipart decoder's errors; [`ErrorKind::LimitExceeded`] when the body, a file or
+    /// another [`ExportLimits`] setting goes over its limit, in every format;
+    /// [`ErrorKind::Json`], [`ErrorKind::InvalidBase64`],
     /// [`ErrorKind::InvalidPdf`], [`ErrorKind::Api`] (the body is an API error),
     /// [`ErrorKind::UnknownFormat`], [`ErrorKind::InvalidExport`], and
     /// [`ErrorKind::UnexpectedEnd`] for a body cut short in any format.
@@ -317,6 +355,9 @@ impl ExportDecoder {
             return Err(err.clone());
         }
         let mut result = self.step();
+        if self.over_body_limit && matches!(result, Ok(None)) {
+            result = Err(self.body_limit_error());
+        }
         if let Some(response) = &self.response {
             result = match result {
                 Err(err) => Err(response.explain(err)),
@@ -333,12 +374,31 @@ impl ExportDecoder {
         result
     }
 
+    /// The format's decoder needs the byte after the body limit: the limit error, about the part
+    /// or file being read.
+    #[cold]
+    fn body_limit_error(&mut self) -> Error {
+        let max = self.limits.get_max_body_bytes();
+        let err = Error::limit_exceeded(Limit::BodyBytes, max).at(max);
+        match &mut self.inner {
+            Inner::Multipart(m) => {
+                let part = m.decoder.current_part();
+                m.decoder.stop(err.in_part(part))
+            }
+            Inner::Json(j) => err.in_part(j.part_ref()),
+            Inner::Detecting { .. } | Inner::Pdf(_) => err,
+        }
+    }
+
     fn step(&mut self) -> Result<Option<ExportEvent>> {
         loop {
+            // Input cut at the body limit has not ended: there was more.
+            let finished = self.finished && !self.over_body_limit;
             match &mut self.inner {
                 Inner::Detecting { head, declared } => {
-                    let Some(format) = decide(head.bytes(), declared.clone(), self.finished)?
-                    else {
+                    // The head holds every byte taken so far.
+                    debug_assert_eq!(head.len() as u64, self.fed);
+                    let Some(format) = decide(head.bytes(), declared.clone(), finished)? else {
                         return Ok(None);
                     };
                     let mut skip = 0;
@@ -352,10 +412,10 @@ impl ExportDecoder {
                     self.inner = Self::inner_for(format.clone(), self.limits, declared_multipart);
                     self.format = Some(format);
                     for chunk in chunks {
-                        self.feed_format(chunk);
+                        self.feed_inner(chunk);
                     }
                     if self.finished {
-                        self.finish();
+                        self.finish_inner();
                     }
                 }
                 Inner::Multipart(m) => return m.next_event(self.limits),
@@ -521,6 +581,9 @@ impl PdfExport {
         if self.done {
             return Ok(Some(ExportEvent::End));
         }
+        if let Some(err) = &self.over_limit {
+            return Err(err.clone());
+        }
         if !self.started {
             if self.input.len() < 5 && !self.finished {
                 return Ok(None);
@@ -545,7 +608,14 @@ impl PdfExport {
             ))));
         }
         if !self.input.is_empty() {
-            return Ok(Some(ExportEvent::FileData(std::mem::take(&mut self.input))));
+            let data = std::mem::take(&mut self.input);
+            // `handed_out` never exceeds the limit, so this does not underflow.
+            let room = self.max_bytes - self.handed_out;
+            if data.len() as u64 > room {
+                return self.over_file_limit(data, room);
+            }
+            self.handed_out += data.len() as u64;
+            return Ok(Some(ExportEvent::FileData(data)));
         }
         if !self.finished {
             return Ok(None);
@@ -559,6 +629,20 @@ impl PdfExport {
         }
         self.done = true;
         Ok(Some(ExportEvent::FileEnd))
+    }
+
+    /// Hands out the bytes of `data` up to `max_file_bytes`; the error, at the first byte over
+    /// it, comes next.
+    #[cold]
+    fn over_file_limit(&mut self, data: Bytes, room: u64) -> Result<Option<ExportEvent>> {
+        let err = Error::limit_exceeded(Limit::PartBytes, self.max_bytes).at(self.max_bytes);
+        self.over_limit = Some(err.clone());
+        if room == 0 {
+            return Err(err);
+        }
+        self.handed_out = self.max_bytes;
+        // Less than `data.len()`, which is a usize.
+        Ok(Some(ExportEvent::FileData(data.slice(..room as usize))))
     }
 }
 

@@ -174,10 +174,6 @@ impl JsonExport {
         self.finished = true;
     }
 
-    pub(crate) fn bytes_fed(&self) -> u64 {
-        self.fed
-    }
-
     /// The file being read, for error messages.
     pub(crate) fn part_ref(&self) -> Option<PartRef> {
         self.file.as_ref().map(|f| PartRef {
@@ -357,7 +353,7 @@ impl JsonExport {
             content_type: None,
             has_content: false,
             announced: false,
-            base64: Base64Stream::default(),
+            base64: Base64Stream::new(self.limits.get_max_file_bytes()),
         });
         Ok(())
     }
