@@ -118,6 +118,11 @@ impl<R: Read, C: Core> BlockingDriver<R, C> {
         }
     }
 
+    /// Sets the size of the chunks read, at least 1 byte.
+    pub(crate) fn set_chunk_size(&mut self, size: usize) {
+        self.chunk_size = size.max(1);
+    }
+
     /// Reads one chunk into a fresh buffer and feeds it; at end of file, finishes the core.
     fn fill(&mut self) -> Result<()> {
         self.buf.clear();

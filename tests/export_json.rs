@@ -593,10 +593,12 @@ fn bad_base64_rows() -> Vec<(&'static str, Vec<u8>, Option<usize>, &'static str)
         Some("-"),
         "addressProofDocument",
     );
+    // (A space is whitespace, which base64 content may hold: see
+    // `base64_whitespace_reads_the_same_by_the_model_and_the_streaming_reader`.)
     row(
-        "a space",
-        br#"{"id":"x","livenessFaceImage":"QUJD QUJD"}"#.to_vec(),
-        Some(" "),
+        "an ASCII byte outside the alphabet",
+        br#"{"id":"x","livenessFaceImage":"QUJD!QUJD"}"#.to_vec(),
+        Some("!"),
         "livenessFaceImage",
     );
     row(
@@ -720,5 +722,59 @@ fn base64_trailing_bits_read_the_same_by_the_model_and_the_streaming_reader() {
                 "{doc} in chunks of {chunk_size}"
             );
         }
+    }
+}
+
+/// One base64 policy for whitespace too: ASCII whitespace inside `content` (line breaks, tabs,
+/// spaces, form feeds), written as itself or as a JSON escape, is skipped alike by the typed
+/// model and by the streaming reader; a character outside the alphabet is refused by both.
+#[test]
+fn base64_whitespace_reads_the_same_by_the_model_and_the_streaming_reader() {
+    let read_both = |content: &str| {
+        let doc = format!(
+            r#"{{"id":"w1","livenessFaceImage":{{"contentType":"image/jpeg","content":"{content}"}}}}"#
+        );
+        let typed = VerificationResult::from_json(doc.as_bytes())
+            .map(|r| r.liveness_face_image.expect("a face image").content)
+            .map_err(|_| ErrorKind::InvalidBase64);
+        let mut by_chunking = Vec::new();
+        for chunk_size in [1, 4096] {
+            let streamed = (|| {
+                let mut export = blocking::Export::new(doc.as_bytes(), Some("application/json"))?
+                    .chunk_size(chunk_size);
+                let mut bytes = Vec::new();
+                while let Some(item) = export.next_item()? {
+                    if let ExportItem::File(file) = item {
+                        bytes.extend_from_slice(&file.bytes()?);
+                    }
+                }
+                Ok::<_, authenteq_export::Error>(bytes)
+            })()
+            .map_err(|e| e.kind());
+            by_chunking.push(streamed);
+        }
+        (typed, by_chunking)
+    };
+    for content in [
+        r"/9j/\n2Q==",
+        r"/9j/\r\n2Q==",
+        r"/9j/\t2Q==",
+        r"/9j/\u000a2Q==",
+        r"/9j/ 2Q==",
+        r"/9j/\f2Q==",
+        r"/9j/\u00202Q==",
+    ] {
+        let (typed, streamed) = read_both(content);
+        assert_eq!(typed, Ok(vec![0xff, 0xd8, 0xff, 0xd9]), "{content}");
+        assert_eq!(streamed, vec![typed.clone(), typed], "{content}");
+    }
+    for content in [r"/9j/!2Q==", r"/9j/\u00e92Q=="] {
+        let (typed, streamed) = read_both(content);
+        assert_eq!(typed, Err(ErrorKind::InvalidBase64), "{content}");
+        assert_eq!(
+            streamed,
+            vec![Err(ErrorKind::InvalidBase64); 2],
+            "{content}"
+        );
     }
 }

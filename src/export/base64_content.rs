@@ -71,14 +71,20 @@ impl fmt::Display for Base64Error {
     }
 }
 
-/// Decodes a whole base64 text, as [`BASE64`] does, ignoring ASCII whitespace anywhere (MIME-style
-/// line breaks included).
+/// The characters both decoders skip inside base64 content: ASCII whitespace (MIME-style line
+/// breaks, and spaces), written as itself or as a JSON escape.
+pub(super) fn is_skipped(b: u8) -> bool {
+    b.is_ascii_whitespace()
+}
+
+/// Decodes a whole base64 text, as [`BASE64`] does, skipping ASCII whitespace anywhere
+/// ([`is_skipped`]), as the streaming decoder does.
 pub(super) fn decode_text(text: &str) -> Result<Vec<u8>, Base64Error> {
     // Report the first foreign character ourselves, as a character (not as one byte of its UTF-8
     // encoding), and before the decoder's structural checks.
     if let Some(offset) = text
         .bytes()
-        .position(|b| !is_base64_byte(b) && !b.is_ascii_whitespace())
+        .position(|b| !is_base64_byte(b) && !is_skipped(b))
     {
         let c = text[offset..]
             .chars()
@@ -87,21 +93,17 @@ pub(super) fn decode_text(text: &str) -> Result<Vec<u8>, Base64Error> {
         return Err(Base64Error::Character(offset, c));
     }
     let bytes = text.as_bytes();
-    if !bytes.iter().any(u8::is_ascii_whitespace) {
+    if !bytes.iter().copied().any(is_skipped) {
         return BASE64.decode(bytes).map_err(Base64Error::Decode);
     }
-    let compact: Vec<u8> = bytes
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
+    let compact: Vec<u8> = bytes.iter().copied().filter(|&b| !is_skipped(b)).collect();
     BASE64.decode(&compact).map_err(|e| {
         // Point offsets at the text as written, whitespace included.
         let original = |offset: usize| {
             bytes
                 .iter()
                 .enumerate()
-                .filter(|(_, b)| !b.is_ascii_whitespace())
+                .filter(|&(_, &b)| !is_skipped(b))
                 .nth(offset)
                 .map_or(bytes.len(), |(i, _)| i)
         };
@@ -154,6 +156,9 @@ impl Base64Stream {
     }
 
     pub(super) fn push_byte(&mut self, b: u8, at: u64) -> Result<()> {
+        if is_skipped(b) {
+            return Ok(());
+        }
         if !is_base64_byte(b) {
             return Err(base64_error(
                 format!("byte {:?} is not base64", char::from(b)),

@@ -86,7 +86,7 @@ impl<R: Read> Export<R> {
 
     /// Sets the size of the chunks read from the source (default 64 KiB).
     pub fn chunk_size(mut self, size: usize) -> Self {
-        self.driver.chunk_size = size.max(1);
+        self.driver.set_chunk_size(size);
         self
     }
 

@@ -633,7 +633,8 @@ impl JsonExport {
     fn base64_escape(&mut self, b: u8, at: u64) -> Result<()> {
         match b {
             b'/' => self.base64_escaped_char(b'/', at),
-            b'n' | b'r' | b't' => Ok(()),
+            // Whitespace, skipped (`is_skipped`).
+            b'n' | b'r' | b't' | b'f' => Ok(()),
             _ => Err(base64_error(
                 format!("escape \\{} in base64 content", char::from(b)),
                 at,
@@ -642,7 +643,7 @@ impl JsonExport {
     }
 
     fn base64_escaped_char(&mut self, c: u8, at: u64) -> Result<()> {
-        if matches!(c, b'\r' | b'\n' | b'\t' | b' ') {
+        if super::base64_content::is_skipped(c) {
             return Ok(());
         }
         let file = self.file.as_mut().expect("base64 outside a file");

@@ -110,7 +110,7 @@ impl<R: Read> Multipart<R> {
     /// Sets the size of the chunks read from the source (at least 1 byte; default
     /// [`DEFAULT_CHUNK_SIZE`](crate::multipart::DEFAULT_CHUNK_SIZE)).
     pub fn chunk_size(mut self, size: usize) -> Self {
-        self.driver.chunk_size = size.max(1);
+        self.driver.set_chunk_size(size);
         self
     }
 
