@@ -90,8 +90,9 @@
 //!   `AsyncWrite` for `save::NewFile` when `save` is on too.
 //! * **save** - the `save` module: a safe-name sanitiser and an output folder where files appear
 //!   only when complete and nothing is overwritten. Adds `sha2` (and `rustix` on Linux).
-//! * **cli** (default) - the `authenteq-export` command-line tool; turns on `save`, adds `clap`
-//!   and `indicatif`. Library users skip it with `default-features = false`.
+//! * **cli** - the `authenteq-export` command-line tool (`cargo run --features cli -- ...`);
+//!   turns on `save`, adds `clap` and `indicatif`. Off by default: a library user gets no CLI
+//!   crate.
 //!
 //! # Errors
 //!
