@@ -354,7 +354,21 @@ impl ExportDecoder {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
-        let mut result = self.step();
+        let result = self.step();
+        // The usual answer, an event of a body that is not an error answer, goes straight out.
+        if matches!(result, Ok(Some(_))) && self.response.as_ref().is_none_or(|r| r.is_success()) {
+            return result;
+        }
+        self.after_step(result)
+    }
+
+    /// What `next_event` answers when the step did not give an event of a success answer: the
+    /// body limit, the HTTP answer's context, and the error kept for later calls.
+    #[inline(never)]
+    fn after_step(
+        &mut self,
+        mut result: Result<Option<ExportEvent>>,
+    ) -> Result<Option<ExportEvent>> {
         if self.over_body_limit && matches!(result, Ok(None)) {
             result = Err(self.body_limit_error());
         }
@@ -418,7 +432,7 @@ impl ExportDecoder {
                         self.finish_inner();
                     }
                 }
-                Inner::Multipart(m) => return m.next_event(self.limits),
+                Inner::Multipart(m) => return m.next_event(&self.limits),
                 Inner::Json(j) => return j.next_event().map_err(|e| e.shifted(self.skipped)),
                 Inner::Pdf(p) => return p.next_event().map_err(|e| e.shifted(self.skipped)),
             }
@@ -427,7 +441,7 @@ impl ExportDecoder {
 }
 
 impl MultipartExport {
-    fn next_event(&mut self, limits: ExportLimits) -> Result<Option<ExportEvent>> {
+    fn next_event(&mut self, limits: &ExportLimits) -> Result<Option<ExportEvent>> {
         loop {
             let event = match self.decoder.next_event() {
                 Ok(Some(event)) => event,
@@ -439,14 +453,15 @@ impl MultipartExport {
             let at = self.decoder.position();
             match event {
                 Event::PartStart(headers) => {
-                    if let Some(encoding) = headers.get("content-transfer-encoding") {
-                        let encoding = encoding.trim();
-                        if !["binary", "8bit", "7bit"]
+                    if let Some(encoding) = headers.content_transfer_encoding() {
+                        let encoding = encoding.trim_ascii();
+                        if ![&b"binary"[..], b"8bit", b"7bit"]
                             .iter()
                             .any(|e| e.eq_ignore_ascii_case(encoding))
                         {
                             let detail = format!(
-                                "content-transfer-encoding {encoding:?}: only binary, 8bit and 7bit parts are read"
+                                "content-transfer-encoding {:?}: only binary, 8bit and 7bit parts are read",
+                                String::from_utf8_lossy(encoding)
                             );
                             let err = Error::new(ErrorKind::UnsupportedEncoding, detail);
                             return Err(self.fail(err.at(at)));

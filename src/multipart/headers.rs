@@ -141,6 +141,8 @@ pub struct PartHeaders {
     disposition: Option<ContentDisposition>,
     /// Index of the first `Content-Type` header, found while parsing.
     content_type: Option<usize>,
+    /// Index of the first Content-Transfer-Encoding header, found while parsing.
+    transfer_encoding: Option<usize>,
 }
 
 /// Token characters of RFC 7230 (`tchar`), the bytes allowed in a header name, as a table.
@@ -237,6 +239,7 @@ impl PartHeaders {
             entries: Fields::default(),
             disposition: None,
             content_type: None,
+            transfer_encoding: None,
         });
         let mut pos = 0;
         // The first Content-Disposition header: its index, and where its line starts (for
@@ -267,6 +270,10 @@ impl PartHeaders {
                     && name.eq_ignore_ascii_case(b"content-type")
                 {
                     headers.content_type = Some(index);
+                } else if headers.transfer_encoding.is_none()
+                    && name.eq_ignore_ascii_case(b"content-transfer-encoding")
+                {
+                    headers.transfer_encoding = Some(index);
                 }
             }
             pos = next;
@@ -419,6 +426,13 @@ impl PartHeaders {
     pub fn content_type(&self) -> Option<&str> {
         let field = self.entries.as_slice()[self.content_type?];
         std::str::from_utf8(&self.text[field.value()]).ok()
+    }
+
+    /// The `Content-Transfer-Encoding` header's value, as the bytes sent (`O(1)`: found while
+    /// parsing).
+    pub fn content_transfer_encoding(&self) -> Option<&[u8]> {
+        let field = self.entries.as_slice()[self.transfer_encoding?];
+        Some(&self.text[field.value()])
     }
 
     /// The `Content-Type` header parsed as a media type, when it parses.
