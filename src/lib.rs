@@ -90,7 +90,10 @@
 //!   `AsyncWrite` for `save::NewFile` when `save` is on too.
 //! * **save** - the `save` module: a safe-name sanitiser and an output folder where files appear
 //!   only when complete and nothing is overwritten. Adds `sha2` (and `rustix` on Linux).
-//! * **cli** (default) - the `authenteq-export` command-line tool; turns on `save`, adds `clap`
+//! * **server** - the `server` module: a local emulator of the API's export endpoints on axum,
+//!   with fault injection. Turns on `save` and `tokio-io`; adds axum, `subtle`, `tracing` and
+//!   `pdf-writer`.
+//! * **cli** - the `authenteq-export` command-line tool; turns on `save` and `server`, adds `clap`
 //!   and `indicatif`. Library users skip it with `default-features = false`.
 //!
 //! # Errors
@@ -109,6 +112,8 @@ pub mod multipart;
 mod payload;
 #[cfg(feature = "save")]
 pub mod save;
+#[cfg(feature = "server")]
+pub mod server;
 
 pub use error::{Error, ErrorKind, Limit, PartRef, Result};
 
