@@ -185,6 +185,7 @@ impl Faults {
             rest: None,
             wait: None,
             stalled: false,
+            flushed: false,
             shutdown: Some(shutdown),
         })
     }
@@ -231,6 +232,8 @@ struct FaultyBody {
     /// A drip's pause or a stall.
     wait: Option<Wait>,
     stalled: bool,
+    /// Whether the body pended once at the cut, for the bytes before it to be flushed.
+    flushed: bool,
     shutdown: Option<watch::Receiver<bool>>,
 }
 
@@ -266,6 +269,14 @@ impl Stream for FaultyBody {
         if let Some((at, stall)) = this.faults.stop {
             if this.sent >= at && n > 0 {
                 if !stall {
+                    // The server flushes what it holds when the body is pending, and drops it
+                    // when the body fails: pend once, so the bytes before the cut are sent.
+                    if !this.flushed {
+                        this.flushed = true;
+                        this.rest = Some(chunk);
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
                     return Poll::Ready(Some(Err(fault_error("closed after the fault's bytes"))));
                 }
                 this.stalled = true;

@@ -22,7 +22,7 @@
 //!   dates; no images, no names).
 //!
 //! The multipart and JSON bodies are made as they are sent, from the stored files
-//! ([`ExportBody`](crate::export::ExportBody)): a 1 GiB image is served in bounded memory.
+//! ([`crate::export::ExportBody`]): a 1 GiB image is served in bounded memory.
 //! Every body has a `Content-Length`, computed from the stored sizes, so a client can tell a
 //! cut body from a whole one.
 //!
@@ -593,7 +593,7 @@ impl Stream for Logged {
                 this.bytes += chunk.len() as u64;
                 this.complete = this.expected == Some(this.bytes);
             }
-            None => this.complete = true,
+            None => this.complete = this.expected.is_none_or(|n| n == this.bytes),
             Some(Err(_)) => {}
         }
         Poll::Ready(item)
