@@ -90,9 +90,12 @@
 //!   `AsyncWrite` for `save::NewFile` when `save` is on too.
 //! * **save** - the `save` module: a safe-name sanitiser and an output folder where files appear
 //!   only when complete and nothing is overwritten. Adds `sha2` (and `rustix` on Linux).
+//! * **server** - the `server` module: a local emulator of the API's export endpoints on axum,
+//!   with fault injection. Turns on `save` and `tokio-io`; adds axum, `subtle`, `tracing` and
+//!   `pdf-writer`.
 //! * **cli** - the `authenteq-export` command-line tool (`cargo run --features cli -- ...`);
-//!   turns on `save`, adds `clap` and `indicatif`. Off by default: a library user gets no CLI
-//!   crate.
+//!   turns on `save` and `server`, adds `clap` and `indicatif`. Off by default: a library user
+//!   gets no CLI or server crate.
 //!
 //! # Errors
 //!
@@ -110,6 +113,8 @@ pub mod multipart;
 mod payload;
 #[cfg(feature = "save")]
 pub mod save;
+#[cfg(feature = "server")]
+pub mod server;
 
 pub use error::{Error, ErrorKind, Limit, PartRef, Result};
 

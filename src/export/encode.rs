@@ -94,33 +94,39 @@ pub fn json_export(result_json: &[u8], files: &[OutgoingFile<'_>]) -> Result<Vec
                 .encode(file.bytes)
                 .into(),
         );
-        let embedded = Value::Object(embedded);
-        let name = file.kind.part_name().into_owned();
-        match file.kind.document() {
-            Some(slot) => {
-                let document = root
-                    .entry(slot.field_name())
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if let Value::Object(document) = document {
-                    // Inside the document the field has no slot suffix.
-                    let field = name.trim_end_matches(slot.suffix()).to_owned();
-                    document.insert(field, embedded);
-                }
-            }
-            None if *file.kind == FileKind::LivenessFaceImage => {
-                let at = root
-                    .keys()
-                    .position(|k| k == "endTime")
-                    .map_or(root.len(), |i| i + 1);
-                root.shift_insert(at, name, embedded);
-            }
-            None => {
-                root.insert(name, embedded);
-            }
-        }
+        embed_file(&mut root, file.kind, Value::Object(embedded));
     }
     let mut out = serde_json::to_vec_pretty(&Value::Object(root))
         .map_err(|e| Error::with_source(ErrorKind::Json, "", e))?;
     out.push(b'\n');
     Ok(out)
+}
+
+/// Puts a file object where the JSON export carries a file of `kind`: inside its `documentData*`
+/// (under the field name without the slot suffix), `livenessFaceImage` right after `endTime`,
+/// anything else at the end.
+pub(super) fn embed_file(root: &mut Map<String, Value>, kind: &FileKind, embedded: Value) {
+    let name = kind.part_name().into_owned();
+    match kind.document() {
+        Some(slot) => {
+            let document = root
+                .entry(slot.field_name())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(document) = document {
+                // Inside the document the field has no slot suffix.
+                let field = name.trim_end_matches(slot.suffix()).to_owned();
+                document.insert(field, embedded);
+            }
+        }
+        None if *kind == FileKind::LivenessFaceImage => {
+            let at = root
+                .keys()
+                .position(|k| k == "endTime")
+                .map_or(root.len(), |i| i + 1);
+            root.shift_insert(at, name, embedded);
+        }
+        None => {
+            root.insert(name, embedded);
+        }
+    }
 }

@@ -12,6 +12,8 @@ mod base64_content;
 pub mod blocking;
 mod decoder;
 mod encode;
+#[cfg(feature = "tokio-io")]
+mod encode_stream;
 mod files;
 mod format;
 mod json;
@@ -24,6 +26,8 @@ mod stream;
 pub use api_error::{ApiError, ApiErrorCode};
 pub use decoder::{ExportDecoder, ExportEvent};
 pub use encode::{json_export, write_multipart_export, OutgoingFile};
+#[cfg(feature = "tokio-io")]
+pub use encode_stream::{base64_len, ExportBody, StreamedFile};
 pub use files::{extension_for, sniff_content_type, FileInfo, FileKind};
 pub use format::{ExportFormat, DETECT_BYTES};
 pub use limits::ExportLimits;

@@ -3,6 +3,7 @@
 //! ```text
 //! authenteq-export split INPUT --out DIR [--content-type VALUE] [--stats]
 //! authenteq-export inspect INPUT [--content-type VALUE] [--sha256] [--stats]
+//! authenteq-export serve --dir DIR --addr ADDR --client-id ID [--client-secret SECRET] [--deactivated] [FAULTS]
 //! ```
 //!
 //! `INPUT` is a file or `-` for standard input, holding a body as one of the three export
@@ -15,12 +16,15 @@
 mod input;
 mod inspect;
 mod output;
+mod serve;
 mod split;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use authenteq_export::server::Fault;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -72,11 +76,99 @@ enum Command {
         #[arg(long)]
         stats: bool,
     },
+    /// Serve the API's three export endpoints for the verifications stored under DIR.
+    ///
+    /// DIR holds one folder per verification id, in the layout `split` writes (`result.json`
+    /// and the files, or `result.pdf`). Prints `listening on http://ADDR` once bound, then one
+    /// log line per request on standard error (path, status, bytes; never the secret), until
+    /// killed.
+    Serve {
+        /// The folder of verifications, one sub-folder per verification id.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The address to listen on; port 0 takes a free one.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// The client id requests must carry.
+        #[arg(long)]
+        client_id: String,
+        /// The client secret requests must carry (better in AUTHENTEQ_CLIENT_SECRET: flags
+        /// show in `ps`).
+        #[arg(long, env = "AUTHENTEQ_CLIENT_SECRET", hide_env_values = true)]
+        client_secret: String,
+        /// Answer every authenticated request ACCOUNT_DEACTIVATED (403).
+        #[arg(long)]
+        deactivated: bool,
+        /// Fault: close the connection after N body bytes.
+        #[arg(long, value_name = "N")]
+        close_after: Option<u64>,
+        /// Fault: stop sending after N body bytes, keeping the connection open.
+        #[arg(long, value_name = "N")]
+        stall_after: Option<u64>,
+        /// Fault: send bodies at about N bytes per second.
+        #[arg(long, value_name = "N")]
+        drip: Option<u64>,
+        /// Fault: flip the bits of the body byte at offset N.
+        #[arg(long, value_name = "N")]
+        garble_at: Option<u64>,
+        /// Fault: answer the first K requests 429 Too Many Requests.
+        #[arg(long, value_name = "K")]
+        too_many_requests: Option<u64>,
+        /// Fault: answer the first K requests 503 Service Unavailable (after any 429s).
+        #[arg(long, value_name = "K")]
+        unavailable: Option<u64>,
+        /// The Retry-After of those 429 and 503 answers, in seconds.
+        #[arg(long, value_name = "S", default_value_t = 1)]
+        retry_after: u64,
+    },
 }
 
 fn main() -> ExitCode {
     let started = Instant::now();
     let (ran, stats) = match Cli::parse().command {
+        Command::Serve {
+            dir,
+            addr,
+            client_id,
+            client_secret,
+            deactivated,
+            close_after,
+            stall_after,
+            drip,
+            garble_at,
+            too_many_requests,
+            unavailable,
+            retry_after,
+        } => {
+            let mut faults = Vec::new();
+            faults.extend(close_after.map(|bytes| Fault::CloseAfter { bytes }));
+            faults.extend(stall_after.map(|bytes| Fault::StallAfter { bytes }));
+            faults.extend(drip.map(|bytes_per_second| Fault::Drip { bytes_per_second }));
+            faults.extend(garble_at.map(|offset| Fault::Garble { offset }));
+            faults.extend(too_many_requests.map(|first| Fault::TooManyRequests {
+                first,
+                retry_after_secs: retry_after,
+            }));
+            faults.extend(unavailable.map(|first| Fault::Unavailable {
+                first,
+                retry_after_secs: retry_after,
+            }));
+            let options = serve::Options {
+                dir,
+                addr,
+                client_id,
+                client_secret,
+                deactivated,
+                faults,
+            };
+            return match serve::run(options) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(failure) => {
+                    output::report(&*failure);
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::Split {
             input,
             out,

@@ -1,0 +1,614 @@
+//! A local emulator of the Authenteq API's three export endpoints, for tests and for trying a
+//! client without the real service.
+//!
+//! It serves `GET /export/verification-result-as-multipart`, `-as-json` and `-as-pdf`
+//! `?verificationId=ID` for the verifications stored under one folder, one sub-folder per
+//! verification id, in the layout `split` (and [`save`](crate::save)) writes: `result.json`
+//! plus the files named by their part, such as `faceImage.jpeg`, `croppedFrontImage2.jpeg` or
+//! `addressProofDocument.pdf`, and optionally `result.pdf`.
+//!
+//! # What it answers
+//!
+//! - **multipart**: `multipart/mixed` with a fresh random boundary; the `result` part
+//!   (`result.json` verbatim, `application/json`) first, then each file, named by its file
+//!   name's stem, with its file name and the content type of its extension, in the API's order
+//!   (`livenessFaceImage`, each document's front, back and face, `addressProofDocument`, then
+//!   any other file by name).
+//! - **json**: the result's members, each file embedded where the API puts it as
+//!   `{"contentType": ..., "content": <base64>}`, byte for byte what
+//!   [`json_export`](crate::export::json_export) writes.
+//! - **pdf**: the stored `result.pdf` when there is one; else a one-page summary of the result
+//!   (id, platform, times, status and decision members, each document's type, issuer and
+//!   dates; no images, no names).
+//!
+//! The multipart and JSON bodies are made as they are sent, from the stored files
+//! ([`crate::export::ExportBody`]): a 1 GiB image is served in bounded memory.
+//! Every body has a `Content-Length`, computed from the stored sizes, so a client can tell a
+//! cut body from a whole one.
+//!
+//! # Errors it answers, and their causes
+//!
+//! Checked in this order; the bodies are those of the API (see `corpus/errors`), with
+//! `errorDescription` for the two marked so and `errorMessage` for the others.
+//!
+//! | cause | `errorCode` | status |
+//! |---|---|---|
+//! | no `Authorization` header | `API_KEYS_MISSING` (`errorDescription`) | 401 |
+//! | a header that is not `Basic base64(id:secret)`: another scheme, bad base64, no colon | `API_KEYS_BAD` (`errorDescription`) | 401 |
+//! | another client id or secret (compared in constant time) | `API_KEYS_INVALID` | 401 |
+//! | the emulator runs with `deactivated` | `ACCOUNT_DEACTIVATED` | 403 |
+//! | no `verificationId` parameter | `MISSING_REQUEST_PARAMETER` | 400 |
+//! | a `verificationId` that is empty, over 128 bytes, holds a control character, is given twice, or is not one safe path component (`/`, `\`, `.`, `..`, a leading dot...) | `INVALID_REQUEST_PARAMETER` | 400 |
+//! | no folder of that name (or, for multipart and JSON, one without `result.json`) | `VERIFICATION_NOT_FOUND` | 404 |
+//! | a stored verification that cannot be read | `INTERNAL_ERROR` (the emulator's own) | 500 |
+//!
+//! # Faults
+//!
+//! [`Fault`]s make it misbehave on purpose: cut a body, stall it, drip it slowly, garble a
+//! byte, or answer `429`/`503` with `Retry-After` to the first requests. They are set with
+//! [`EmulatorBuilder::fault`] (or the CLI's `serve` flags).
+//!
+//! # Logs
+//!
+//! One `tracing` event per request at `INFO` (target `authenteq_export::server`), when its body
+//! ends: the path, the status, the body bytes sent and whether the body was sent whole. Never
+//! the query (the verification id), a header, or anything of the stored results.
+//!
+//! # Examples
+//!
+//! ```
+//! use authenteq_export::server::{Emulator, Fault};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let store = tempfile::tempdir()?; // holds ID/result.json, ID/faceImage.jpeg...
+//! let emulator = Emulator::builder(store.path())
+//!     .credentials("client-id", "client-secret")
+//!     .fault(Fault::TooManyRequests { first: 1, retry_after_secs: 2 })
+//!     .spawn()
+//!     .await?;
+//! assert!(emulator.url().starts_with("http://127.0.0.1:"));
+//! // Point a client at emulator.url() ...
+//! emulator.shutdown().await?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+mod auth;
+mod fault;
+mod pdf;
+mod reply;
+mod store;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use axum::body::{Body, BodyDataStream, HttpBody as _};
+use axum::extract::{FromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use futures_core::Stream;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use fault::Fault;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::export::{ExportBody, StreamedFile};
+use crate::multipart::Boundary;
+use auth::Credentials;
+use fault::Faults;
+use reply::Failure;
+
+/// The paths of the three endpoints.
+pub const MULTIPART_PATH: &str = "/export/verification-result-as-multipart";
+/// The path of the JSON export endpoint.
+pub const JSON_PATH: &str = "/export/verification-result-as-json";
+/// The path of the PDF export endpoint.
+pub const PDF_PATH: &str = "/export/verification-result-as-pdf";
+
+const LOG_TARGET: &str = "authenteq_export::server";
+
+/// The emulator of the API's export endpoints; start one with [`Emulator::builder`].
+///
+/// # Examples
+///
+/// ```
+/// let builder = authenteq_export::server::Emulator::builder("/srv/verifications");
+/// # let _ = builder;
+/// ```
+#[derive(Debug)]
+pub struct Emulator;
+
+impl Emulator {
+    /// A builder for an emulator serving the verifications stored under `dir`.
+    ///
+    /// Defaults: client id `client-id` and secret `client-secret`, the account active, no
+    /// faults.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::server::Emulator;
+    ///
+    /// let builder = Emulator::builder("verifications").credentials("id", "secret").deactivated(true);
+    /// assert!(!format!("{builder:?}").contains("secret\""));
+    /// ```
+    pub fn builder(dir: impl Into<PathBuf>) -> EmulatorBuilder {
+        EmulatorBuilder {
+            dir: dir.into(),
+            credentials: Credentials::new("client-id".into(), "client-secret".into()),
+            deactivated: false,
+            faults: Vec::new(),
+        }
+    }
+}
+
+/// Settings of an emulator: where its verifications are, the credentials it accepts, whether the
+/// account is deactivated, and the faults it injects. `Debug` never shows the secret.
+#[derive(Debug, Clone)]
+pub struct EmulatorBuilder {
+    dir: PathBuf,
+    credentials: Credentials,
+    deactivated: bool,
+    faults: Vec<Fault>,
+}
+
+impl EmulatorBuilder {
+    /// The client id and secret that requests must carry (`Authorization: Basic
+    /// base64(id:secret)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = authenteq_export::server::Emulator::builder("dir").credentials("id", "secret");
+    /// # let _ = builder;
+    /// ```
+    pub fn credentials(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.credentials = Credentials::new(id.into(), secret.into());
+        self
+    }
+
+    /// Whether the account is deactivated: then every authenticated request is answered
+    /// `ACCOUNT_DEACTIVATED` (403).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = authenteq_export::server::Emulator::builder("dir").deactivated(true);
+    /// # let _ = builder;
+    /// ```
+    pub fn deactivated(mut self, deactivated: bool) -> Self {
+        self.deactivated = deactivated;
+        self
+    }
+
+    /// Adds a fault to inject; faults add up (see [`Fault`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::server::{Emulator, Fault};
+    ///
+    /// let builder = Emulator::builder("dir")
+    ///     .fault(Fault::Drip { bytes_per_second: 4096 })
+    ///     .fault(Fault::Garble { offset: 100 });
+    /// # let _ = builder;
+    /// ```
+    pub fn fault(mut self, fault: Fault) -> Self {
+        self.faults.push(fault);
+        self
+    }
+
+    /// The emulator as an axum [`Router`], to mount in a server of your own. Its stalls
+    /// ([`Fault::StallAfter`]) last until the router is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let app = axum::Router::new().merge(authenteq_export::server::Emulator::builder("dir").router());
+    /// # let _ = app;
+    /// ```
+    pub fn router(self) -> Router {
+        let (stop, _) = watch::channel(false);
+        self.into_app(stop).1
+    }
+
+    fn into_app(self, stop: watch::Sender<bool>) -> (Arc<App>, Router) {
+        let app = Arc::new(App {
+            dir: self.dir,
+            credentials: self.credentials,
+            deactivated: self.deactivated,
+            faults: Faults::new(&self.faults),
+            stop,
+        });
+        let router = Router::new()
+            .route(MULTIPART_PATH, get(multipart_export))
+            .route(JSON_PATH, get(json_export))
+            .route(PDF_PATH, get(pdf_export))
+            .layer(middleware::from_fn_with_state(app.clone(), observe))
+            .with_state(app.clone());
+        (app, router)
+    }
+
+    /// Starts the emulator on `127.0.0.1` at a free port, in a task of the current tokio
+    /// runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`] when no socket can be bound.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// See the [module documentation](self).
+    pub async fn spawn(self) -> Result<RunningEmulator> {
+        self.bind(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Starts the emulator on `addr`, in a task of the current tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`] when `addr` cannot be bound.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::server::Emulator;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let emulator = Emulator::builder("dir").bind("127.0.0.1:0".parse()?).await?;
+    /// assert_eq!(emulator.addr().ip().to_string(), "127.0.0.1");
+    /// emulator.shutdown().await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn bind(self, addr: SocketAddr) -> Result<RunningEmulator> {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            Error::with_source(ErrorKind::Io, format!("cannot listen on {addr}"), e)
+        })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::with_source(ErrorKind::Io, "cannot read the bound address", e))?;
+        let (stop, mut stopped) = watch::channel(false);
+        let (app, router) = self.into_app(stop);
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await
+        });
+        Ok(RunningEmulator {
+            addr,
+            app,
+            task: Some(task),
+        })
+    }
+}
+
+/// A running emulator: its address, and the way to stop it. Dropping it stops it too, without
+/// waiting.
+pub struct RunningEmulator {
+    addr: SocketAddr,
+    app: Arc<App>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl fmt::Debug for RunningEmulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunningEmulator")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningEmulator {
+    /// The address it listens on.
+    ///
+    /// # Examples
+    ///
+    /// See [`EmulatorBuilder::bind`].
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its base URL, `http://127.0.0.1:PORT`, without a trailing slash.
+    ///
+    /// # Examples
+    ///
+    /// See the [module documentation](self).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops it: no new connection is accepted, bodies being sent are finished (stalled and
+    /// dripping ones are cut), and it returns once every connection is closed.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`] when the server had failed.
+    ///
+    /// # Examples
+    ///
+    /// See the [module documentation](self).
+    pub async fn shutdown(mut self) -> Result<()> {
+        self.app.stop.send_replace(true);
+        join(self.task.take()).await
+    }
+
+    /// Serves until the server fails: for a process that does nothing else.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`] when the server fails.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn serve() -> authenteq_export::Result<()> {
+    /// let emulator = authenteq_export::server::Emulator::builder("dir").spawn().await?;
+    /// println!("listening on {}", emulator.url());
+    /// emulator.wait().await
+    /// # }
+    /// ```
+    pub async fn wait(mut self) -> Result<()> {
+        join(self.task.take()).await
+    }
+}
+
+async fn join(task: Option<JoinHandle<std::io::Result<()>>>) -> Result<()> {
+    let Some(task) = task else { return Ok(()) };
+    match task.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Error::with_source(ErrorKind::Io, "the emulator failed", e)),
+        Err(e) => Err(Error::with_source(
+            ErrorKind::Io,
+            "the emulator's task failed",
+            e,
+        )),
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        self.app.stop.send_replace(true);
+    }
+}
+
+/// What the handlers share.
+struct App {
+    dir: PathBuf,
+    credentials: Credentials,
+    deactivated: bool,
+    faults: Faults,
+    /// Set to `true` when the emulator shuts down; stalls and drips end then.
+    stop: watch::Sender<bool>,
+}
+
+/// A request whose credentials are good, for an active account.
+struct Authorized;
+
+impl FromRequestParts<Arc<App>> for Authorized {
+    type Rejection = Failure;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> std::result::Result<Self, Failure> {
+        app.credentials
+            .check(parts.headers.get(header::AUTHORIZATION))?;
+        if app.deactivated {
+            return Err(Failure::deactivated());
+        }
+        Ok(Authorized)
+    }
+}
+
+/// The request's `verificationId`, checked.
+struct VerificationId(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for VerificationId {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> std::result::Result<Self, Failure> {
+        let Query(params) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map_err(|_| Failure::invalid_parameter())?;
+        let mut ids = params
+            .into_iter()
+            .filter(|(name, _)| name == "verificationId")
+            .map(|(_, value)| value);
+        let id = ids.next().ok_or_else(Failure::missing_parameter)?;
+        if ids.next().is_some() {
+            return Err(Failure::invalid_parameter());
+        }
+        store::check_id(&id)?;
+        Ok(VerificationId(id))
+    }
+}
+
+type Answer = std::result::Result<Response, Failure>;
+
+async fn multipart_export(
+    State(app): State<Arc<App>>,
+    _: Authorized,
+    VerificationId(id): VerificationId,
+) -> Answer {
+    let (result, files) = load(&app.dir, &id).await?;
+    let body = ExportBody::multipart(Boundary::random(), Bytes::from(result), files)
+        .map_err(encode_failure)?;
+    Ok(streamed(body))
+}
+
+async fn json_export(
+    State(app): State<Arc<App>>,
+    _: Authorized,
+    VerificationId(id): VerificationId,
+) -> Answer {
+    let (result, files) = load(&app.dir, &id).await?;
+    let body = ExportBody::json(&result, files).map_err(encode_failure)?;
+    Ok(streamed(body))
+}
+
+async fn pdf_export(
+    State(app): State<Arc<App>>,
+    _: Authorized,
+    VerificationId(id): VerificationId,
+) -> Answer {
+    let stored = store::open(&app.dir, &id).await?;
+    if let Some((path, len)) = stored.pdf {
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(store::internal)?;
+        let body = ExportBody::raw("application/pdf", len, file).map_err(encode_failure)?;
+        return Ok(streamed(body));
+    }
+    let path = stored.result.ok_or_else(Failure::not_found)?;
+    let result = store::read_result(&path).await?;
+    let result: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&result)
+        .map_err(|_| {
+            tracing::warn!(target: LOG_TARGET, "a stored result.json is not a JSON object");
+            Failure::internal()
+        })?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/pdf")],
+        pdf::summary_pdf(&result),
+    )
+        .into_response())
+}
+
+/// The stored result and files of a verification, opened for streaming.
+async fn load(
+    dir: &Path,
+    id: &str,
+) -> std::result::Result<(Vec<u8>, Vec<StreamedFile<tokio::fs::File>>), Failure> {
+    let stored = store::open(dir, id).await?;
+    let path = stored.result.as_ref().ok_or_else(Failure::not_found)?;
+    let result = store::read_result(path).await?;
+    let mut files = Vec::with_capacity(stored.files.len());
+    for file in stored.files {
+        files.push(StreamedFile {
+            reader: tokio::fs::File::open(&file.path)
+                .await
+                .map_err(store::internal)?,
+            kind: file.kind,
+            filename: file.filename,
+            content_type: file.content_type.into(),
+            len: file.len,
+        });
+    }
+    Ok((result, files))
+}
+
+fn encode_failure(e: Error) -> Failure {
+    tracing::warn!(target: LOG_TARGET, error = %e, "a stored verification cannot be encoded");
+    Failure::internal()
+}
+
+fn streamed(body: ExportBody<tokio::fs::File>) -> Response {
+    let mut response = Response::new(Body::empty());
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(body.content_type()) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    headers.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(body.content_length()),
+    );
+    *response.body_mut() = Body::from_stream(body);
+    response
+}
+
+/// The one layer over every endpoint: the busy faults, the body faults, and the log line.
+async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let response = match app.faults.busy() {
+        Some((status, retry_after)) => Failure::busy(status, retry_after).into_response(),
+        None => next.run(request).await,
+    };
+    let (mut parts, body) = response.into_parts();
+    if !parts.headers.contains_key(header::CONTENT_LENGTH) {
+        if let Some(len) = body.size_hint().exact() {
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        }
+    }
+    let body = if parts.status == StatusCode::OK && app.faults.has_body_faults() {
+        app.faults.wrap(body, app.stop.subscribe())
+    } else {
+        body
+    };
+    let expected = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let logged = Logged {
+        inner: body.into_data_stream(),
+        expected,
+        path,
+        status: parts.status,
+        bytes: 0,
+        complete: false,
+    };
+    Response::from_parts(parts, Body::from_stream(logged))
+}
+
+/// A body that logs its request's line when it ends (or is dropped unfinished).
+struct Logged {
+    inner: BodyDataStream,
+    path: String,
+    status: StatusCode,
+    /// The `Content-Length`: the server stops asking for chunks once it is sent.
+    expected: Option<u64>,
+    bytes: u64,
+    complete: bool,
+}
+
+impl Stream for Logged {
+    type Item = std::result::Result<Bytes, axum::Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let item = ready!(Pin::new(&mut this.inner).poll_next(cx));
+        match &item {
+            Some(Ok(chunk)) => {
+                this.bytes += chunk.len() as u64;
+                this.complete = this.expected == Some(this.bytes);
+            }
+            None => this.complete = this.expected.is_none_or(|n| n == this.bytes),
+            Some(Err(_)) => {}
+        }
+        Poll::Ready(item)
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        tracing::info!(
+            target: LOG_TARGET,
+            path = %self.path,
+            status = self.status.as_u16(),
+            bytes = self.bytes,
+            complete = self.complete,
+            "request"
+        );
+    }
+}
