@@ -90,7 +90,11 @@
 //!   `AsyncWrite` for `save::NewFile` when `save` is on too.
 //! * **save** - the `save` module: a safe-name sanitiser and an output folder where files appear
 //!   only when complete and nothing is overwritten. Adds `sha2` (and `rustix` on Linux).
-//! * **cli** (default) - the `authenteq-export` command-line tool; turns on `save`, adds `clap`
+//! * **client** - the `client` module: an HTTP client for the three export endpoints
+//!   (reqwest with rustls, retries with backoff, timeouts); with `save` also
+//!   `Client::save`, one verification fetched into a folder. Adds `reqwest`, `tracing`,
+//!   `httpdate` and tokio's timer.
+//! * **cli** (default) - the `authenteq-export` command-line tool; turns on `save` and `client`, adds `clap`
 //!   and `indicatif`. Library users skip it with `default-features = false`.
 //!
 //! # Errors
@@ -102,6 +106,8 @@
 #![warn(missing_debug_implementations)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "client")]
+pub mod client;
 mod driver;
 mod error;
 pub mod export;
