@@ -119,6 +119,6 @@ pub mod save;
 pub use error::{Error, ErrorKind, Limit, PartRef, Result};
 
 // The README's Rust code blocks, compiled as doc tests.
-#[cfg(all(doctest, feature = "save"))]
+#[cfg(all(doctest, feature = "save", feature = "client"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -43,7 +43,7 @@ impl Fetched {
 
 impl Client {
     /// Fetches verification `id` from `endpoint` into `dir`, as
-    /// [`save_export`](crate::save::save_export) writes it: the result as `result.json` and
+    /// [`save_export`] writes it: the result as `result.json` and
     /// every file under a safe name (a PDF export as `result.pdf`), each visible only once
     /// whole, nothing overwritten.
     ///
@@ -70,7 +70,7 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// As [`Client::multipart`] and [`save_export`](crate::save::save_export); when the retries
+    /// As [`Client::multipart`] and [`save_export`]; when the retries
     /// are spent, the last attempt's error. Only whole files are left in `dir`.
     pub async fn save(&self, endpoint: Endpoint, id: &str, dir: &OutputDir) -> Result<Fetched> {
         self.save_with_progress(endpoint, id, dir, |_, _| {}).await
