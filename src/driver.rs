@@ -78,7 +78,12 @@ where
                 Some(Ok(chunk)) => self.core.feed(chunk),
                 Some(Err(e)) => {
                     self.starved = false;
-                    let err = Error::with_source(ErrorKind::Read, "", e.into());
+                    // A source that reports in the crate's own error (the HTTP client's timeout
+                    // or cut body) has said what failed: keep its kind.
+                    let err = match e.into().downcast::<Error>() {
+                        Ok(ours) => *ours,
+                        Err(other) => Error::with_source(ErrorKind::Read, "", other),
+                    };
                     return Poll::Ready(Err(self.core.poison(err)));
                 }
                 None => self.core.finish(),

@@ -67,15 +67,28 @@ pub enum ErrorKind {
     /// The encoder was asked to write a part whose payload contains the delimiter.
     DelimiterInPayload,
     /// The encoder or decoder was used out of order (for example, data written after the body was
-    /// closed).
+    /// closed), or a setting was given a value it cannot take (a client id with a `:`).
     Usage,
+    /// The HTTP exchange failed: no connection could be made ([`Error::is_connect`]), it broke,
+    /// or the answer was not valid HTTP; see `source()`.
+    Http,
+    /// A timeout passed ([`Error::is_timeout`]): the connect timeout, the idle timeout (no
+    /// response head, or no body bytes, for that long) or the total deadline of a call.
+    Timeout,
+    /// A success answer whose `Content-Type` is not the one its endpoint gives (HTML from a proxy
+    /// on the JSON endpoint, JSON on the PDF endpoint...).
+    UnexpectedContentType,
+    /// A verification id that cannot be sent: empty, longer than 128 bytes, or holding a control
+    /// character. Checked before any request.
+    InvalidId,
 }
 
 impl ErrorKind {
     /// The HTTP status that fits an error of this kind when it is answered to a client, so a
     /// handler maps errors in one line: `400` for a body that is malformed, cut short or not an
     /// export, `413` for a body over a limit, `502` for an error of the API upstream, `500` for
-    /// a failure of our own (writing output, misuse).
+    /// a failure of our own (writing output, misuse), `502` for an upstream that could not be
+    /// reached or answered something else than an export, `504` for one that took too long.
     ///
     /// [`Error::http_status`] refines it with the status the API answered, when known.
     ///
@@ -102,9 +115,11 @@ impl ErrorKind {
             | ErrorKind::UnknownFormat
             | ErrorKind::InvalidExport
             | ErrorKind::UnsupportedEncoding
-            | ErrorKind::UnsafeName => 400,
+            | ErrorKind::UnsafeName
+            | ErrorKind::InvalidId => 400,
             ErrorKind::LimitExceeded => 413,
-            ErrorKind::Api => 502,
+            ErrorKind::Api | ErrorKind::Http | ErrorKind::UnexpectedContentType => 502,
+            ErrorKind::Timeout => 504,
             ErrorKind::Io | ErrorKind::DelimiterInPayload | ErrorKind::Usage => 500,
         }
     }
@@ -178,6 +193,11 @@ struct Inner {
     value: Option<Source>,
     /// The HTTP status the body came with, when it was an error answer.
     http_status: Option<u16>,
+    /// Repeating the request might succeed: a broken connection, a timeout, a body cut short by
+    /// the transport, a 429 or 5xx answer that is no documented API error.
+    transient: bool,
+    /// No connection could be made.
+    connect: bool,
 }
 
 /// The error type of every fallible operation in this crate.
@@ -220,6 +240,8 @@ impl Error {
             source: None,
             value: None,
             http_status: None,
+            transient: false,
+            connect: false,
         }))
     }
 
@@ -253,6 +275,21 @@ impl Error {
     /// Sets the HTTP status that answered the body (an API error's status).
     pub(crate) fn with_http_status(mut self, status: u16) -> Self {
         self.0.http_status = Some(status);
+        self
+    }
+
+    /// Marks the error as one that repeating the request might not meet again.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) fn transient(mut self) -> Self {
+        self.0.transient = true;
+        self
+    }
+
+    /// Marks the error as a failure to connect (and transient).
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) fn connecting(mut self) -> Self {
+        self.0.connect = true;
+        self.0.transient = true;
         self
     }
 
@@ -309,6 +346,56 @@ impl Error {
         self.0
             .http_status
             .unwrap_or_else(|| self.0.kind.http_status())
+    }
+
+    /// The HTTP status of the answer this error is about, when it is about one: an API error
+    /// body, a body that is no export, a `Content-Type` the endpoint does not give.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::export::{ExportDecoder, ExportLimits};
+    ///
+    /// let mut decoder = ExportDecoder::for_response(404, Some("text/html"), ExportLimits::default())?;
+    /// decoder.feed(bytes::Bytes::from_static(b"<html>Not Found</html>"));
+    /// decoder.finish();
+    /// assert_eq!(decoder.next_event().unwrap_err().status(), Some(404));
+    /// # Ok::<(), authenteq_export::Error>(())
+    /// ```
+    pub fn status(&self) -> Option<u16> {
+        self.0.http_status
+    }
+
+    /// Whether a timeout caused this error ([`ErrorKind::Timeout`]).
+    pub fn is_timeout(&self) -> bool {
+        self.0.kind == ErrorKind::Timeout
+    }
+
+    /// Whether no connection could be made (refused, unreachable, name not resolved, TLS
+    /// handshake failed, or the connect timeout passed).
+    pub fn is_connect(&self) -> bool {
+        self.0.connect
+    }
+
+    /// Whether the same request again might succeed: a connection that failed or broke, a
+    /// timeout, a body cut short by the transport, an answer `429`, `500`, `502`, `503` or `504`
+    /// whose body is no documented API error. Never for a documented API error (bad
+    /// credentials, unknown verification...) nor for a body that was delivered whole but is
+    /// wrong: the same request would meet them again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::export::{ExportDecoder, ExportLimits};
+    ///
+    /// let mut decoder = ExportDecoder::for_response(404, Some("application/json"), ExportLimits::default())?;
+    /// decoder.feed(bytes::Bytes::from_static(br#"{"errorCode":"VERIFICATION_NOT_FOUND"}"#));
+    /// decoder.finish();
+    /// assert!(!decoder.next_event().unwrap_err().is_retryable());
+    /// # Ok::<(), authenteq_export::Error>(())
+    /// ```
+    pub fn is_retryable(&self) -> bool {
+        self.0.transient
     }
 
     /// The crate's error inside an `std::io::Error`, when there is one: the `Read` and
@@ -371,6 +458,10 @@ impl fmt::Display for Error {
                 f.write_str("unsupported content-transfer-encoding")?
             }
             ErrorKind::Usage => f.write_str("invalid use")?,
+            ErrorKind::Http => f.write_str("http error")?,
+            ErrorKind::Timeout => f.write_str("timed out")?,
+            ErrorKind::UnexpectedContentType => f.write_str("unexpected content-type")?,
+            ErrorKind::InvalidId => f.write_str("invalid verification id")?,
         }
         if let Some(value) = &inner.value {
             if inner.kind == ErrorKind::Api {
@@ -415,6 +506,15 @@ impl fmt::Debug for Error {
         if let Some(value) = &inner.value {
             d.field("value", value);
         }
+        if let Some(status) = inner.http_status {
+            d.field("http_status", &status);
+        }
+        if inner.transient {
+            d.field("retryable", &true);
+        }
+        if inner.connect {
+            d.field("connect", &true);
+        }
         if let Some(source) = &inner.source {
             d.field("source", source);
         }
@@ -435,7 +535,8 @@ impl From<Error> for std::io::Error {
     fn from(e: Error) -> Self {
         let kind = match e.kind() {
             ErrorKind::UnexpectedEnd => std::io::ErrorKind::UnexpectedEof,
-            ErrorKind::Io | ErrorKind::Read => std::io::ErrorKind::Other,
+            ErrorKind::Timeout => std::io::ErrorKind::TimedOut,
+            ErrorKind::Io | ErrorKind::Read | ErrorKind::Http => std::io::ErrorKind::Other,
             _ => std::io::ErrorKind::InvalidData,
         };
         std::io::Error::new(kind, e)

@@ -90,12 +90,16 @@
 //!   `AsyncWrite` for `save::NewFile` when `save` is on too.
 //! * **save** - the `save` module: a safe-name sanitiser and an output folder where files appear
 //!   only when complete and nothing is overwritten. Adds `sha2` (and `rustix` on Linux).
+//! * **client** - the `client` module: an HTTP client for the three export endpoints
+//!   (reqwest with rustls, retries with backoff, timeouts); with `save` also
+//!   `Client::save`, one verification fetched into a folder. Adds `reqwest`, `tracing`,
+//!   `httpdate` and tokio's timer.
 //! * **server** - the `server` module: a local emulator of the API's export endpoints on axum,
 //!   with fault injection. Turns on `save` and `tokio-io`; adds axum, `subtle`, `tracing` and
 //!   `pdf-writer`.
 //! * **cli** - the `authenteq-export` command-line tool (`cargo run --features cli -- ...`);
-//!   turns on `save` and `server`, adds `clap` and `indicatif`. Off by default: a library user
-//!   gets no CLI or server crate.
+//!   turns on `save`, `client` and `server`, adds `clap` and `indicatif`. Off by default: a
+//!   library user gets no CLI, HTTP or server crate.
 //!
 //! # Errors
 //!
@@ -106,6 +110,8 @@
 #![warn(missing_debug_implementations)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "client")]
+pub mod client;
 mod driver;
 mod error;
 pub mod export;
@@ -119,6 +125,6 @@ pub mod server;
 pub use error::{Error, ErrorKind, Limit, PartRef, Result};
 
 // The README's Rust code blocks, compiled as doc tests.
-#[cfg(all(doctest, feature = "save"))]
+#[cfg(all(doctest, feature = "save", feature = "client"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

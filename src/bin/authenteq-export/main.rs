@@ -4,6 +4,8 @@
 //! authenteq-export split INPUT --out DIR [--content-type VALUE] [--stats]
 //! authenteq-export inspect INPUT [--content-type VALUE] [--sha256] [--stats]
 //! authenteq-export serve --dir DIR --addr ADDR --client-id ID [--client-secret SECRET] [--deactivated] [FAULTS]
+//! authenteq-export fetch ID --format json|multipart|pdf --out DIR [--base-url URL]
+//!     [--retries N] [--connect-timeout SECS] [--idle-timeout SECS]
 //! ```
 //!
 //! `INPUT` is a file or `-` for standard input, holding a body as one of the three export
@@ -13,6 +15,7 @@
 //! printed at the end, error reporting) is in `input` and `output`. Saving files is the
 //! library's `save` module.
 
+mod fetch;
 mod input;
 mod inspect;
 mod output;
@@ -31,7 +34,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "authenteq-export",
     version,
-    about = "Split or inspect Authenteq verification-result exports (multipart, JSON or PDF)"
+    about = "Fetch, split or inspect Authenteq verification-result exports (multipart, JSON or PDF)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -121,6 +124,39 @@ enum Command {
         #[arg(long, value_name = "S", default_value_t = 1)]
         retry_after: u64,
     },
+    /// Fetch one verification from the Authenteq API and write it to a directory, as `split`
+    /// does.
+    ///
+    /// The API keys come from the environment: AUTHENTEQ_CLIENT_ID and
+    /// AUTHENTEQ_CLIENT_SECRET. Connection failures, timeouts and the answers 429, 500, 502,
+    /// 503 and 504 are retried (a body cut short restarts the whole export; files already
+    /// written are found again, not written twice); the API's own errors are not. On failure
+    /// only whole files are left in DIR.
+    Fetch {
+        /// The verification id.
+        id: String,
+        /// Which export endpoint to ask.
+        #[arg(long, value_parser = ["json", "multipart", "pdf"])]
+        format: String,
+        /// The directory to write to (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// The API's base URL.
+        #[arg(long, default_value = authenteq_export::client::DEFAULT_BASE_URL)]
+        base_url: String,
+        /// Retries after the first attempt, one budget for every kind of retry.
+        #[arg(long, default_value_t = 3)]
+        retries: u32,
+        /// Seconds to wait for a connection.
+        #[arg(long, default_value_t = 10.0)]
+        connect_timeout: f64,
+        /// Seconds to wait for the answer, and for each next bytes of its body.
+        #[arg(long, default_value_t = 30.0)]
+        idle_timeout: f64,
+        /// Print bytes read, time taken and peak memory to standard error at the end.
+        #[arg(long)]
+        stats: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -181,6 +217,32 @@ fn main() -> ExitCode {
             sha256,
             stats,
         } => (inspect::run(&input, content_type.as_deref(), sha256), stats),
+        Command::Fetch {
+            id,
+            format,
+            out,
+            base_url,
+            retries,
+            connect_timeout,
+            idle_timeout,
+            stats,
+        } => {
+            let ran = format
+                .parse()
+                .map_err(output::Failure::from)
+                .and_then(|endpoint| {
+                    fetch::run(&fetch::Request {
+                        id: &id,
+                        endpoint,
+                        out: &out,
+                        base_url: Some(&base_url),
+                        retries: Some(retries),
+                        connect_timeout: Some(connect_timeout),
+                        idle_timeout: Some(idle_timeout),
+                    })
+                });
+            (ran, stats)
+        }
     };
     match ran {
         Ok(done) => output::finish(&done, stats.then_some(started)),

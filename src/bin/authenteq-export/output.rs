@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use authenteq_export::save::{Outcome, SavedExport, RESULT_JSON};
 use serde::Serialize;
 
 /// Why a subcommand failed: any error, reported with its causes.
@@ -124,6 +125,33 @@ fn peak_rss_kib() -> Option<u64> {
     let status = fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The parts of a saved export, as `split` and `fetch` print them.
+pub fn saved_parts(saved: &SavedExport) -> Vec<PartSummary> {
+    let mut parts = Vec::with_capacity(saved.files().len());
+    for file in saved.files() {
+        let s = file.saved();
+        let (outcome, wanted) = match s.outcome() {
+            Outcome::AlreadyThere => (Some("alreadyThere"), None),
+            Outcome::Renamed { wanted } => (Some("renamed"), Some(wanted.clone())),
+            _ => (None, None),
+        };
+        parts.push(PartSummary {
+            name: file.part_name().into_owned(),
+            filename: match file.info() {
+                Some(info) => info.filename().map(str::to_owned),
+                None => Some(RESULT_JSON.to_owned()),
+            },
+            content_type: file.content_type().map(str::to_owned),
+            size: s.size(),
+            sha256: Some(s.sha256_hex()),
+            file: Some(s.name().to_owned()),
+            outcome,
+            wanted,
+        });
+    }
+    parts
 }
 
 /// A typed result as the summary shows it.

@@ -1,0 +1,951 @@
+//! An HTTP client for the three export endpoints of the Authenteq API.
+//!
+//! [`Client`] asks one endpoint for one verification and hands back the export layer's
+//! streaming reader, [`Export`], fed by the response body as the caller reads it:
+//! nothing is buffered whole, and a slow consumer slows the socket down. [`Client::save`]
+//! fetches one verification into an [`OutputDir`](crate::save::OutputDir), whole files only.
+//!
+//! | call | endpoint | answer |
+//! |---|---|---|
+//! | [`Client::multipart`] | `GET /export/verification-result-as-multipart?verificationId=...` | `multipart/*` |
+//! | [`Client::json`] | `GET /export/verification-result-as-json?verificationId=...` | `application/json` |
+//! | [`Client::pdf`] | `GET /export/verification-result-as-pdf?verificationId=...` | `application/pdf` |
+//!
+//! # Credentials
+//!
+//! Every request carries `Authorization: Basic base64(client_id:client_secret)`. Authenteq's
+//! documentation calls the header "Authentication"; what its servers read is the standard
+//! `Authorization` header with the Basic scheme (RFC 7617), which is what this client sends. The
+//! secret is never logged, never in an error, and not in the `Debug` output of a [`Client`].
+//!
+//! # Retries
+//!
+//! A connection that fails or breaks, a timeout, and the answers `429`, `500`, `502`, `503`
+//! and `504` are retried (up to [`ClientBuilder::retries`] times after the first attempt), after
+//! an exponential backoff with jitter or the answer's `Retry-After` (seconds or an HTTP-date),
+//! whichever is longer. The API's documented errors (`VERIFICATION_NOT_FOUND`,
+//! `API_KEYS_INVALID`...) are never retried, whatever their status: the same request would meet
+//! them again.
+//!
+//! A call retries until the export's first item is ready; once it returns, the reader's
+//! errors are the caller's to handle ([`Error::is_retryable`] says whether asking again might
+//! help). [`Client::save`] goes further: a retryable failure in the middle of the body restarts
+//! the whole export, within the same budget, and the files already saved are found again
+//! rather than written twice.
+//!
+//! # Logging
+//!
+//! With a `tracing` subscriber, each request, retry and outcome is one event (target
+//! `authenteq_export::client`) with the endpoint, attempt, status, wait and error kind: never
+//! the credentials, the verification id, or any byte of a body.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use authenteq_export::client::Client;
+//! use authenteq_export::export::ExportItem;
+//!
+//! # async fn run() -> authenteq_export::Result<()> {
+//! let client = Client::new("my-client-id", "my-client-secret")?;
+//! let mut export = client.json("8c3f6a2e-8d2f-4a4c-9f0a-0d6b1b0e6c11").await?;
+//! while let Some(item) = export.next_item().await? {
+//!     match item {
+//!         ExportItem::Result { result, .. } => println!("verification {}", result.id),
+//!         ExportItem::File(mut file) => {
+//!             let mut sink = tokio::io::sink(); // a file in real code: see `save`
+//!             tokio::io::copy(&mut file, &mut sink).await?;
+//!         }
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod body;
+#[cfg(feature = "save")]
+mod save;
+mod transport;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine;
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+
+pub use body::ResponseBody;
+#[cfg(feature = "save")]
+pub use save::Fetched;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::export::{Export, ExportDecoder, ExportEvent, ExportLimits};
+use body::ProgressFn;
+use transport::{backoff, request_error, retry_after, Timeouts};
+
+/// The Authenteq API: `https://api.app.authenteq.com`.
+pub const DEFAULT_BASE_URL: &str = "https://api.app.authenteq.com";
+
+/// The longest verification id sent, in bytes.
+pub const MAX_ID_BYTES: usize = 128;
+
+/// How many bytes of an error answer's body are read to tell what it says.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// One of the three export endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// `/export/verification-result-as-multipart`: `multipart/*`.
+    Multipart,
+    /// `/export/verification-result-as-json`: `application/json`, files in base64.
+    Json,
+    /// `/export/verification-result-as-pdf`: `application/pdf`, the report as one PDF.
+    Pdf,
+}
+
+impl Endpoint {
+    /// The endpoint's path: `/export/verification-result-as-json`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::client::Endpoint;
+    ///
+    /// assert_eq!(Endpoint::Pdf.path(), "/export/verification-result-as-pdf");
+    /// assert_eq!("multipart".parse::<Endpoint>()?, Endpoint::Multipart);
+    /// # Ok::<(), authenteq_export::Error>(())
+    /// ```
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Multipart => "/export/verification-result-as-multipart",
+            Endpoint::Json => "/export/verification-result-as-json",
+            Endpoint::Pdf => "/export/verification-result-as-pdf",
+        }
+    }
+
+    /// `multipart`, `json` or `pdf`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::Multipart => "multipart",
+            Endpoint::Json => "json",
+            Endpoint::Pdf => "pdf",
+        }
+    }
+
+    /// The content type the endpoint answers with: `multipart/*`, `application/json`,
+    /// `application/pdf`.
+    fn expected(self) -> &'static str {
+        match self {
+            Endpoint::Multipart => "multipart/*",
+            Endpoint::Json => "application/json",
+            Endpoint::Pdf => "application/pdf",
+        }
+    }
+
+    fn accepts(self, content_type: &str) -> bool {
+        let Ok(mime) = content_type.parse::<mime::Mime>() else {
+            return false;
+        };
+        match self {
+            Endpoint::Multipart => mime.type_() == mime::MULTIPART,
+            Endpoint::Json => {
+                mime.type_() == mime::APPLICATION
+                    && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
+            }
+            Endpoint::Pdf => mime.type_() == mime::APPLICATION && mime.subtype() == "pdf",
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Reads `multipart`, `json` or `pdf`.
+impl FromStr for Endpoint {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "multipart" => Ok(Endpoint::Multipart),
+            "json" => Ok(Endpoint::Json),
+            "pdf" => Ok(Endpoint::Pdf),
+            _ => Err(Error::new(
+                ErrorKind::Usage,
+                "the endpoint is one of multipart, json, pdf",
+            )),
+        }
+    }
+}
+
+/// Checks a verification id before it is sent: not empty, at most [`MAX_ID_BYTES`] bytes, no
+/// control characters. Anything else is sent as it is, percent-encoded in the query.
+///
+/// # Examples
+///
+/// ```
+/// use authenteq_export::client::check_id;
+/// use authenteq_export::ErrorKind;
+///
+/// assert!(check_id("8c3f6a2e-8d2f-4a4c-9f0a-0d6b1b0e6c11").is_ok());
+/// assert_eq!(check_id("").unwrap_err().kind(), ErrorKind::InvalidId);
+/// assert_eq!(check_id("a\nb").unwrap_err().kind(), ErrorKind::InvalidId);
+/// ```
+///
+/// # Errors
+///
+/// An [`ErrorKind::InvalidId`] error saying which rule the id breaks (the id itself is not in
+/// it).
+pub fn check_id(id: &str) -> Result<()> {
+    let why = if id.is_empty() {
+        "it is empty".to_owned()
+    } else if id.len() > MAX_ID_BYTES {
+        format!("it is {} bytes long, over {MAX_ID_BYTES}", id.len())
+    } else if let Some(at) = id.find(char::is_control) {
+        format!("it holds a control character at byte {at}")
+    } else {
+        return Ok(());
+    };
+    Err(Error::new(ErrorKind::InvalidId, why))
+}
+
+/// Builds a [`Client`] with settings other than the defaults.
+///
+/// | setting | default |
+/// |---|---|
+/// | [`base_url`](Self::base_url) | [`DEFAULT_BASE_URL`] |
+/// | [`connect_timeout`](Self::connect_timeout) | 10 s |
+/// | [`idle_timeout`](Self::idle_timeout) | 30 s |
+/// | [`timeout`](Self::timeout) (total deadline of a call) | none |
+/// | [`retries`](Self::retries) | 3 |
+/// | [`backoff_base`](Self::backoff_base) | 500 ms |
+/// | [`backoff_cap`](Self::backoff_cap) | 30 s |
+/// | [`retry_after_cap`](Self::retry_after_cap) | 60 s |
+/// | [`limits`](Self::limits) | [`ExportLimits::default`] |
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use authenteq_export::client::Client;
+///
+/// let client = Client::builder()
+///     .credentials("my-client-id", "my-client-secret")
+///     .base_url("http://127.0.0.1:8080")
+///     .retries(5)
+///     .idle_timeout(Duration::from_secs(60))
+///     .build()?;
+/// assert_eq!(client.base_url(), "http://127.0.0.1:8080/");
+/// assert!(!format!("{client:?}").contains("my-client-secret"));
+/// # Ok::<(), authenteq_export::Error>(())
+/// ```
+#[must_use]
+pub struct ClientBuilder {
+    credentials: Option<(String, String)>,
+    base_url: String,
+    settings: Settings,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("client_id", &self.credentials.as_ref().map(|(id, _)| id))
+            .field("secret", &self.credentials.as_ref().map(|_| Redacted))
+            .field("base_url", &self.base_url)
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Settings {
+    connect_timeout: Duration,
+    idle_timeout: Duration,
+    total_timeout: Option<Duration>,
+    retries: u32,
+    backoff_base: Duration,
+    backoff_cap: Duration,
+    retry_after_cap: Duration,
+    limits: ExportLimits,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            credentials: None,
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            settings: Settings {
+                connect_timeout: Duration::from_secs(10),
+                idle_timeout: Duration::from_secs(30),
+                total_timeout: None,
+                retries: 3,
+                backoff_base: Duration::from_millis(500),
+                backoff_cap: Duration::from_secs(30),
+                retry_after_cap: Duration::from_secs(60),
+                limits: ExportLimits::default(),
+            },
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// The API keys: the client id and its secret (required).
+    pub fn credentials(mut self, client_id: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.credentials = Some((client_id.into(), secret.into()));
+        self
+    }
+
+    /// Where the API is: a URL whose path the endpoint paths are added to
+    /// (default [`DEFAULT_BASE_URL`]).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// How long to wait for a TCP (and TLS) connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.connect_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for the answer's head, and for each next bytes of its body (default
+    /// 30 s). A stalled answer is an [`ErrorKind::Timeout`] error.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.idle_timeout = timeout;
+        self
+    }
+
+    /// A deadline for a whole call, retries and body included (default: none). When it passes
+    /// the call, or the reading of its body, fails with an [`ErrorKind::Timeout`] error that is
+    /// not retried.
+    pub fn timeout(mut self, deadline: Duration) -> Self {
+        self.settings.total_timeout = Some(deadline);
+        self
+    }
+
+    /// How many times a call is repeated after its first attempt when it fails in a way that
+    /// may pass (default 3); `0` turns retries off. One budget for every kind of retry.
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.settings.retries = retries;
+        self
+    }
+
+    /// The first backoff: retry `n` waits a random time between half and all of
+    /// `base * 2^(n-1)`, at most the [cap](Self::backoff_cap) (default 500 ms).
+    pub fn backoff_base(mut self, base: Duration) -> Self {
+        self.settings.backoff_base = base;
+        self
+    }
+
+    /// The longest backoff (default 30 s).
+    pub fn backoff_cap(mut self, cap: Duration) -> Self {
+        self.settings.backoff_cap = cap;
+        self
+    }
+
+    /// The longest wait a `Retry-After` header is obeyed for (default 60 s): a longer one waits
+    /// this long.
+    pub fn retry_after_cap(mut self, cap: Duration) -> Self {
+        self.settings.retry_after_cap = cap;
+        self
+    }
+
+    /// The limits of the export readers the client hands out (default
+    /// [`ExportLimits::default`]).
+    pub fn limits(mut self, limits: ExportLimits) -> Self {
+        self.settings.limits = limits;
+        self
+    }
+
+    /// The client.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Usage`]: no credentials, a client id that is empty or holds a `:` or a
+    /// control character, a secret with a control character, a base URL that is not an
+    /// absolute `http` or `https` URL. [`ErrorKind::Http`]: the TLS stack could not be set up.
+    pub fn build(self) -> Result<Client> {
+        let Some((client_id, secret)) = self.credentials else {
+            return Err(Error::new(ErrorKind::Usage, "the client needs credentials"));
+        };
+        if client_id.is_empty() || client_id.contains(':') || client_id.contains(char::is_control) {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                "the client id is empty, or holds a ':' or a control character",
+            ));
+        }
+        if secret.contains(char::is_control) {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                "the client secret holds a control character",
+            ));
+        }
+        let mut base = reqwest::Url::parse(&self.base_url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+            .ok_or_else(|| {
+                Error::new(ErrorKind::Usage, "the base URL is not an http or https URL")
+            })?;
+        base.set_query(None);
+        base.set_fragment(None);
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"));
+        let mut authorization = HeaderValue::from_str(&format!("Basic {token}"))
+            .map_err(|_| Error::new(ErrorKind::Usage, "the credentials do not fit a header"))?;
+        authorization.set_sensitive(true);
+        let settings = self.settings;
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .read_timeout(settings.idle_timeout)
+            .user_agent(concat!("authenteq-export/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::with_source(ErrorKind::Http, "cannot set up the HTTP client", e))?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                client_id,
+                authorization,
+                settings,
+            }),
+        })
+    }
+}
+
+/// A client of the Authenteq export API: cheap to clone (the clones share one connection pool).
+///
+/// Made by [`Client::new`] with the default settings, or by [`Client::builder`]. Its `Debug`
+/// shows the base URL, the client id and the settings, never the secret.
+///
+/// # Examples
+///
+/// ```no_run
+/// use authenteq_export::client::Client;
+/// use authenteq_export::save::OutputDir;
+///
+/// # async fn run() -> authenteq_export::Result<()> {
+/// let client = Client::new(
+///     std::env::var("AUTHENTEQ_CLIENT_ID").unwrap_or_default(),
+///     std::env::var("AUTHENTEQ_CLIENT_SECRET").unwrap_or_default(),
+/// )?;
+/// let fetched = client
+///     .save(authenteq_export::client::Endpoint::Multipart, "8c3f6a2e", &OutputDir::create("out")?)
+///     .await?;
+/// println!("{} files", fetched.saved().files().len());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: reqwest::Url,
+    client_id: String,
+    /// `Basic base64(id:secret)`, marked sensitive.
+    authorization: HeaderValue,
+    settings: Settings,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base.as_str())
+            .field("client_id", &self.inner.client_id)
+            .field("secret", &Redacted)
+            .field("settings", &self.inner.settings)
+            .finish()
+    }
+}
+
+/// What one attempt left to do.
+struct Budget {
+    retries_left: u32,
+    retries_done: u32,
+    deadline: Option<Instant>,
+}
+
+impl Budget {
+    fn new(settings: &Settings) -> Self {
+        Budget {
+            retries_left: settings.retries,
+            retries_done: 0,
+            deadline: settings.total_timeout.map(|t| Instant::now() + t),
+        }
+    }
+
+    fn deadline_passed(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
+impl Client {
+    /// A client of the Authenteq API with these credentials and the default settings (see
+    /// [`ClientBuilder`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = authenteq_export::client::Client::new("my-client-id", "my-client-secret")?;
+    /// assert_eq!(client.base_url(), "https://api.app.authenteq.com/");
+    /// # Ok::<(), authenteq_export::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`ClientBuilder::build`].
+    pub fn new(client_id: impl Into<String>, secret: impl Into<String>) -> Result<Client> {
+        Client::builder().credentials(client_id, secret).build()
+    }
+
+    /// A builder, for other settings than the defaults.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The base URL the endpoint paths are added to.
+    pub fn base_url(&self) -> &str {
+        self.inner.base.as_str()
+    }
+
+    /// The multipart export of verification `id`: `multipart/*`, the result first, then one
+    /// part per file.
+    ///
+    /// Returns once the answer's head has come and its body holds the export's first item;
+    /// the rest of the body is read as the export is. Retries (see the
+    /// [module docs](self#retries)) happen before it returns.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run() -> authenteq_export::Result<()> {
+    /// let client = authenteq_export::client::Client::new("my-client-id", "my-client-secret")?;
+    /// let mut export = client.multipart("8c3f6a2e").await?;
+    /// while let Some(item) = export.next_item().await? {
+    ///     // ...
+    /// #   drop(item);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// - [`ErrorKind::InvalidId`]: the id is not sent ([`check_id`]).
+    /// - [`ErrorKind::Api`]: the API answered one of its errors; [`Error::api_error`] gives its
+    ///   code and message, [`Error::status`] the HTTP status.
+    /// - [`ErrorKind::UnknownFormat`]: an error status whose body is no API error (an HTML
+    ///   404...), named with its status, content type and first bytes.
+    /// - [`ErrorKind::UnexpectedContentType`]: a success answer of another content type.
+    /// - [`ErrorKind::Http`], [`ErrorKind::Timeout`]: the last attempt's transport failure once
+    ///   the retries are spent (or at once for the total deadline).
+    /// - Any error of the export's first bytes ([`Export::next_item`]).
+    pub async fn multipart(&self, id: &str) -> Result<Export<ResponseBody>> {
+        self.export(Endpoint::Multipart, id).await
+    }
+
+    /// The JSON export of verification `id`: `application/json`, the files in base64 (decoded
+    /// as they are read). As [`multipart`](Self::multipart).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run() -> authenteq_export::Result<()> {
+    /// let client = authenteq_export::client::Client::new("my-client-id", "my-client-secret")?;
+    /// let export = client.json("8c3f6a2e").await?;
+    /// # drop(export);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`multipart`](Self::multipart).
+    pub async fn json(&self, id: &str) -> Result<Export<ResponseBody>> {
+        self.export(Endpoint::Json, id).await
+    }
+
+    /// The PDF report of verification `id`: `application/pdf`, one file. As
+    /// [`multipart`](Self::multipart).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run() -> authenteq_export::Result<()> {
+    /// let client = authenteq_export::client::Client::new("my-client-id", "my-client-secret")?;
+    /// let export = client.pdf("8c3f6a2e").await?;
+    /// # drop(export);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`multipart`](Self::multipart).
+    pub async fn pdf(&self, id: &str) -> Result<Export<ResponseBody>> {
+        self.export(Endpoint::Pdf, id).await
+    }
+
+    /// The export of verification `id` from `endpoint`: [`multipart`](Self::multipart),
+    /// [`json`](Self::json) or [`pdf`](Self::pdf).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use authenteq_export::client::{Client, Endpoint};
+    ///
+    /// # async fn run() -> authenteq_export::Result<()> {
+    /// let client = Client::new("my-client-id", "my-client-secret")?;
+    /// let export = client.export(Endpoint::Pdf, "8c3f6a2e").await?;
+    /// # drop(export);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`multipart`](Self::multipart).
+    pub async fn export(&self, endpoint: Endpoint, id: &str) -> Result<Export<ResponseBody>> {
+        check_id(id)?;
+        let mut budget = Budget::new(&self.inner.settings);
+        self.open(endpoint, id, &mut budget, None).await
+    }
+
+    /// Attempts until one gives an export whose first item is ready, or the budget is spent.
+    async fn open(
+        &self,
+        endpoint: Endpoint,
+        id: &str,
+        budget: &mut Budget,
+        progress: Option<&ProgressFn>,
+    ) -> Result<Export<ResponseBody>> {
+        loop {
+            let attempt = budget.retries_done + 1;
+            let err = match self.attempt(endpoint, id, budget, attempt, progress).await {
+                Ok(export) => return Ok(export),
+                Err(failure) => failure,
+            };
+            self.before_retry(endpoint, budget, err).await?;
+        }
+    }
+
+    /// Spends one retry on `failure` and waits for it, or gives the error back when it may not
+    /// be retried.
+    async fn before_retry(
+        &self,
+        endpoint: Endpoint,
+        budget: &mut Budget,
+        failure: Failure,
+    ) -> Result<()> {
+        let Failure {
+            error,
+            retry_after: asked,
+        } = failure;
+        if !error.is_retryable() || budget.retries_left == 0 || budget.deadline_passed() {
+            tracing::warn!(
+                target: "authenteq_export::client",
+                endpoint = endpoint.name(),
+                attempts = budget.retries_done + 1,
+                kind = ?error.kind(),
+                status = error.status(),
+                retryable = error.is_retryable(),
+                "export request failed"
+            );
+            return Err(error);
+        }
+        budget.retries_left -= 1;
+        budget.retries_done += 1;
+        let s = &self.inner.settings;
+        let mut wait = backoff(s.backoff_base, s.backoff_cap, budget.retries_done);
+        if let Some(asked) = asked {
+            wait = wait.max(asked.min(s.retry_after_cap));
+        }
+        if let Some(deadline) = budget.deadline {
+            if Instant::now() + wait >= deadline {
+                return Err(error);
+            }
+        }
+        tracing::info!(
+            target: "authenteq_export::client",
+            endpoint = endpoint.name(),
+            retry = budget.retries_done,
+            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            kind = ?error.kind(),
+            status = error.status(),
+            "retrying export request"
+        );
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+
+    /// One request, up to the export's first item.
+    async fn attempt(
+        &self,
+        endpoint: Endpoint,
+        id: &str,
+        budget: &Budget,
+        attempt: u32,
+        progress: Option<&ProgressFn>,
+    ) -> std::result::Result<Export<ResponseBody>, Failure> {
+        let inner = &*self.inner;
+        let timeouts = Timeouts {
+            connect: inner.settings.connect_timeout,
+            idle: inner.settings.idle_timeout,
+            total: inner.settings.total_timeout,
+        };
+        let mut url = inner.base.clone();
+        {
+            let path = format!("{}{}", url.path().trim_end_matches('/'), endpoint.path());
+            url.set_path(&path);
+        }
+        url.query_pairs_mut().append_pair("verificationId", id);
+        let mut request = inner
+            .http
+            .get(url)
+            .header(AUTHORIZATION, inner.authorization.clone());
+        if let Some(deadline) = budget.deadline {
+            request = request.timeout(deadline.saturating_duration_since(Instant::now()));
+        }
+        tracing::debug!(
+            target: "authenteq_export::client",
+            endpoint = endpoint.name(),
+            attempt,
+            "sending export request"
+        );
+        let response = request
+            .send()
+            .await
+            .map_err(|e| Failure::from(request_error(e, &timeouts, budget.deadline_passed())))?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let asked = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry_after(v, SystemTime::now()));
+        tracing::debug!(
+            target: "authenteq_export::client",
+            endpoint = endpoint.name(),
+            attempt,
+            status,
+            content_length = response.content_length(),
+            "export answer"
+        );
+        let mut body = ResponseBody::new(response, timeouts);
+        let limits = inner.settings.limits;
+        let ct = content_type.as_deref();
+        if !(200..300).contains(&status) {
+            let error = error_answer(&mut body, status, ct, limits).await;
+            return Err(Failure {
+                error,
+                retry_after: asked,
+            });
+        }
+        if !ct.is_some_and(|ct| endpoint.accepts(ct)) {
+            let shown = ct.map_or_else(|| "no content-type".to_owned(), |ct| ct.to_owned());
+            return Err(Error::new(
+                ErrorKind::UnexpectedContentType,
+                format!(
+                    "HTTP {status} {shown}: the {endpoint} endpoint answers {}",
+                    endpoint.expected()
+                ),
+            )
+            .with_http_status(status)
+            .into());
+        }
+        body.set_progress(progress.cloned());
+        let decoder = ExportDecoder::for_response(status, ct, limits).map_err(Failure::from)?;
+        // A second decoder reads the body up to the first item, so that a failure there is
+        // retried before the caller has seen anything; the chunks it read are replayed.
+        let mut probe = ExportDecoder::for_response(status, ct, limits).map_err(Failure::from)?;
+        let mut seen = Vec::new();
+        loop {
+            match probe.next_event() {
+                Ok(Some(
+                    ExportEvent::Result { .. } | ExportEvent::FileStart(_) | ExportEvent::End,
+                )) => break,
+                Ok(Some(ExportEvent::FileData(_) | ExportEvent::FileEnd)) => continue,
+                Ok(None) => {}
+                // The export reader would give the same error: give it now.
+                Err(e) => return Err(e.into()),
+            }
+            match body.next_from_socket().await {
+                Some(Ok(chunk)) => {
+                    probe.feed(chunk.clone());
+                    seen.push(chunk);
+                }
+                Some(Err(e)) => return Err(e.into()),
+                None => probe.finish(),
+            }
+        }
+        for chunk in seen {
+            body.replay(chunk);
+        }
+        Ok(Export::with_decoder(body, decoder))
+    }
+}
+
+/// A failed attempt: the error, and the wait its answer asked for.
+struct Failure {
+    error: Error,
+    retry_after: Option<Duration>,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure {
+            error,
+            retry_after: None,
+        }
+    }
+}
+
+/// The error an answer with a non-success `status` stands for: the API error its body holds,
+/// else one naming the status, content type and first bytes. Retryable for 429, 500, 502, 503
+/// and 504 unless it is a documented API error.
+async fn error_answer(
+    body: &mut ResponseBody,
+    status: u16,
+    content_type: Option<&str>,
+    limits: ExportLimits,
+) -> Error {
+    let mut decoder = match ExportDecoder::for_response(status, content_type, limits) {
+        Ok(decoder) => decoder,
+        // A multipart content type without a boundary: detect from the bytes instead.
+        Err(_) => match ExportDecoder::for_response(status, None, limits) {
+            Ok(decoder) => decoder,
+            Err(e) => return e,
+        },
+    };
+    let mut read = 0usize;
+    let transport = loop {
+        if read >= MAX_ERROR_BODY {
+            break None;
+        }
+        match body.next_from_socket().await {
+            Some(Ok(chunk)) => {
+                read += chunk.len();
+                decoder.feed(chunk);
+            }
+            Some(Err(e)) => break Some(e),
+            None => break None,
+        }
+    };
+    decoder.finish();
+    let error = loop {
+        match decoder.next_event() {
+            Ok(Some(ExportEvent::End)) | Ok(None) => {
+                break Error::new(
+                    ErrorKind::UnknownFormat,
+                    format!("HTTP {status}: an error status without an error body"),
+                )
+                .with_http_status(status)
+            }
+            Ok(Some(_)) => continue,
+            Err(e) => break e,
+        }
+    };
+    let documented = error
+        .api_error()
+        .is_some_and(|api| !matches!(api.code, crate::export::ApiErrorCode::Unknown(_)));
+    let error = match transport {
+        // The body broke off before it said anything we know.
+        Some(cut) if error.kind() != ErrorKind::Api => cut.with_http_status(status),
+        _ => error,
+    };
+    if matches!(status, 429 | 500 | 502 | 503 | 504) && !documented {
+        error.transient()
+    } else {
+        error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readers_are_send() {
+        fn send<T: Send>() {}
+        send::<Export<ResponseBody>>();
+        send::<Client>();
+    }
+
+    #[test]
+    fn endpoints_accept_their_content_types() {
+        assert!(Endpoint::Multipart.accepts("multipart/mixed; boundary=x"));
+        assert!(Endpoint::Multipart.accepts("multipart/form-data; boundary=x"));
+        assert!(Endpoint::Json.accepts("application/json"));
+        assert!(Endpoint::Json.accepts("application/json; charset=utf-8"));
+        assert!(Endpoint::Pdf.accepts("application/pdf"));
+        assert!(!Endpoint::Json.accepts("text/html"));
+        assert!(!Endpoint::Pdf.accepts("application/json"));
+        assert!(!Endpoint::Multipart.accepts("application/json"));
+        assert!(!Endpoint::Json.accepts("not a type"));
+    }
+
+    #[test]
+    fn ids_are_checked() {
+        assert!(check_id("a").is_ok());
+        assert!(check_id(&"a".repeat(MAX_ID_BYTES)).is_ok());
+        assert!(check_id("ä ö/?&=#").is_ok());
+        for bad in ["", "a\0b", "tab\there", "\u{7f}", "a\u{85}"] {
+            assert_eq!(
+                check_id(bad).unwrap_err().kind(),
+                ErrorKind::InvalidId,
+                "{bad:?}"
+            );
+        }
+        let long = check_id(&"a".repeat(MAX_ID_BYTES + 1)).unwrap_err();
+        assert_eq!(
+            long.to_string(),
+            "invalid verification id: it is 129 bytes long, over 128"
+        );
+    }
+
+    #[test]
+    fn builder_refuses_bad_settings() {
+        let no_creds = Client::builder().build().unwrap_err();
+        assert_eq!(no_creds.kind(), ErrorKind::Usage);
+        for (id, secret) in [("", "s"), ("a:b", "s"), ("a\nb", "s"), ("a", "hunter2\r\n")] {
+            let err = Client::new(id, secret).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Usage, "{id:?}");
+            assert!(!format!("{err} {err:?}").contains("hunter2"));
+        }
+        for url in ["ftp://x", "not a url", "/relative"] {
+            let err = Client::builder()
+                .credentials("a", "b")
+                .base_url(url)
+                .build()
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Usage, "{url}");
+        }
+    }
+
+    #[test]
+    fn base_url_keeps_its_path() {
+        let client = Client::builder()
+            .credentials("a", "b")
+            .base_url("http://127.0.0.1:9/api/?x=1#f")
+            .build()
+            .unwrap();
+        assert_eq!(client.base_url(), "http://127.0.0.1:9/api/");
+    }
+}
