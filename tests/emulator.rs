@@ -5,6 +5,8 @@
 //!
 //! Nothing here is timed: a stall is seen through the client's read timeout.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -15,6 +17,8 @@ use authenteq_export::export::{
 use authenteq_export::multipart::Boundary;
 use authenteq_export::server::{Emulator, Fault, RunningEmulator};
 use futures::StreamExt;
+use support::export::corpus;
+use support::generate::FILE_PARTS;
 use tokio::io::AsyncReadExt;
 
 const ID: &str = "8c3f6a2e-5b1d-4e7a-9f20-6d4b2c1a7e95";
@@ -22,28 +26,12 @@ const PDF_ID: &str = "stored-pdf";
 const CLIENT: &str = "client-1";
 const SECRET: &str = "s3cret-value";
 
-/// The corpus's files, in the order the API writes them.
-const FILES: [&str; 11] = [
-    "livenessFaceImage.jpeg",
-    "croppedFrontImage.jpeg",
-    "croppedBackImage.jpeg",
-    "faceImage.jpeg",
-    "croppedFrontImage2.jpeg",
-    "croppedBackImage2.jpeg",
-    "faceImage2.jpeg",
-    "croppedFrontImage3.jpeg",
-    "croppedBackImage3.jpeg",
-    "faceImage3.jpeg",
-    "addressProofDocument.pdf",
-];
-
-fn corpus(name: &str) -> Vec<u8> {
-    std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("corpus")
-            .join(name),
-    )
-    .unwrap()
+/// The corpus's file names, in the order the API writes them (from the shared list).
+fn file_names() -> Vec<String> {
+    FILE_PARTS
+        .iter()
+        .map(|(name, _, ext)| format!("{name}.{ext}"))
+        .collect()
 }
 
 /// A store in `split`'s layout: the corpus verification, and one stored as a PDF export.
@@ -52,8 +40,8 @@ fn store() -> tempfile::TempDir {
     let v = dir.path().join(ID);
     std::fs::create_dir(&v).unwrap();
     std::fs::write(v.join("result.json"), corpus("result.json")).unwrap();
-    for name in FILES {
-        std::fs::write(v.join(name), corpus(&format!("files/{name}"))).unwrap();
+    for name in file_names() {
+        std::fs::write(v.join(&name), corpus(&format!("files/{name}"))).unwrap();
     }
     let p = dir.path().join(PDF_ID);
     std::fs::create_dir(&p).unwrap();
@@ -96,27 +84,23 @@ fn header(response: &reqwest::Response, name: &str) -> String {
 }
 
 fn outgoing<'a>(kinds: &'a [FileKind], bytes: &'a [Vec<u8>]) -> Vec<OutgoingFile<'a>> {
-    FILES
+    FILE_PARTS
         .iter()
         .zip(kinds.iter().zip(bytes))
-        .map(|(name, (kind, bytes))| OutgoingFile {
+        .map(|((_, content_type, _), (kind, bytes))| OutgoingFile {
             kind,
-            content_type: if name.ends_with(".pdf") {
-                "application/pdf"
-            } else {
-                "image/jpeg"
-            },
+            content_type,
             bytes,
         })
         .collect()
 }
 
 fn corpus_files() -> (Vec<FileKind>, Vec<Vec<u8>>) {
-    let kinds = FILES
+    let kinds = FILE_PARTS
         .iter()
-        .map(|n| FileKind::from_part_name(n.rsplit_once('.').unwrap().0))
+        .map(|(name, _, _)| FileKind::from_part_name(name))
         .collect();
-    let bytes = FILES
+    let bytes = file_names()
         .iter()
         .map(|n| corpus(&format!("files/{n}")))
         .collect();
@@ -153,9 +137,12 @@ async fn decode(response: reqwest::Response) -> (Option<Vec<u8>>, Vec<(String, V
 }
 
 fn stored_files() -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<_> = FILES
-        .iter()
-        .map(|n| (n.to_string(), corpus(&format!("files/{n}"))))
+    let mut files: Vec<_> = file_names()
+        .into_iter()
+        .map(|n| {
+            let bytes = corpus(&format!("files/{n}"));
+            (n, bytes)
+        })
         .collect();
     files.sort();
     files
@@ -651,26 +638,11 @@ mod cli {
         assert_eq!(response.status(), 401);
     }
 
-    /// Free bytes on the file system of `dir`, from `df`.
-    fn free_bytes(dir: &Path) -> Option<u64> {
-        let out = Command::new("df")
-            .args(["--output=avail", "-B1"])
-            .arg(dir)
-            .output()
-            .ok()?;
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .nth(1)?
-            .trim()
-            .parse()
-            .ok()
-    }
-
     #[tokio::test]
     async fn a_1_gib_image_is_served_in_bounded_memory() {
         const GIB: u64 = 1 << 30;
         let dir = store();
-        match free_bytes(dir.path()) {
+        match super::support::free_bytes(dir.path()) {
             Some(free) if free > GIB + (64 << 20) => {}
             free => {
                 eprintln!("note: 1 GiB memory test skipped: {free:?} bytes free, 1 GiB needed");

@@ -2,6 +2,8 @@
 //! for files of every length modulo 3, whatever sizes the reader hands out; and their
 //! `content_length` is the number of bytes they yield.
 
+mod support;
+
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -12,22 +14,8 @@ use authenteq_export::export::{
 use authenteq_export::multipart::Boundary;
 use bytes::Bytes;
 use futures::StreamExt;
+use support::generate::FILE_PARTS;
 use tokio::io::{AsyncRead, ReadBuf};
-
-/// The corpus's files, in the order the API writes them.
-const CORPUS_FILES: [&str; 11] = [
-    "livenessFaceImage.jpeg",
-    "croppedFrontImage.jpeg",
-    "croppedBackImage.jpeg",
-    "faceImage.jpeg",
-    "croppedFrontImage2.jpeg",
-    "croppedBackImage2.jpeg",
-    "faceImage2.jpeg",
-    "croppedFrontImage3.jpeg",
-    "croppedBackImage3.jpeg",
-    "faceImage3.jpeg",
-    "addressProofDocument.pdf",
-];
 
 /// A reader that hands out at most `step` bytes per read, and answers `Pending` before each.
 struct Trickle {
@@ -68,22 +56,16 @@ struct Input {
 }
 
 fn corpus() -> (Vec<u8>, Vec<Input>) {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/corpus");
-    let result = std::fs::read(format!("{dir}/result.json")).unwrap();
-    let files = CORPUS_FILES
+    let result = support::export::corpus("result.json");
+    let files = FILE_PARTS
         .iter()
-        .map(|name| {
-            let (stem, ext) = name.rsplit_once('.').unwrap();
+        .map(|(name, content_type, ext)| {
+            let filename = format!("{name}.{ext}");
             Input {
-                kind: FileKind::from_part_name(stem),
-                filename: name.to_string(),
-                content_type: if ext == "pdf" {
-                    "application/pdf"
-                } else {
-                    "image/jpeg"
-                }
-                .into(),
-                bytes: std::fs::read(format!("{dir}/files/{name}")).unwrap(),
+                kind: FileKind::from_part_name(name),
+                bytes: support::export::corpus(&format!("files/{filename}")),
+                filename,
+                content_type: content_type.to_string(),
             }
         })
         .collect();

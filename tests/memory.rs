@@ -69,21 +69,6 @@ fn part_sizes(summary: &serde_json::Value) -> Vec<u64> {
         .collect()
 }
 
-/// Free space in `dir`, in bytes, from `df` (None when it cannot tell).
-fn free_bytes(dir: &std::path::Path) -> Option<u64> {
-    let out = Command::new("df")
-        .args(["--output=avail", "-B1"])
-        .arg(dir)
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .nth(1)?
-        .trim()
-        .parse()
-        .ok()
-}
-
 const GIB: usize = 1 << 30;
 
 #[test]
@@ -102,7 +87,7 @@ fn one_gib_multipart_export_piped_on_stdin() {
 #[test]
 fn one_gib_multipart_export_from_a_file() {
     let dir = tempfile::tempdir().unwrap();
-    match free_bytes(dir.path()) {
+    match support::free_bytes(dir.path()) {
         Some(free) if free >= 2 * GIB as u64 => {}
         free => {
             println!(

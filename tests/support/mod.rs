@@ -149,3 +149,18 @@ pub fn decode_every_way(body: &[u8], boundary: &Boundary, limits: Limits) -> Out
     }
     first.expect("at least one chunking")
 }
+
+/// Free space in `dir`, in bytes, from `df` (None when it cannot tell).
+pub fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    let out = std::process::Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(dir)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)?
+        .trim()
+        .parse()
+        .ok()
+}
