@@ -41,6 +41,13 @@ impl ExportFormat {
     /// For a `multipart/*` type without a valid boundary, as
     /// [`Boundary::from_content_type`].
     pub fn from_content_type(content_type: &str) -> Result<Option<ExportFormat>> {
+        // A multipart type is parsed once, by the boundary's own parser.
+        let essence = content_type.trim_start().as_bytes();
+        if essence.len() >= 10 && essence[..10].eq_ignore_ascii_case(b"multipart/") {
+            return Ok(Some(ExportFormat::Multipart(Boundary::from_content_type(
+                content_type,
+            )?)));
+        }
         let Ok(parsed) = content_type.trim().parse::<mime::Mime>() else {
             return Err(Error::new(
                 ErrorKind::InvalidContentType,

@@ -25,7 +25,12 @@ use crate::error::{Error, ErrorKind, Result};
 /// assert!(Boundary::new("trailing space ").is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Boundary(String);
+pub struct Boundary {
+    // Held inline (a boundary is at most 70 bytes): making, cloning and dropping one never
+    // allocates. Bytes past `len` are zero, so the derived comparisons are those of the text.
+    len: u8,
+    bytes: [u8; MAX_BOUNDARY_LEN],
+}
 
 /// The longest boundary RFC 2046 allows.
 pub const MAX_BOUNDARY_LEN: usize = 70;
@@ -44,9 +49,12 @@ impl Boundary {
     /// # Errors
     ///
     /// [`ErrorKind::InvalidBoundary`] naming the first offending character or the length.
-    pub fn new(boundary: impl Into<String>) -> Result<Self> {
-        let boundary = boundary.into();
-        let bytes = boundary.as_bytes();
+    ///
+    /// # Cost
+    ///
+    /// `O(n)` in the boundary's length; no allocation (the boundary is held inline).
+    pub fn new(boundary: impl AsRef<str>) -> Result<Self> {
+        let bytes = boundary.as_ref().as_bytes();
         if bytes.is_empty() {
             return Err(Error::new(ErrorKind::InvalidBoundary, "boundary is empty"));
         }
@@ -77,7 +85,17 @@ impl Boundary {
                 "boundary ends with a space",
             ));
         }
-        Ok(Boundary(boundary))
+        Ok(Self::from_valid(bytes))
+    }
+
+    /// A boundary from bytes already checked to be 1 to 70 `bchars`.
+    fn from_valid(valid: &[u8]) -> Self {
+        let mut bytes = [0; MAX_BOUNDARY_LEN];
+        bytes[..valid.len()].copy_from_slice(valid);
+        Boundary {
+            len: valid.len() as u8,
+            bytes,
+        }
     }
 
     /// Takes the boundary from a `Content-Type` header value of any `multipart/*` type.
@@ -126,11 +144,11 @@ impl Boundary {
                         "the boundary parameter is given more than once",
                     ));
                 }
-                found = Some(value.as_str().to_owned());
+                found = Some(value);
             }
         }
         match found {
-            Some(b) => Boundary::new(b),
+            Some(b) => Boundary::new(b.as_str()),
             None => Err(Error::new(
                 ErrorKind::InvalidContentType,
                 format!("{content_type:?} has no boundary parameter"),
@@ -222,35 +240,36 @@ impl Boundary {
                 x /= 62;
             }
         }
-        Boundary(out)
+        Self::from_valid(out.as_bytes())
     }
 
     /// The boundary as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // A valid boundary is ASCII (`bchars`), so this never falls back.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 
     /// The boundary's bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        self.0.as_bytes()
+        &self.bytes[..usize::from(self.len)]
     }
 
     /// A `Content-Type` value for a body with this boundary, such as
     /// `multipart/mixed; boundary="..."` for `subtype` `mixed`.
     pub fn content_type(&self, subtype: &str) -> String {
-        format!("multipart/{subtype}; boundary=\"{}\"", self.0)
+        format!("multipart/{subtype}; boundary=\"{}\"", self.as_str())
     }
 }
 
 impl fmt::Debug for Boundary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Boundary").field(&self.0).finish()
+        f.debug_tuple("Boundary").field(&self.as_str()).finish()
     }
 }
 
 impl fmt::Display for Boundary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
