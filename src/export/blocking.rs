@@ -84,7 +84,8 @@ impl<R: Read> Export<R> {
         }
     }
 
-    /// Sets the size of the chunks read from the source (default 64 KiB).
+    /// Sets the size of the chunks read from the source (at least 1 byte; default
+    /// [`DEFAULT_CHUNK_SIZE`](crate::multipart::DEFAULT_CHUNK_SIZE)).
     pub fn chunk_size(mut self, size: usize) -> Self {
         self.driver.set_chunk_size(size);
         self
