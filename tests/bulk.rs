@@ -80,7 +80,10 @@ fn populate(dir: &Path, prefix: &str, count: usize) -> Vec<String> {
                 format!(r#"{{"id":"{id}","platform":"WEB","status":"COMPLETED"}}"#),
             )
             .unwrap();
-            for (name, len) in [("livenessFaceImage.jpeg", 1500 + i % 700), ("faceImage.jpeg", 900 + i % 300)] {
+            for (name, len) in [
+                ("livenessFaceImage.jpeg", 1500 + i % 700),
+                ("faceImage.jpeg", 900 + i % 300),
+            ] {
                 let mut bytes = vec![0u8; len];
                 noise.fill(&mut bytes);
                 std::fs::write(folder.join(name), bytes).unwrap();
@@ -95,7 +98,12 @@ fn fetch(api: &Api, moto: &Moto, ids: &Path, out: &str, concurrency: u32) -> Com
     cmd.args(["fetch", "--ids"])
         .arg(ids)
         .args(["--format", "multipart", "--out", out, "--stats"])
-        .args(["--concurrency", &concurrency.to_string(), "--base-url", &api.url])
+        .args([
+            "--concurrency",
+            &concurrency.to_string(),
+            "--base-url",
+            &api.url,
+        ])
         .env("AUTHENTEQ_CLIENT_ID", CLIENT_ID)
         .env("AUTHENTEQ_CLIENT_SECRET", CLIENT_SECRET)
         .stdin(Stdio::null())
@@ -112,7 +120,8 @@ fn lines(stdout: &str) -> (Vec<serde_json::Value>, Option<serde_json::Value>) {
     let mut ids = Vec::new();
     let mut summary = None;
     for line in stdout.lines() {
-        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         if value.get("summary").is_some() {
             summary = Some(value["summary"].clone());
         } else {
@@ -150,7 +159,11 @@ async fn stored(store: &dyn ObjectStore, prefix: &str) -> BTreeMap<String, (Stri
             hasher.update(&chunk);
             size += chunk.len() as u64;
         }
-        let hex: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         out.insert(meta.location.to_string(), (hex, size));
     }
     out
@@ -176,7 +189,10 @@ fn check_against_manifests(
         assert_eq!(manifest["id"], id.as_str());
         expected.insert(key);
         let files = manifest["files"].as_array().unwrap();
-        assert!(files.iter().any(|f| f["name"] == "result.json"), "{manifest}");
+        assert!(
+            files.iter().any(|f| f["name"] == "result.json"),
+            "{manifest}"
+        );
         for file in files {
             let key = format!("{prefix}/{id}/{}", file["name"].as_str().unwrap());
             let (sha, size) = objects.get(&key).unwrap_or_else(|| panic!("{key} missing"));
@@ -213,9 +229,17 @@ fn a_thousand_verifications_into_s3_at_concurrency_32() {
     assert!(!stdout.contains(CLIENT_SECRET) && !stderr.contains(CLIENT_SECRET));
     let (lines, summary) = lines(&stdout);
     assert_eq!(lines.len(), 1000);
-    assert!(lines.iter().all(|l| l["status"] == "stored" && l["files"] == 3), "{stdout}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["status"] == "stored" && l["files"] == 3),
+        "{stdout}"
+    );
     let summary = summary.expect("a summary line");
-    assert_eq!((summary["stored"].as_u64(), summary["failed"].as_u64()), (Some(1000), Some(0)));
+    assert_eq!(
+        (summary["stored"].as_u64(), summary["failed"].as_u64()),
+        (Some(1000), Some(0))
+    );
     assert_eq!(api.requests(), 1000);
     let peak = peak_rss_kib(&stderr);
     println!("1,000 verifications into moto at --concurrency 32: peak RSS {peak} KiB");
@@ -226,10 +250,14 @@ fn a_thousand_verifications_into_s3_at_concurrency_32() {
     assert_eq!(objects, 4000);
 
     // Again: every id is skipped, without a request.
-    let out = fetch(&api, &moto, &list, "s3://bulk/exports/2026", 32).output().unwrap();
+    let out = fetch(&api, &moto, &list, "s3://bulk/exports/2026", 32)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let (lines, _) = self::lines(&String::from_utf8_lossy(&out.stdout));
-    assert!(lines.iter().all(|l| l["status"] == "skipped" && l["attempts"] == 0));
+    assert!(lines
+        .iter()
+        .all(|l| l["status"] == "skipped" && l["attempts"] == 0));
     assert_eq!(api.requests(), 1000);
 }
 
@@ -245,13 +273,18 @@ fn killed_halfway_then_run_again_stores_each_id_once() {
     let list = data.path().join("ids.txt");
     std::fs::write(&list, ids.join("\n") + "\n").unwrap();
 
-    let mut child = fetch(&api, &moto, &list, "s3://resume/p", 32).spawn().unwrap();
+    let mut child = fetch(&api, &moto, &list, "s3://resume/p", 32)
+        .spawn()
+        .unwrap();
     let mut reported = Vec::new();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     while reported.len() < 150 {
         line.clear();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "fetch ended early");
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "fetch ended early"
+        );
         let value: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(value["status"], "stored", "{line}");
         reported.push(value["id"].as_str().unwrap().to_owned());
@@ -259,7 +292,10 @@ fn killed_halfway_then_run_again_stores_each_id_once() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let first_requests = api.requests();
-    assert!(first_requests < 400, "killed too late: {first_requests} requests");
+    assert!(
+        first_requests < 400,
+        "killed too late: {first_requests} requests"
+    );
 
     // Whatever was reported stored is complete; some more may be.
     let store = moto.store("resume");
@@ -269,13 +305,26 @@ fn killed_halfway_then_run_again_stores_each_id_once() {
         .filter(|id| objects.contains_key(&format!("p/{id}/manifest.json")))
         .collect();
     for id in &reported {
-        assert!(complete.contains(id), "{id} was reported stored, has no manifest");
+        assert!(
+            complete.contains(id),
+            "{id} was reported stored, has no manifest"
+        );
     }
     let missing = ids.len() - complete.len();
-    println!("killed after {} lines: {} complete, {missing} missing, {first_requests} requests", reported.len(), complete.len());
+    println!(
+        "killed after {} lines: {} complete, {missing} missing, {first_requests} requests",
+        reported.len(),
+        complete.len()
+    );
 
-    let out = fetch(&api, &moto, &list, "s3://resume/p", 32).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = fetch(&api, &moto, &list, "s3://resume/p", 32)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (lines, summary) = lines(&String::from_utf8_lossy(&out.stdout));
     let stored_again: BTreeSet<&str> = lines
         .iter()
@@ -283,9 +332,18 @@ fn killed_halfway_then_run_again_stores_each_id_once() {
         .map(|l| l["id"].as_str().unwrap())
         .collect();
     assert_eq!(stored_again.len(), missing);
-    assert!(stored_again.iter().all(|id| !complete.contains(&id.to_string())));
-    assert_eq!(summary.unwrap()["skipped"].as_u64(), Some(complete.len() as u64));
-    assert_eq!(api.requests() - first_requests, missing, "the second run downloads only the missing ids");
+    assert!(stored_again
+        .iter()
+        .all(|id| !complete.contains(&id.to_string())));
+    assert_eq!(
+        summary.unwrap()["skipped"].as_u64(),
+        Some(complete.len() as u64)
+    );
+    assert_eq!(
+        api.requests() - first_requests,
+        missing,
+        "the second run downloads only the missing ids"
+    );
     check_against_manifests(&api.runtime, &store, "p", &ids);
 }
 
@@ -305,11 +363,17 @@ fn one_gib_image_into_s3_in_bounded_memory() {
     moto.bucket("big");
     let folder = data.path().join("big-1");
     std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(folder.join("result.json"), br#"{"id":"big-1","platform":"WEB"}"#).unwrap();
+    std::fs::write(
+        folder.join("result.json"),
+        br#"{"id":"big-1","platform":"WEB"}"#,
+    )
+    .unwrap();
     let image_len = 1usize << 30;
     let mut hasher = Sha256::new();
     {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(folder.join("croppedFrontImage.jpeg")).unwrap());
+        let mut file = std::io::BufWriter::new(
+            std::fs::File::create(folder.join("croppedFrontImage.jpeg")).unwrap(),
+        );
         let mut noise = Noise::new(42);
         let mut piece = vec![0u8; 1 << 20];
         for _ in 0..image_len >> 20 {
@@ -319,7 +383,11 @@ fn one_gib_image_into_s3_in_bounded_memory() {
         }
         file.flush().unwrap();
     }
-    let image_sha: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let image_sha: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let api = Api::start(data.path());
     let list = data.path().join("ids.txt");
     std::fs::write(&list, "big-1\n").unwrap();
@@ -334,7 +402,14 @@ fn one_gib_image_into_s3_in_bounded_memory() {
     let store = moto.store("big");
     let manifest = api
         .runtime
-        .block_on(async { store.get(&"x/big-1/manifest.json".into()).await.unwrap().bytes().await })
+        .block_on(async {
+            store
+                .get(&"x/big-1/manifest.json".into())
+                .await
+                .unwrap()
+                .bytes()
+                .await
+        })
         .unwrap();
     let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
     let image = manifest["files"]

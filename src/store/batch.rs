@@ -213,7 +213,11 @@ impl Batch {
                 Err(join) => Outcome {
                     id: String::new(),
                     status: Status::Failed,
-                    error: Some(Error::with_source(ErrorKind::Io, "a batch task failed", join)),
+                    error: Some(Error::with_source(
+                        ErrorKind::Io,
+                        "a batch task failed",
+                        join,
+                    )),
                     files: 0,
                     bytes: 0,
                     attempts: 0,

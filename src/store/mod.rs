@@ -12,7 +12,7 @@
 //! Two sinks keep that contract:
 //!
 //! - [`ObjectSink`]: any [`object_store::ObjectStore`]. A file is sent as a multipart upload
-//!   in equal parts of [`ObjectSink::part_size`] (8 MiB by default; S3 wants at least 5 MiB,
+//!   in equal parts of [`ObjectSink::part_size`] (5 MiB by default, S3's minimum;
 //!   R2 equal parts) as its bytes arrive, and completed only at commit; a file smaller than one
 //!   part is held in memory and sent in one `put` at commit. See [`ObjectSink`] for what two
 //!   writers of one id do, and for uploads a killed process leaves.

@@ -21,12 +21,12 @@ use crate::error::{Error, ErrorKind, Result};
 /// The smallest part S3 takes (but for the last one): 5 MiB.
 pub const MIN_PART_SIZE: usize = 5 << 20;
 
-/// The default size of every part of a multipart upload but the last: 8 MiB.
-pub const DEFAULT_PART_SIZE: usize = 8 << 20;
+/// The default size of every part of a multipart upload but the last: 5 MiB (S3's minimum: the least memory).
+pub const DEFAULT_PART_SIZE: usize = 5 << 20;
 
 /// The default number of bytes of small files one verification holds in memory until commit:
-/// 8 MiB.
-pub const DEFAULT_HOLD_BYTES: usize = 8 << 20;
+/// 2 MiB.
+pub const DEFAULT_HOLD_BYTES: usize = 2 << 20;
 
 /// Parts of one file sent at the same time.
 const PARTS_IN_FLIGHT: usize = 2;
@@ -39,13 +39,14 @@ const COMMITS_IN_FLIGHT: usize = 8;
 ///
 /// # How a file is sent
 ///
-/// Its bytes go out as they arrive: once a part's worth ([`part_size`](Self::part_size), 8 MiB
+/// Its bytes go out as they arrive: once a part's worth ([`part_size`](Self::part_size), 5 MiB
 /// by default) is there, a multipart upload is started under the file's final key and the part
-/// is sent (two at a time), so a file of any size takes one part (or two) of memory. The
+/// is sent (two at a time), so a file of any size takes about three parts of memory, and a
+/// verification in flight at most that plus its held files. The
 /// upload is completed only at [`Staging::commit`]; until then the store lists nothing, and a
 /// discarded staging aborts it. A file that ends before filling one part is held in memory
 /// and sent with one `put` at commit, up to [`hold_bytes`](Self::hold_bytes) per verification
-/// (8 MiB by default); past that, such a file is sent as a one-part upload at once. Each key
+/// (2 MiB by default); past that, such a file is sent as a one-part upload at once. Each key
 /// gets the content type its part declared.
 ///
 /// # Commit, and two writers of one id
@@ -274,7 +275,9 @@ impl Current {
             let upload = store
                 .put_multipart_opts(&self.key, opts)
                 .await
-                .map_err(|e| storage_error(&format!("starting the upload of {:?}", self.name), e))?;
+                .map_err(|e| {
+                    storage_error(&format!("starting the upload of {:?}", self.name), e)
+                })?;
             self.upload = Some(upload);
         }
         Ok(())
@@ -314,7 +317,12 @@ impl ObjectStaging {
 
     /// Every upload this staging started, taken out of it.
     fn take_uploads(&mut self) -> Vec<Box<dyn MultipartUpload>> {
-        let mut uploads: Vec<_> = self.current.take().and_then(|c| c.upload).into_iter().collect();
+        let mut uploads: Vec<_> = self
+            .current
+            .take()
+            .and_then(|c| c.upload)
+            .into_iter()
+            .collect();
         for ended in self.ended.drain(..) {
             if let Body::Uploaded(upload) = ended.body {
                 uploads.push(upload);

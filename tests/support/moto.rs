@@ -53,10 +53,16 @@ impl Moto {
             if let Ok(Some(status)) = moto.child.try_wait() {
                 panic!("{program} exited at start: {status}");
             }
-            if moto.request("GET", "/moto-api/", None).is_some_and(|s| s == 200) {
+            if moto
+                .request("GET", "/moto-api/", None)
+                .is_some_and(|s| s == 200)
+            {
                 return Some(moto);
             }
-            assert!(Instant::now() < deadline, "{program} did not come up in 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "{program} did not come up in 30 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -119,7 +125,9 @@ impl Moto {
 
     fn exchange(&self, method: &str, path: &str) -> Option<(u16, String)> {
         let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .ok()?;
         write!(
             stream,
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",

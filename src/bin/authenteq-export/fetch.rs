@@ -162,9 +162,8 @@ fn read_ids(path: &Path) -> Result<Box<dyn Iterator<Item = String> + Send>, Fail
     let reader: Box<dyn BufRead + Send> = if path == Path::new("-") {
         Box::new(io::BufReader::new(io::stdin()))
     } else {
-        let file = std::fs::File::open(path).map_err(|e| {
-            Context::new(format!("cannot open the id list {}", path.display()), e)
-        })?;
+        let file = std::fs::File::open(path)
+            .map_err(|e| Context::new(format!("cannot open the id list {}", path.display()), e))?;
         Box::new(io::BufReader::new(file))
     };
     Ok(Box::new(
