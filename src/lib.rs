@@ -131,6 +131,11 @@ pub mod store;
 pub use error::{Error, ErrorKind, Limit, PartRef, Result};
 
 // The README's Rust code blocks, compiled as doc tests.
-#[cfg(all(doctest, feature = "save", feature = "client"))]
+#[cfg(all(
+    doctest,
+    feature = "save",
+    feature = "client",
+    feature = "object-store"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -428,3 +428,80 @@ fn one_gib_image_into_s3_in_bounded_memory() {
     assert_eq!(meta.size, image_len as u64);
     assert_eq!(moto.unfinished_uploads("big"), 0);
 }
+
+#[test]
+fn ids_on_stdin_into_a_folder_with_one_missing() {
+    let data = tempfile::tempdir().unwrap();
+    let mut ids = populate(data.path(), "s", 5);
+    let api = Api::start(data.path());
+    let out = tempfile::tempdir().unwrap();
+    ids.insert(2, "no-such-id".to_owned());
+    for target in [
+        out.path().display().to_string(),
+        format!("file://{}", out.path().display()),
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_authenteq-export"))
+            .args([
+                "fetch",
+                "--ids",
+                "-",
+                "--format",
+                "json",
+                "--out",
+                &target,
+                "--base-url",
+                &api.url,
+            ])
+            .env("AUTHENTEQ_CLIENT_ID", CLIENT_ID)
+            .env("AUTHENTEQ_CLIENT_SECRET", CLIENT_SECRET)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all((ids.join("\n") + "\n\n").as_bytes())
+            .unwrap();
+        drop(stdin);
+        let done = child.wait_with_output().unwrap();
+        assert_eq!(done.status.code(), Some(1), "one id failed: exit 1");
+        let (lines, summary) = lines(&String::from_utf8_lossy(&done.stdout));
+        assert_eq!(lines.len(), 6);
+        let missing = lines.iter().find(|l| l["id"] == "no-such-id").unwrap();
+        assert_eq!(missing["status"], "failed");
+        assert!(
+            missing["error"]
+                .as_str()
+                .unwrap()
+                .contains("VERIFICATION_NOT_FOUND"),
+            "{missing}"
+        );
+        let summary = summary.unwrap();
+        assert_eq!(summary["failed"], 1);
+        let stored = summary["stored"].as_u64().unwrap() + summary["skipped"].as_u64().unwrap();
+        assert_eq!(stored, 5);
+    }
+    // Each id once, complete, with its manifest; the second run skipped them all.
+    for id in ids.iter().filter(|id| id.starts_with("s-")) {
+        let manifest: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out.path().join(id).join("manifest.json")).unwrap(),
+        )
+        .unwrap();
+        for file in manifest["files"].as_array().unwrap() {
+            let bytes =
+                std::fs::read(out.path().join(id).join(file["name"].as_str().unwrap())).unwrap();
+            let hex: String = Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(file["sha256"].as_str(), Some(hex.as_str()));
+        }
+        assert_eq!(std::fs::read_dir(out.path().join(id)).unwrap().count(), 4);
+    }
+    assert_eq!(
+        api.requests(),
+        6 + 1,
+        "the second run asks only for the missing id"
+    );
+}

@@ -231,6 +231,9 @@ struct Ended {
     body: Body,
 }
 
+/// A file's completion at commit: the upload left to abort if it failed, and the outcome.
+type Completion = (Option<Box<dyn MultipartUpload>>, Result<()>);
+
 enum Body {
     /// Sent with one `put` at commit.
     Held(PutPayload),
@@ -345,29 +348,28 @@ impl ObjectStaging {
         let ended = std::mem::take(&mut self.ended);
         let files: Vec<ManifestFile> = ended.iter().map(|e| e.file.clone()).collect();
         let store = &self.sink.store;
-        let outcomes: Vec<(Option<Box<dyn MultipartUpload>>, Result<()>)> =
-            futures_util::stream::iter(ended)
-                .map(|Ended { file, key, body }| async move {
-                    let doing = format!("storing {:?}", file.name());
-                    match body {
-                        Body::Held(payload) => {
-                            let opts = PutOptions {
-                                mode: PutMode::Overwrite,
-                                attributes: attributes(file.content_type()),
-                                ..Default::default()
-                            };
-                            let put = store.put_opts(&key, payload, opts).await;
-                            (None, put.map(drop).map_err(|e| storage_error(&doing, e)))
-                        }
-                        Body::Uploaded(mut upload) => match upload.complete().await {
-                            Ok(_) => (None, Ok(())),
-                            Err(e) => (Some(upload), Err(storage_error(&doing, e))),
-                        },
+        let outcomes: Vec<Completion> = futures_util::stream::iter(ended)
+            .map(|Ended { file, key, body }| async move {
+                let doing = format!("storing {:?}", file.name());
+                match body {
+                    Body::Held(payload) => {
+                        let opts = PutOptions {
+                            mode: PutMode::Overwrite,
+                            attributes: attributes(file.content_type()),
+                            ..Default::default()
+                        };
+                        let put = store.put_opts(&key, payload, opts).await;
+                        (None, put.map(drop).map_err(|e| storage_error(&doing, e)))
                     }
-                })
-                .buffer_unordered(COMMITS_IN_FLIGHT)
-                .collect()
-                .await;
+                    Body::Uploaded(mut upload) => match upload.complete().await {
+                        Ok(_) => (None, Ok(())),
+                        Err(e) => (Some(upload), Err(storage_error(&doing, e))),
+                    },
+                }
+            })
+            .buffer_unordered(COMMITS_IN_FLIGHT)
+            .collect()
+            .await;
         let mut failed = None;
         let mut left = Vec::new();
         for (upload, outcome) in outcomes {
