@@ -42,8 +42,9 @@
 //! // Nothing is visible yet; a webhook would check the signature here.
 //! let Committed::Stored(manifest) = staging.commit().await? else { unreachable!() };
 //! let names: Vec<&str> = manifest.files().iter().map(|f| f.name()).collect();
-//! assert_eq!(names, ["result.json", "livenessFaceImage.jpeg"]);
-//! assert_eq!((manifest.files()[1].size(), manifest.files()[1].content_type()), (4, Some("image/jpeg")));
+//! // A JSON export gives its files first, its result last.
+//! assert_eq!(names, ["livenessFaceImage.jpeg", "result.json"]);
+//! assert_eq!((manifest.files()[0].size(), manifest.files()[0].content_type()), (4, Some("image/jpeg")));
 //! assert!(sink.manifest("v1").await?.is_some());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
