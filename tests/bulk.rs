@@ -505,3 +505,84 @@ fn ids_on_stdin_into_a_folder_with_one_missing() {
         "the second run asks only for the missing id"
     );
 }
+
+#[test]
+fn on_s3_a_discard_aborts_its_uploads_and_racing_commits_leave_one_manifest() {
+    use authenteq_export::store::{Committed, ObjectSink, Sink, Staging};
+    let Some(moto) =
+        Moto::start("on_s3_a_discard_aborts_its_uploads_and_racing_commits_leave_one_manifest")
+    else {
+        return;
+    };
+    moto.bucket("staging");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(moto.store("staging"));
+    let sink = ObjectSink::new(store.clone(), "s");
+    let mut image = vec![0u8; 11 << 20];
+    Noise::new(5).fill(&mut image);
+    let image = bytes::Bytes::from(image);
+
+    async fn stage(
+        sink: &ObjectSink,
+        image: &bytes::Bytes,
+    ) -> authenteq_export::store::ObjectStaging {
+        let mut staging = sink.stage("v").await.unwrap();
+        staging
+            .start_file("faceImage.jpeg", Some("image/jpeg"))
+            .await
+            .unwrap();
+        for chunk in image.chunks(1 << 20) {
+            staging.write(image.slice_ref(chunk)).await.unwrap();
+        }
+        staging.end_file().await.unwrap();
+        staging
+            .start_file("result.json", Some("application/json"))
+            .await
+            .unwrap();
+        staging
+            .write(bytes::Bytes::from_static(br#"{"id":"v"}"#))
+            .await
+            .unwrap();
+        staging.end_file().await.unwrap();
+        staging
+    }
+
+    runtime.block_on(async {
+        // Three 5 MiB parts were sent: nothing is listed, and the discard aborts the upload.
+        let staging = stage(&sink, &image).await;
+        assert_eq!(moto.unfinished_uploads("staging"), 1);
+        assert!(stored(&*store, "s").await.is_empty());
+        staging.discard().await;
+        assert_eq!(moto.unfinished_uploads("staging"), 0);
+        assert!(stored(&*store, "s").await.is_empty());
+
+        // Two writers commit at once: one manifest (create-only), the same bytes.
+        let (a, b) = tokio::join!(stage(&sink, &image), stage(&sink, &image));
+        let (a, b) = tokio::join!(a.commit(), b.commit());
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let stored_count = [&a, &b]
+            .iter()
+            .filter(|c| matches!(c, Committed::Stored(_)))
+            .count();
+        assert_eq!(stored_count, 1, "{a:?} {b:?}");
+        let objects = stored(&*store, "s").await;
+        let keys: Vec<&str> = objects.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["s/v/faceImage.jpeg", "s/v/manifest.json", "s/v/result.json"]
+        );
+        let manifest = sink.manifest("v").await.unwrap().unwrap();
+        for file in manifest.files() {
+            let (sha, size) = &objects[&format!("s/v/{}", file.name())];
+            assert_eq!((file.sha256(), file.size()), (sha.as_str(), *size));
+        }
+        // A third, after both: skipped at commit, its upload aborted.
+        let late = stage(&sink, &image).await.commit().await.unwrap();
+        assert!(matches!(late, Committed::AlreadyComplete(_)));
+        assert_eq!(moto.unfinished_uploads("staging"), 0);
+    });
+}
