@@ -229,7 +229,7 @@ fn bulk_inner(bulk: &Bulk<'_>) -> Result<Summary, Failure> {
         }
     };
     if let Some(stopped) = &summary.stopped {
-        eprintln!("error: stopped: {stopped}");
+        eprintln!("error: stopped: {}", with_causes(stopped));
     }
     Ok(summary)
 }
@@ -260,7 +260,7 @@ async fn drive<K: Sink + Clone + 'static>(
             "skipped": summary.skipped,
             "failed": summary.failed,
             "bytes": summary.bytes,
-            "stopped": summary.stopped.as_ref().map(|e| e.to_string()),
+            "stopped": summary.stopped.as_ref().map(|e| with_causes(e)),
         }
     });
     let mut out = stdout.lock();
@@ -274,13 +274,28 @@ fn outcome_json(outcome: &Outcome) -> serde_json::Value {
         "status": outcome.status().name(),
     });
     if let Some(error) = outcome.error() {
-        line["error"] = error.to_string().into();
+        line["error"] = with_causes(error).into();
     } else {
         line["files"] = outcome.files().into();
         line["bytes"] = outcome.bytes().into();
         line["attempts"] = outcome.attempts().into();
     }
     line
+}
+
+/// An error and its causes, `: `-separated, on one line.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let shown = e.to_string();
+        if !text.contains(&shown) {
+            text.push_str(": ");
+            text.push_str(&shown);
+        }
+        cause = e.source();
+    }
+    text
 }
 
 /// The multi-line display on a terminal: ids done (with their rate), bytes stored (with
