@@ -201,6 +201,12 @@ pub fn run_bulk(bulk: &Bulk<'_>) -> (ExitCode, u64) {
 }
 
 fn bulk_inner(bulk: &Bulk<'_>) -> Result<Summary, Failure> {
+    if bulk.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+        return Err("--rate takes a positive number of downloads a second".into());
+    }
+    if bulk.concurrency == 0 {
+        return Err("--concurrency takes a positive number".into());
+    }
     let client = client(&bulk.client)?;
     let out = parse_out(bulk.out)?;
     let ids = read_ids(bulk.ids)?;
