@@ -35,12 +35,12 @@ impl Moto {
             Ok(child) => child,
             Err(e) => {
                 let why = format!(
-                    "{test}: skipped: cannot run {program} ({e}); install it with `pip install 'moto[server]'`"
+                    "cannot run {program} ({e}); install it with `pip install 'moto[server]'`"
                 );
                 if std::env::var("CI").is_ok_and(|v| v == "true") {
-                    panic!("{why} (CI=true: the S3 tests must run)");
+                    panic!("{test}: {why} (CI=true: the S3 tests must run)");
                 }
-                println!("{why}");
+                println!("{test}: skipped: {why}");
                 return None;
             }
         };
