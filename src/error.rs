@@ -81,6 +81,12 @@ pub enum ErrorKind {
     /// A verification id that cannot be sent: empty, longer than 128 bytes, or holding a control
     /// character. Checked before any request.
     InvalidId,
+    /// The object store failed: a request it refused or could not make, a missing or refused
+    /// credential ([`Error::is_credentials`]); see `source()` for `object_store`'s error.
+    Storage,
+    /// Another writer stored the same verification at the same time with other bytes: what is
+    /// stored is that writer's, complete under its manifest, and this writer's differs.
+    Conflict,
 }
 
 impl ErrorKind {
@@ -120,7 +126,11 @@ impl ErrorKind {
             ErrorKind::LimitExceeded => 413,
             ErrorKind::Api | ErrorKind::Http | ErrorKind::UnexpectedContentType => 502,
             ErrorKind::Timeout => 504,
-            ErrorKind::Io | ErrorKind::DelimiterInPayload | ErrorKind::Usage => 500,
+            ErrorKind::Io
+            | ErrorKind::DelimiterInPayload
+            | ErrorKind::Usage
+            | ErrorKind::Storage => 500,
+            ErrorKind::Conflict => 409,
         }
     }
 }
@@ -198,6 +208,8 @@ struct Inner {
     transient: bool,
     /// No connection could be made.
     connect: bool,
+    /// Credentials were missing or refused.
+    credentials: bool,
 }
 
 /// The error type of every fallible operation in this crate.
@@ -242,6 +254,7 @@ impl Error {
             http_status: None,
             transient: false,
             connect: false,
+            credentials: false,
         }))
     }
 
@@ -371,6 +384,39 @@ impl Error {
         self.0.kind == ErrorKind::Timeout
     }
 
+    /// Marks the error as one of missing or refused credentials.
+    #[cfg_attr(not(feature = "object-store"), allow(dead_code))]
+    pub(crate) fn refused_credentials(mut self) -> Self {
+        self.0.credentials = true;
+        self
+    }
+
+    /// Whether credentials were missing or refused: the API's `API_KEYS_MISSING`,
+    /// `API_KEYS_BAD`, `API_KEYS_INVALID` and `ACCOUNT_DEACTIVATED`, or an object store that
+    /// found no credentials or refused them. Every other request with the same credentials
+    /// would fail the same way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::export::blocking::Export;
+    ///
+    /// let body: &[u8] = br#"{"errorCode":"API_KEYS_INVALID","errorMessage":"Invalid API keys"}"#;
+    /// let err = Export::new(body, Some("application/json"))?.next_item().unwrap_err();
+    /// assert!(err.is_credentials());
+    /// # Ok::<(), authenteq_export::Error>(())
+    /// ```
+    pub fn is_credentials(&self) -> bool {
+        use crate::export::ApiErrorCode as C;
+        self.0.credentials
+            || self.api_error().is_some_and(|api| {
+                matches!(
+                    api.code,
+                    C::ApiKeysMissing | C::ApiKeysBad | C::ApiKeysInvalid | C::AccountDeactivated
+                )
+            })
+    }
+
     /// Whether no connection could be made (refused, unreachable, name not resolved, TLS
     /// handshake failed, or the connect timeout passed).
     pub fn is_connect(&self) -> bool {
@@ -462,6 +508,8 @@ impl fmt::Display for Error {
             ErrorKind::Timeout => f.write_str("timed out")?,
             ErrorKind::UnexpectedContentType => f.write_str("unexpected content-type")?,
             ErrorKind::InvalidId => f.write_str("invalid verification id")?,
+            ErrorKind::Storage => f.write_str("object store error")?,
+            ErrorKind::Conflict => f.write_str("conflicting writer")?,
         }
         if let Some(value) = &inner.value {
             if inner.kind == ErrorKind::Api {

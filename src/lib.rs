@@ -97,8 +97,12 @@
 //! * **server** - the `server` module: a local emulator of the API's export endpoints on axum,
 //!   with fault injection. Turns on `save` and `tokio-io`; adds axum, `subtle`, `tracing` and
 //!   `pdf-writer`.
+//! * **object-store** - the `store` module: verifications stored whole into any
+//!   `object_store` store (S3 and S3-compatible, local files, memory) or a local folder, a
+//!   `manifest.json` last; with `client` also the per-id job and the batch driver. Turns on
+//!   `save`; adds `object_store` (with its S3 client) and `futures-util`.
 //! * **cli** - the `authenteq-export` command-line tool (`cargo run --features cli -- ...`);
-//!   turns on `save`, `client` and `server`, adds `clap` and `indicatif`. Off by default: a
+//!   turns on `save`, `client`, `server` and `object-store`, adds `clap` and `indicatif`. Off by default: a
 //!   library user gets no CLI, HTTP or server crate.
 //!
 //! # Errors
@@ -121,10 +125,17 @@ mod payload;
 pub mod save;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "object-store")]
+pub mod store;
 
 pub use error::{Error, ErrorKind, Limit, PartRef, Result};
 
 // The README's Rust code blocks, compiled as doc tests.
-#[cfg(all(doctest, feature = "save", feature = "client"))]
+#[cfg(all(
+    doctest,
+    feature = "save",
+    feature = "client",
+    feature = "object-store"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -61,6 +61,7 @@
 //! # }
 //! ```
 
+mod attempts;
 mod body;
 #[cfg(feature = "save")]
 mod save;
@@ -74,6 +75,7 @@ use std::time::{Duration, Instant, SystemTime};
 use base64::Engine;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 
+pub use attempts::Attempts;
 pub use body::ResponseBody;
 #[cfg(feature = "save")]
 pub use save::Fetched;

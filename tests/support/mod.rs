@@ -4,6 +4,8 @@
 
 pub mod export;
 pub mod generate;
+#[cfg(feature = "object-store")]
+pub mod moto;
 
 use authenteq_export::multipart::{Boundary, Decoder, Event, Limits};
 use authenteq_export::{ErrorKind, Limit};

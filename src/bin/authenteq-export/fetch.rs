@@ -1,28 +1,48 @@
-//! `fetch`: the library's `Client::save` into DIR, with credentials from the environment, and
-//! the same summary as `split`.
+//! `fetch`: one verification with the library's `Client::save` into DIR (the same summary as
+//! `split`), or many (`--ids`) with the library's `store::Batch` into a folder or an object
+//! store, one JSON line per id. Credentials come from the environment.
 
-use std::io::{self, IsTerminal};
-use std::path::Path;
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use authenteq_export::client::{Client, Endpoint};
 use authenteq_export::save::OutputDir;
+use authenteq_export::store::{Batch, FolderSink, ObjectSink, Outcome, Sink, Status, Summary};
 
-use crate::output::{result_value, saved_parts, Context, Done, Failure, Summary};
+use crate::output::{result_value, saved_parts, Context, Done, Failure, Summary as Printed};
 
 /// The environment variables that hold the API keys (never flags: flags show in `ps`).
 pub const CLIENT_ID_VAR: &str = "AUTHENTEQ_CLIENT_ID";
 pub const CLIENT_SECRET_VAR: &str = "AUTHENTEQ_CLIENT_SECRET";
 
-/// What `fetch` was asked for.
-pub struct Request<'a> {
-    pub id: &'a str,
-    pub endpoint: Endpoint,
-    pub out: &'a Path,
+/// How to reach the API.
+#[derive(Clone, Copy)]
+pub struct ClientOptions<'a> {
     pub base_url: Option<&'a str>,
     pub retries: Option<u32>,
     pub connect_timeout: Option<f64>,
     pub idle_timeout: Option<f64>,
+}
+
+/// What `fetch ID` was asked for.
+pub struct Request<'a> {
+    pub id: &'a str,
+    pub endpoint: Endpoint,
+    pub out: &'a Path,
+    pub client: ClientOptions<'a>,
+}
+
+/// What `fetch --ids` was asked for.
+pub struct Bulk<'a> {
+    pub ids: &'a Path,
+    pub endpoint: Endpoint,
+    pub out: &'a str,
+    pub concurrency: usize,
+    pub rate: Option<f64>,
+    pub client: ClientOptions<'a>,
 }
 
 fn env(name: &str) -> Result<String, Failure> {
@@ -39,21 +59,25 @@ fn seconds(flag: &str, secs: f64) -> Result<Duration, Failure> {
         .ok_or_else(|| format!("{flag} takes a positive number of seconds").into())
 }
 
-pub fn run(request: &Request<'_>) -> Result<Done, Failure> {
+fn client(options: &ClientOptions<'_>) -> Result<Client, Failure> {
     let mut builder = Client::builder().credentials(env(CLIENT_ID_VAR)?, env(CLIENT_SECRET_VAR)?);
-    if let Some(url) = request.base_url {
+    if let Some(url) = options.base_url {
         builder = builder.base_url(url);
     }
-    if let Some(retries) = request.retries {
+    if let Some(retries) = options.retries {
         builder = builder.retries(retries);
     }
-    if let Some(secs) = request.connect_timeout {
+    if let Some(secs) = options.connect_timeout {
         builder = builder.connect_timeout(seconds("--connect-timeout", secs)?);
     }
-    if let Some(secs) = request.idle_timeout {
+    if let Some(secs) = options.idle_timeout {
         builder = builder.idle_timeout(seconds("--idle-timeout", secs)?);
     }
-    let client = builder.build()?;
+    Ok(builder.build()?)
+}
+
+pub fn run(request: &Request<'_>) -> Result<Done, Failure> {
+    let client = client(&request.client)?;
     authenteq_export::client::check_id(request.id)?;
     let dir = OutputDir::create(request.out)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -80,7 +104,7 @@ pub fn run(request: &Request<'_>) -> Result<Done, Failure> {
     let fetched = fetched?;
     let saved = fetched.saved();
     Ok(Done {
-        summary: Summary {
+        summary: Printed {
             format: fetched.format().map_or("unknown", |f| f.name()),
             result: saved.result().map(result_value).transpose()?,
             parts: saved_parts(saved),
@@ -101,4 +125,236 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
         bar.set_style(style);
     }
     Some(bar)
+}
+
+/// Where `--out` points.
+enum Out {
+    Folder(PathBuf),
+    S3 { bucket: String, prefix: String },
+}
+
+fn parse_out(out: &str) -> Result<Out, Failure> {
+    if let Some(path) = out.strip_prefix("file://") {
+        if !path.starts_with('/') {
+            return Err("--out file:// takes an absolute path: file:///PATH".into());
+        }
+        return Ok(Out::Folder(PathBuf::from(path)));
+    }
+    if let Some(rest) = out.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err("--out s3:// needs a bucket: s3://BUCKET/PREFIX".into());
+        }
+        return Ok(Out::S3 {
+            bucket: bucket.to_owned(),
+            prefix: prefix.trim_matches('/').to_owned(),
+        });
+    }
+    if out.contains("://") {
+        return Err("--out is a folder, file:///PATH or s3://BUCKET/PREFIX".into());
+    }
+    Ok(Out::Folder(PathBuf::from(out)))
+}
+
+/// The ids of `--ids`, one a line, blank lines skipped; a line that cannot be read ends the
+/// list with an error line on standard error.
+fn read_ids(path: &Path) -> Result<Box<dyn Iterator<Item = String> + Send>, Failure> {
+    let reader: Box<dyn BufRead + Send> = if path == Path::new("-") {
+        Box::new(io::BufReader::new(io::stdin()))
+    } else {
+        let file = std::fs::File::open(path)
+            .map_err(|e| Context::new(format!("cannot open the id list {}", path.display()), e))?;
+        Box::new(io::BufReader::new(file))
+    };
+    Ok(Box::new(
+        reader
+            .lines()
+            .map_while(|line| match line {
+                Ok(line) => Some(line),
+                Err(e) => {
+                    eprintln!("error: reading the id list: {e}");
+                    None
+                }
+            })
+            .map(|line| line.trim().to_owned())
+            .filter(|line| !line.is_empty()),
+    ))
+}
+
+/// Runs `fetch --ids`; the exit status and the bytes stored.
+pub fn run_bulk(bulk: &Bulk<'_>) -> (ExitCode, u64) {
+    match bulk_inner(bulk) {
+        Ok(summary) => {
+            let ok = summary.failed == 0 && summary.stopped.is_none();
+            let code = if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
+            (code, summary.bytes)
+        }
+        Err(failure) => {
+            crate::output::report(&*failure);
+            (ExitCode::FAILURE, 0)
+        }
+    }
+}
+
+fn bulk_inner(bulk: &Bulk<'_>) -> Result<Summary, Failure> {
+    if bulk.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+        return Err("--rate takes a positive number of downloads a second".into());
+    }
+    if bulk.concurrency == 0 {
+        return Err("--concurrency takes a positive number".into());
+    }
+    let client = client(&bulk.client)?;
+    let out = parse_out(bulk.out)?;
+    let ids = read_ids(bulk.ids)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Context::new("cannot start the async runtime".to_owned(), e))?;
+    let mut batch = Batch::new().concurrency(bulk.concurrency);
+    if let Some(rate) = bulk.rate {
+        batch = batch.rate(rate);
+    }
+    let summary = match out {
+        Out::Folder(path) => {
+            let sink = FolderSink::create(&path)?;
+            runtime.block_on(drive(&batch, &client, bulk.endpoint, &sink, ids))
+        }
+        Out::S3 { bucket, prefix } => {
+            // AWS_ENDPOINT, AWS_ALLOW_HTTP, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+            // AWS_DEFAULT_REGION... as object_store reads them.
+            let s3 = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()
+                .map_err(|e| Context::new("cannot set up the S3 store".to_owned(), e))?;
+            let sink = ObjectSink::new(Arc::new(s3), prefix);
+            runtime.block_on(drive(&batch, &client, bulk.endpoint, &sink, ids))
+        }
+    };
+    if let Some(stopped) = &summary.stopped {
+        eprintln!("error: stopped: {}", with_causes(stopped));
+    }
+    Ok(summary)
+}
+
+async fn drive<K: Sink + Clone + 'static>(
+    batch: &Batch,
+    client: &Client,
+    endpoint: Endpoint,
+    sink: &K,
+    ids: impl Iterator<Item = String>,
+) -> Summary {
+    let progress = Progress::new();
+    let stdout = io::stdout();
+    let summary = batch
+        .run(client, endpoint, sink, ids, |outcome| {
+            progress.record(outcome);
+            let mut line = outcome_json(outcome).to_string();
+            line.push('\n');
+            let mut out = stdout.lock();
+            // A closed standard output (`| head`) is not a reason to stop storing.
+            let _ = out.write_all(line.as_bytes()).and_then(|()| out.flush());
+        })
+        .await;
+    progress.finish();
+    let line = serde_json::json!({
+        "summary": {
+            "stored": summary.stored,
+            "skipped": summary.skipped,
+            "failed": summary.failed,
+            "bytes": summary.bytes,
+            "stopped": summary.stopped.as_ref().map(|e| with_causes(e)),
+        }
+    });
+    let mut out = stdout.lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+    summary
+}
+
+fn outcome_json(outcome: &Outcome) -> serde_json::Value {
+    let mut line = serde_json::json!({
+        "id": outcome.id(),
+        "status": outcome.status().name(),
+    });
+    if let Some(error) = outcome.error() {
+        line["error"] = with_causes(error).into();
+    } else {
+        line["files"] = outcome.files().into();
+        line["bytes"] = outcome.bytes().into();
+        line["attempts"] = outcome.attempts().into();
+    }
+    line
+}
+
+/// An error and its causes, `: `-separated, on one line.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let shown = e.to_string();
+        if !text.contains(&shown) {
+            text.push_str(": ");
+            text.push_str(&shown);
+        }
+        cause = e.source();
+    }
+    text
+}
+
+/// The multi-line display on a terminal: ids done (with their rate), bytes stored (with
+/// theirs), errors.
+struct Progress {
+    bars: Option<(indicatif::MultiProgress, [indicatif::ProgressBar; 3])>,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        if !io::stderr().is_terminal() {
+            return Progress { bars: None };
+        }
+        let multi = indicatif::MultiProgress::new();
+        let line = |template: &str| {
+            let bar = multi.add(indicatif::ProgressBar::new_spinner());
+            if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        };
+        let ids = line("{spinner} ids: {pos} done ({per_sec}) {msg}");
+        let bytes = line("  stored: {bytes} ({bytes_per_sec})");
+        let errors = line("  failed: {pos} {msg}");
+        Progress {
+            bars: Some((multi, [ids, bytes, errors])),
+        }
+    }
+
+    fn record(&self, outcome: &Outcome) {
+        let Some((_, [ids, bytes, errors])) = &self.bars else {
+            return;
+        };
+        ids.inc(1);
+        match outcome.status() {
+            Status::Stored => bytes.inc(outcome.bytes()),
+            Status::Failed => {
+                errors.inc(1);
+                if let Some(e) = outcome.error() {
+                    errors.set_message(format!("last: {e}"));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Some((multi, bars)) = &self.bars {
+            for bar in bars {
+                bar.finish();
+            }
+            let _ = multi.clear();
+        }
+    }
 }

@@ -6,6 +6,8 @@
 //! authenteq-export serve --dir DIR --addr ADDR --client-id ID [--client-secret SECRET] [--deactivated] [FAULTS]
 //! authenteq-export fetch ID --format json|multipart|pdf --out DIR [--base-url URL]
 //!     [--retries N] [--connect-timeout SECS] [--idle-timeout SECS]
+//! authenteq-export fetch --ids FILE|- --format json|multipart|pdf --out DIR_OR_URL
+//!     [--concurrency N] [--rate PER_SEC] [--retries N] ...
 //! ```
 //!
 //! `INPUT` is a file or `-` for standard input, holding a body as one of the three export
@@ -124,23 +126,42 @@ enum Command {
         #[arg(long, value_name = "S", default_value_t = 1)]
         retry_after: u64,
     },
-    /// Fetch one verification from the Authenteq API and write it to a directory, as `split`
-    /// does.
+    /// Fetch verifications from the Authenteq API: one into a directory, as `split` writes
+    /// it, or many (`--ids`) into a folder or an object store.
     ///
     /// The API keys come from the environment: AUTHENTEQ_CLIENT_ID and
     /// AUTHENTEQ_CLIENT_SECRET. Connection failures, timeouts and the answers 429, 500, 502,
     /// 503 and 504 are retried (a body cut short restarts the whole export; files already
     /// written are found again, not written twice); the API's own errors are not. On failure
     /// only whole files are left in DIR.
+    ///
+    /// With --ids, each id is stored as OUT/ID/<file> plus OUT/ID/manifest.json, written last
+    /// (its presence means complete; an id whose manifest is there is skipped without a
+    /// download). OUT is a folder, file:///PATH, or s3://BUCKET/PREFIX configured from the
+    /// AWS_* variables (AWS_ENDPOINT, AWS_ALLOW_HTTP, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_DEFAULT_REGION). One JSON line per id on standard output ({"id", "status":
+    /// stored|skipped|failed, "error", "files", "bytes"}), then a summary line; the exit status
+    /// is 0 only if no id failed. Credentials refused (by the API or the store) stop the batch.
     Fetch {
-        /// The verification id.
-        id: String,
+        /// The verification id (or --ids).
+        #[arg(required_unless_present = "ids", conflicts_with = "ids")]
+        id: Option<String>,
+        /// A file with one verification id a line, `-` for standard input.
+        #[arg(long, value_name = "FILE")]
+        ids: Option<PathBuf>,
         /// Which export endpoint to ask.
         #[arg(long, value_parser = ["json", "multipart", "pdf"])]
         format: String,
-        /// The directory to write to (created if missing).
-        #[arg(long)]
-        out: PathBuf,
+        /// Where to write: a directory (created if missing); with --ids also file:///PATH or
+        /// s3://BUCKET/PREFIX.
+        #[arg(long, value_name = "DIR_OR_URL")]
+        out: String,
+        /// With --ids: verifications in flight at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// With --ids: at most this many new downloads a second.
+        #[arg(long, value_name = "PER_SEC")]
+        rate: Option<f64>,
         /// The API's base URL.
         #[arg(long, default_value = authenteq_export::client::DEFAULT_BASE_URL)]
         base_url: String,
@@ -219,28 +240,51 @@ fn main() -> ExitCode {
         } => (inspect::run(&input, content_type.as_deref(), sha256), stats),
         Command::Fetch {
             id,
+            ids,
             format,
             out,
+            concurrency,
+            rate,
             base_url,
             retries,
             connect_timeout,
             idle_timeout,
             stats,
         } => {
-            let ran = format
-                .parse()
-                .map_err(output::Failure::from)
-                .and_then(|endpoint| {
-                    fetch::run(&fetch::Request {
-                        id: &id,
-                        endpoint,
-                        out: &out,
-                        base_url: Some(&base_url),
-                        retries: Some(retries),
-                        connect_timeout: Some(connect_timeout),
-                        idle_timeout: Some(idle_timeout),
-                    })
-                });
+            let endpoint = match format.parse() {
+                Ok(endpoint) => endpoint,
+                Err(e) => {
+                    output::report(&e);
+                    return ExitCode::FAILURE;
+                }
+            };
+            let client = fetch::ClientOptions {
+                base_url: Some(&base_url),
+                retries: Some(retries),
+                connect_timeout: Some(connect_timeout),
+                idle_timeout: Some(idle_timeout),
+            };
+            if let Some(ids) = ids {
+                let bulk = fetch::Bulk {
+                    ids: &ids,
+                    endpoint,
+                    out: &out,
+                    concurrency,
+                    rate,
+                    client,
+                };
+                let (code, bytes) = fetch::run_bulk(&bulk);
+                if stats {
+                    output::print_stats(bytes, started);
+                }
+                return code;
+            }
+            let ran = fetch::run(&fetch::Request {
+                id: id.as_deref().unwrap_or_default(),
+                endpoint,
+                out: std::path::Path::new(&out),
+                client,
+            });
             (ran, stats)
         }
     };

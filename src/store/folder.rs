@@ -1,0 +1,221 @@
+//! [`FolderSink`]: verifications in a local folder, through the `save` module.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+
+use super::manifest::{Manifest, ManifestFile, MANIFEST_JSON};
+use super::{check_id, Committed, Names, Sink, Staging};
+use crate::error::{Error, ErrorKind, Result};
+use crate::save::{io_error, NewFile, Outcome, OutputDir};
+
+/// Verifications in a local folder: verification `id` as `DIR/id/<file name>` and
+/// `DIR/id/manifest.json`, with the same contract as [`ObjectSink`](super::ObjectSink).
+///
+/// Each file is written as it comes into an [`OutputDir`] file with no name yet
+/// ([`NewFile`]; on Linux an `O_TMPFILE` inode) and named only at [`Staging::commit`], after
+/// it is synced; the manifest comes last. Nothing is ever overwritten: a name that holds other
+/// bytes (say a `result.json` of the other format, left by a killed run) makes the file
+/// `stem-2.ext`, and the manifest lists the name each file got. A staging holds one open file
+/// per ended file until it commits.
+///
+/// # Examples
+///
+/// ```
+/// use authenteq_export::store::{Committed, FolderSink, Sink, Staging};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let folder = tempfile::tempdir()?;
+/// let sink = FolderSink::create(folder.path())?;
+/// let mut staging = sink.stage("v1").await?;
+/// staging.start_file("faceImage.jpeg", Some("image/jpeg")).await?;
+/// staging.write(bytes::Bytes::from_static(b"\xff\xd8\xff\xd9")).await?;
+/// staging.end_file().await?;
+/// assert!(!folder.path().join("v1/faceImage.jpeg").exists());
+/// let committed = staging.commit().await?;
+/// assert!(matches!(committed, Committed::Stored(_)));
+/// assert!(folder.path().join("v1/manifest.json").is_file());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct FolderSink {
+    root: PathBuf,
+    mode: Option<u32>,
+}
+
+impl FolderSink {
+    /// Verifications under the folder `root`, created (with its parents) if missing.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`] when it cannot be created.
+    pub fn create(root: impl AsRef<Path>) -> Result<FolderSink> {
+        let root = root.as_ref();
+        OutputDir::create(root)?;
+        Ok(FolderSink {
+            root: root.to_owned(),
+            mode: None,
+        })
+    }
+
+    /// The permission bits of new files, as [`OutputDir::file_mode`] (default `0o600`).
+    pub fn file_mode(mut self, mode: u32) -> FolderSink {
+        self.mode = Some(mode);
+        self
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+}
+
+impl Sink for FolderSink {
+    type Staging = FolderStaging;
+
+    async fn manifest(&self, id: &str) -> Result<Option<Manifest>> {
+        check_id(id)?;
+        let path = self.root.join(id).join(MANIFEST_JSON);
+        match tokio::fs::read(&path).await {
+            Ok(json) => Manifest::from_json(&json).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error("reading", MANIFEST_JSON, e)),
+        }
+    }
+
+    async fn stage(&self, id: &str) -> Result<FolderStaging> {
+        check_id(id)?;
+        let mut dir = OutputDir::create(self.root.join(id))?;
+        if let Some(mode) = self.mode {
+            dir = dir.file_mode(mode);
+        }
+        Ok(FolderStaging {
+            dir,
+            id: id.to_owned(),
+            names: Names::new(),
+            current: None,
+            ended: Vec::new(),
+        })
+    }
+}
+
+/// One verification being written into a [`FolderSink`]: see [`Staging`].
+#[derive(Debug)]
+pub struct FolderStaging {
+    dir: OutputDir,
+    id: String,
+    names: Names,
+    current: Option<(NewFile, Option<String>)>,
+    ended: Vec<(NewFile, Option<String>)>,
+}
+
+impl FolderStaging {
+    fn commit_blocking(self) -> Result<Committed> {
+        if self.current.is_some() {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                "commit with a file started and not ended",
+            ));
+        }
+        let manifest_path = self.dir.path().join(MANIFEST_JSON);
+        if let Some(theirs) = read_manifest(&manifest_path)? {
+            return Ok(Committed::AlreadyComplete(theirs));
+        }
+        let mut files = Vec::with_capacity(self.ended.len());
+        for (file, content_type) in self.ended {
+            let saved = file.commit()?;
+            files.push(ManifestFile::new(
+                saved.name().to_owned(),
+                saved.size(),
+                saved.sha256(),
+                content_type,
+            ));
+        }
+        let manifest = Manifest::new(&self.id, files);
+        let saved = self.dir.write_file(MANIFEST_JSON, &manifest.to_json())?;
+        match saved.outcome() {
+            Outcome::Created => Ok(Committed::Stored(manifest)),
+            Outcome::AlreadyThere => Ok(Committed::AlreadyComplete(manifest)),
+            _ => {
+                // Another writer's manifest came between the look and ours: it is the record.
+                let _ = std::fs::remove_file(self.dir.path().join(saved.name()));
+                let theirs = read_manifest(&manifest_path)?.ok_or_else(|| {
+                    Error::new(ErrorKind::Conflict, "the manifest was taken, then gone")
+                })?;
+                for mine in manifest.files() {
+                    if theirs.file(mine.name()).map(|f| f.sha256()) != Some(mine.sha256()) {
+                        return Err(Error::new(
+                            ErrorKind::Conflict,
+                            format!(
+                                "another writer stored this verification first, and {:?} differs",
+                                mine.name()
+                            ),
+                        ));
+                    }
+                }
+                Ok(Committed::AlreadyComplete(theirs))
+            }
+        }
+    }
+}
+
+fn read_manifest(path: &Path) -> Result<Option<Manifest>> {
+    match std::fs::read(path) {
+        Ok(json) => Manifest::from_json(&json).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error("reading", MANIFEST_JSON, e)),
+    }
+}
+
+impl Staging for FolderStaging {
+    async fn start_file(&mut self, name: &str, content_type: Option<&str>) -> Result<()> {
+        if self.current.is_some() {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                "a file was started before the last one ended",
+            ));
+        }
+        let name = self.names.claim(name)?;
+        let file = self.dir.create_file(&name)?;
+        self.current = Some((file, content_type.map(str::to_owned)));
+        Ok(())
+    }
+
+    async fn write(&mut self, chunk: Bytes) -> Result<()> {
+        let (file, _) = self
+            .current
+            .as_mut()
+            .ok_or_else(|| Error::new(ErrorKind::Usage, "no file was started"))?;
+        // To the page cache, in this task: as `save_export` does.
+        file.write_all(&chunk)
+            .map_err(|e| io_error("writing", file.name(), e))
+    }
+
+    async fn end_file(&mut self) -> Result<()> {
+        let current = self
+            .current
+            .take()
+            .ok_or_else(|| Error::new(ErrorKind::Usage, "no file was started"))?;
+        self.ended.push(current);
+        Ok(())
+    }
+
+    async fn commit(self) -> Result<Committed> {
+        // Each file is synced before it is named: off the async threads.
+        match tokio::task::spawn_blocking(move || self.commit_blocking()).await {
+            Ok(committed) => committed,
+            Err(join) => Err(Error::with_source(
+                ErrorKind::Io,
+                "saving the verification",
+                join,
+            )),
+        }
+    }
+
+    async fn discard(self) {
+        // Unnamed files are removed when dropped.
+        drop(self);
+    }
+}

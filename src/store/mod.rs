@@ -1,0 +1,289 @@
+//! Verifications stored whole: in an object store (S3 and S3-compatible stores, anything
+//! `object_store` reaches) or a local folder, each one complete only once its manifest is there.
+//!
+//! A [`Sink`] takes one verification at a time as a set of files under `<id>/<file name>`,
+//! plus `<id>/manifest.json`, written last and only once: its presence means "this
+//! verification is complete", and it lists every file with its size, SHA-256 and content type
+//! ([`Manifest`]). Writing goes through a [`Staging`]: each file's bytes are streamed as they
+//! come (nothing is buffered whole) but nothing is visible until [`Staging::commit`], which the
+//! caller calls once the whole verification was read (and, for a webhook, once its signature
+//! checked out); [`Staging::discard`] leaves nothing behind.
+//!
+//! Two sinks keep that contract:
+//!
+//! - [`ObjectSink`]: any [`object_store::ObjectStore`]. A file is sent as a multipart upload
+//!   in equal parts of [`ObjectSink::part_size`] (5 MiB by default, S3's minimum;
+//!   R2 equal parts) as its bytes arrive, and completed only at commit; a file smaller than one
+//!   part is held in memory and sent in one `put` at commit. See [`ObjectSink`] for what two
+//!   writers of one id do, and for uploads a killed process leaves.
+//! - [`FolderSink`]: a local folder, one sub-folder per id, through [`crate::save`]: each file
+//!   is written unnamed and linked into place at commit.
+//!
+//! [`store_export`] feeds an [`Export`] into a staging; with the `client` feature,
+//! [`fetch_into`] is the whole job for one id (skip it when complete, download with retries,
+//! commit) and [`Batch`] runs it for many ids at once.
+//!
+//! # Example: an export into memory
+//!
+//! ```
+//! use std::sync::Arc;
+//! use authenteq_export::export::Export;
+//! use authenteq_export::store::{store_export, Committed, ObjectSink, Sink, Staging};
+//! use bytes::Bytes;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let store = Arc::new(object_store::memory::InMemory::new());
+//! let sink = ObjectSink::new(store, "exports");
+//! let body = Bytes::from_static(br#"{"id":"v1","livenessFaceImage":{"contentType":"image/jpeg","content":"/9j/2Q=="}}"#);
+//! let mut export = Export::new(futures::stream::iter([Ok::<_, std::io::Error>(body)]), None)?;
+//!
+//! let mut staging = sink.stage("v1").await?;
+//! store_export(&mut export, &mut staging).await?;
+//! // Nothing is visible yet; a webhook would check the signature here.
+//! let Committed::Stored(manifest) = staging.commit().await? else { unreachable!() };
+//! let names: Vec<&str> = manifest.files().iter().map(|f| f.name()).collect();
+//! // A JSON export gives its files first, its result last.
+//! assert_eq!(names, ["livenessFaceImage.jpeg", "result.json"]);
+//! assert_eq!((manifest.files()[0].size(), manifest.files()[0].content_type()), (4, Some("image/jpeg")));
+//! assert!(sink.manifest("v1").await?.is_some());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+mod folder;
+mod manifest;
+mod object;
+
+#[cfg(feature = "client")]
+mod batch;
+#[cfg(feature = "client")]
+mod job;
+
+use std::collections::HashSet;
+use std::future::Future;
+
+use bytes::Bytes;
+use futures_core::Stream;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::export::{Export, ExportItem};
+use crate::save::{file_name, is_safe_file_name, RESULT_JSON};
+
+#[cfg(feature = "client")]
+pub use batch::{Batch, Outcome, Status, Summary};
+pub use folder::{FolderSink, FolderStaging};
+#[cfg(feature = "client")]
+pub use job::{fetch_into, Stored};
+pub use manifest::{Manifest, ManifestFile, MANIFEST_JSON};
+pub use object::{ObjectSink, ObjectStaging, DEFAULT_HOLD_BYTES, DEFAULT_PART_SIZE, MIN_PART_SIZE};
+
+/// Where verifications are stored: [`ObjectSink`] or [`FolderSink`].
+///
+/// A sink is shared by every task of a batch (`&self`); each verification is written through
+/// its own [`Staging`].
+pub trait Sink: Send + Sync {
+    /// One verification being written.
+    type Staging: Staging;
+
+    /// The manifest of verification `id` if it is stored complete, `None` if not.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidId`] for an id that is not one safe path component; an error of the
+    /// store (or folder) when it cannot tell; [`ErrorKind::Json`] for a manifest that does not
+    /// parse.
+    fn manifest(&self, id: &str) -> impl Future<Output = Result<Option<Manifest>>> + Send;
+
+    /// Starts writing verification `id`. Nothing is visible before [`Staging::commit`].
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidId`] for an id that is not one safe path component
+    /// ([`is_safe_file_name`]); an I/O or store error.
+    fn stage(&self, id: &str) -> impl Future<Output = Result<Self::Staging>> + Send;
+}
+
+/// One verification being written into a [`Sink`]: files, one at a time, then
+/// [`commit`](Self::commit) or [`discard`](Self::discard).
+///
+/// Dropping a staging without either discards it too, as well as it can without awaiting: an
+/// [`ObjectSink`] then aborts its unfinished uploads in a task of the current tokio runtime.
+pub trait Staging: Send {
+    /// Starts a file named `name` (one plain path component), with the content type its part
+    /// declared. A name already used in this verification, or `manifest.json`, gets the next
+    /// free `stem-N.ext`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::UnsafeName`] for a name that is not one plain path component;
+    /// [`ErrorKind::Usage`] when the last file was not ended; a store error.
+    fn start_file(
+        &mut self,
+        name: &str,
+        content_type: Option<&str>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Bytes of the current file, in order.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Usage`] when no file was started; a store or I/O error.
+    fn write(&mut self, chunk: Bytes) -> impl Future<Output = Result<()>> + Send;
+
+    /// The current file is whole (its closing delimiter was read): its bytes are sent, but it is
+    /// not visible before [`commit`](Self::commit).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Usage`] when no file was started; a store or I/O error.
+    fn end_file(&mut self) -> impl Future<Output = Result<()>> + Send;
+
+    /// Makes every ended file visible, then writes the manifest, only if none is there.
+    /// [`Committed::AlreadyComplete`] when another writer's manifest came first: see
+    /// [`ObjectSink`] for what that means for the files.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Usage`] when a file was started and not ended (it is discarded);
+    /// [`ErrorKind::Conflict`] when another writer completed the verification with other
+    /// bytes; a store or I/O error. No manifest is written then.
+    fn commit(self) -> impl Future<Output = Result<Committed>> + Send;
+
+    /// Leaves nothing behind: every unfinished upload is aborted, no file becomes visible.
+    fn discard(self) -> impl Future<Output = ()> + Send;
+}
+
+/// What [`Staging::commit`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Committed {
+    /// The files and then this manifest were written.
+    Stored(Manifest),
+    /// Another writer's manifest was there first (this one is the record); the files this
+    /// writer sent hold the same bytes as that manifest lists.
+    AlreadyComplete(Manifest),
+}
+
+impl Committed {
+    /// The manifest that is stored.
+    pub fn manifest(&self) -> &Manifest {
+        match self {
+            Committed::Stored(m) | Committed::AlreadyComplete(m) => m,
+        }
+    }
+}
+
+/// Checks a verification id for use as a folder or key segment: [`is_safe_file_name`].
+pub(crate) fn check_id(id: &str) -> Result<()> {
+    if is_safe_file_name(id) && !id.contains(char::is_control) {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::InvalidId,
+            "it is not one safe path component",
+        ))
+    }
+}
+
+/// The names used in one verification: each file gets its own, `manifest.json` is nobody's.
+#[derive(Debug)]
+pub(crate) struct Names(HashSet<String>);
+
+impl Names {
+    pub(crate) fn new() -> Self {
+        Names(HashSet::from([MANIFEST_JSON.to_owned()]))
+    }
+
+    /// `name`, or the next free `stem-N.ext`.
+    pub(crate) fn claim(&mut self, name: &str) -> Result<String> {
+        if !is_safe_file_name(name) {
+            return Err(Error::new(
+                ErrorKind::UnsafeName,
+                "a stored file name must be one plain path component",
+            ));
+        }
+        let (stem, ext) = match name.rfind('.') {
+            Some(i) if i > 0 => name.split_at(i),
+            _ => (name, ""),
+        };
+        let mut n = 1u32;
+        loop {
+            let candidate = if n == 1 {
+                name.to_owned()
+            } else {
+                format!("{stem}-{n}{ext}")
+            };
+            if self.0.insert(candidate.clone()) {
+                return Ok(candidate);
+            }
+            n += 1;
+        }
+    }
+}
+
+/// Writes every item of `export` into `staging`, reading the export to its end: the result as
+/// `result.json` (`application/json`, its JSON bytes as the export gave them) and each file
+/// under [`file_name`], each ended only once the export reported its end. Does not commit.
+///
+/// # Examples
+///
+/// See the [module docs](self#example-an-export-into-memory).
+///
+/// # Errors
+///
+/// Any error of the export or of the staging. The staging is left as it is: discard it (or
+/// drop it).
+pub async fn store_export<S, E, T>(export: &mut Export<S>, staging: &mut T) -> Result<()>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>>,
+    E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    T: Staging,
+{
+    let mut number = 0usize;
+    while let Some(item) = export.next_item().await? {
+        number += 1;
+        match item {
+            ExportItem::Result { json, .. } => {
+                staging
+                    .start_file(RESULT_JSON, Some("application/json"))
+                    .await?;
+                staging.write(json).await?;
+                staging.end_file().await?;
+            }
+            ExportItem::File(mut file) => {
+                let name = file_name(file.info(), number);
+                staging
+                    .start_file(&name, file.info().content_type())
+                    .await?;
+                while let Some(chunk) = file.chunk().await? {
+                    staging.write(chunk).await?;
+                }
+                staging.end_file().await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `object_store` error `e` while `doing` something, as this crate's error: credentials
+/// refused or missing are [`Error::is_credentials`], and failures that may pass are retryable.
+pub(crate) fn storage_error(doing: &str, e: object_store::Error) -> Error {
+    use object_store::Error as E;
+    let credentials = matches!(e, E::PermissionDenied { .. } | E::Unauthenticated { .. });
+    let lasting = credentials
+        || matches!(
+            e,
+            E::AlreadyExists { .. }
+                | E::Precondition { .. }
+                | E::NotImplemented { .. }
+                | E::NotSupported { .. }
+                | E::InvalidPath { .. }
+                | E::UnknownConfigurationKey { .. }
+        );
+    let error = Error::with_source(ErrorKind::Storage, doing.to_owned(), e);
+    match (credentials, lasting) {
+        (true, _) => error.refused_credentials(),
+        (false, true) => error,
+        (false, false) => error.transient(),
+    }
+}

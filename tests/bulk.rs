@@ -1,0 +1,588 @@
+//! `fetch --ids` into a real S3 server (`moto_server`, started here on loopback): a thousand
+//! verifications at `--concurrency 32` with every object checked against its manifest and the
+//! peak RSS measured; a run killed with SIGKILL halfway and run again; one verification with a
+//! 1 GiB image in bounded memory.
+//!
+//! The peak RSS is the child's own `VmHWM`, printed by `--stats`; nothing here is timed.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use authenteq_export::server::Emulator;
+use futures::TryStreamExt;
+use object_store::{ObjectStore, ObjectStoreExt};
+use sha2::{Digest, Sha256};
+use support::generate::Noise;
+use support::moto::Moto;
+
+const RSS_LIMIT_KIB: u64 = 64 * 1024;
+const CLIENT_ID: &str = "bulk-client";
+const CLIENT_SECRET: &str = "bulk-secret-never-printed";
+
+/// An emulator of the API on loopback that counts the requests it answers.
+struct Api {
+    url: String,
+    requests: Arc<AtomicUsize>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Api {
+    fn start(dir: &Path) -> Api {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = requests.clone();
+        let router = Emulator::builder(dir)
+            .credentials(CLIENT_ID, CLIENT_SECRET)
+            .router()
+            .layer(axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    next.run(request)
+                },
+            ));
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        runtime.spawn(async move { axum::serve(listener, router).await });
+        Api {
+            url,
+            requests,
+            runtime,
+        }
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+/// `count` small verifications `b<prefix>-00000`...: a result and two small images each.
+fn populate(dir: &Path, prefix: &str, count: usize) -> Vec<String> {
+    let mut noise = Noise::new(count as u64);
+    (0..count)
+        .map(|i| {
+            let id = format!("{prefix}-{i:05}");
+            let folder = dir.join(&id);
+            std::fs::create_dir_all(&folder).unwrap();
+            std::fs::write(
+                folder.join("result.json"),
+                format!(r#"{{"id":"{id}","platform":"WEB","status":"COMPLETED"}}"#),
+            )
+            .unwrap();
+            for (name, len) in [
+                ("livenessFaceImage.jpeg", 1500 + i % 700),
+                ("faceImage.jpeg", 900 + i % 300),
+            ] {
+                let mut bytes = vec![0u8; len];
+                noise.fill(&mut bytes);
+                std::fs::write(folder.join(name), bytes).unwrap();
+            }
+            id
+        })
+        .collect()
+}
+
+fn fetch(api: &Api, moto: &Moto, ids: &Path, out: &str, concurrency: u32) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_authenteq-export"));
+    cmd.args(["fetch", "--ids"])
+        .arg(ids)
+        .args(["--format", "multipart", "--out", out, "--stats"])
+        .args([
+            "--concurrency",
+            &concurrency.to_string(),
+            "--base-url",
+            &api.url,
+        ])
+        .env("AUTHENTEQ_CLIENT_ID", CLIENT_ID)
+        .env("AUTHENTEQ_CLIENT_SECRET", CLIENT_SECRET)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in moto.env() {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// The id lines and the summary line of a run's standard output.
+fn lines(stdout: &str) -> (Vec<serde_json::Value>, Option<serde_json::Value>) {
+    let mut ids = Vec::new();
+    let mut summary = None;
+    for line in stdout.lines() {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        if value.get("summary").is_some() {
+            summary = Some(value["summary"].clone());
+        } else {
+            ids.push(value);
+        }
+    }
+    (ids, summary)
+}
+
+fn peak_rss_kib(stderr: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("stats:"))
+        .unwrap_or_else(|| panic!("no stats line in {stderr:?}"));
+    line.split("peak RSS ")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix(" KiB"))
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS in {line:?}"))
+}
+
+/// Every key under `prefix`, with its bytes' SHA-256 and size, read back from the store.
+async fn stored(store: &dyn ObjectStore, prefix: &str) -> BTreeMap<String, (String, u64)> {
+    let metas: Vec<_> = store
+        .list(Some(&object_store::path::Path::from(prefix)))
+        .try_collect()
+        .await
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for meta in metas {
+        let mut stream = store.get(&meta.location).await.unwrap().into_stream();
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = stream.try_next().await.unwrap() {
+            hasher.update(&chunk);
+            size += chunk.len() as u64;
+        }
+        let hex: String = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        out.insert(meta.location.to_string(), (hex, size));
+    }
+    out
+}
+
+/// Checks that the objects under `prefix` are exactly the manifests of `ids` and the files
+/// they list, each with the size and SHA-256 its manifest gives; returns how many objects.
+fn check_against_manifests(
+    runtime: &tokio::runtime::Runtime,
+    store: &dyn ObjectStore,
+    prefix: &str,
+    ids: &[String],
+) -> usize {
+    let objects = runtime.block_on(stored(store, prefix));
+    let mut expected = BTreeSet::new();
+    for id in ids {
+        let key = format!("{prefix}/{id}/manifest.json");
+        assert!(objects.contains_key(&key), "no manifest for {id}");
+        let json = runtime
+            .block_on(async { store.get(&key.as_str().into()).await.unwrap().bytes().await })
+            .unwrap();
+        let manifest: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(manifest["id"], id.as_str());
+        expected.insert(key);
+        let files = manifest["files"].as_array().unwrap();
+        assert!(
+            files.iter().any(|f| f["name"] == "result.json"),
+            "{manifest}"
+        );
+        for file in files {
+            let key = format!("{prefix}/{id}/{}", file["name"].as_str().unwrap());
+            let (sha, size) = objects.get(&key).unwrap_or_else(|| panic!("{key} missing"));
+            assert_eq!(file["sha256"].as_str(), Some(sha.as_str()), "{key}");
+            assert_eq!(file["size"].as_u64(), Some(*size), "{key}");
+            assert!(file["contentType"].is_string(), "{key}");
+            expected.insert(key);
+        }
+    }
+    let listed: BTreeSet<String> = objects.keys().cloned().collect();
+    let stray: Vec<_> = listed.difference(&expected).collect();
+    assert!(stray.is_empty(), "objects no manifest lists: {stray:?}");
+    listed.len()
+}
+
+#[test]
+fn a_thousand_verifications_into_s3_at_concurrency_32() {
+    let Some(moto) = Moto::start("a_thousand_verifications_into_s3_at_concurrency_32") else {
+        return;
+    };
+    moto.bucket("bulk");
+    let data = tempfile::tempdir().unwrap();
+    let ids = populate(data.path(), "t", 1000);
+    let api = Api::start(data.path());
+    let list = data.path().join("ids.txt");
+    std::fs::write(&list, ids.join("\n") + "\n").unwrap();
+
+    let out = fetch(&api, &moto, &list, "s3://bulk/exports/2026", 32)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "fetch failed: {stderr}\n{stdout}");
+    assert!(!stdout.contains(CLIENT_SECRET) && !stderr.contains(CLIENT_SECRET));
+    let (lines, summary) = lines(&stdout);
+    assert_eq!(lines.len(), 1000);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["status"] == "stored" && l["files"] == 3),
+        "{stdout}"
+    );
+    let summary = summary.expect("a summary line");
+    assert_eq!(
+        (summary["stored"].as_u64(), summary["failed"].as_u64()),
+        (Some(1000), Some(0))
+    );
+    assert_eq!(api.requests(), 1000);
+    let peak = peak_rss_kib(&stderr);
+    println!("1,000 verifications into moto at --concurrency 32: peak RSS {peak} KiB");
+    assert!(peak < RSS_LIMIT_KIB, "peak RSS {peak} KiB");
+
+    let store = moto.store("bulk");
+    let objects = check_against_manifests(&api.runtime, &store, "exports/2026", &ids);
+    assert_eq!(objects, 4000);
+
+    // Again: every id is skipped, without a request.
+    let out = fetch(&api, &moto, &list, "s3://bulk/exports/2026", 32)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (lines, _) = self::lines(&String::from_utf8_lossy(&out.stdout));
+    assert!(lines
+        .iter()
+        .all(|l| l["status"] == "skipped" && l["attempts"] == 0));
+    assert_eq!(api.requests(), 1000);
+}
+
+#[test]
+fn killed_halfway_then_run_again_stores_each_id_once() {
+    let Some(moto) = Moto::start("killed_halfway_then_run_again_stores_each_id_once") else {
+        return;
+    };
+    moto.bucket("resume");
+    let data = tempfile::tempdir().unwrap();
+    let ids = populate(data.path(), "k", 400);
+    let api = Api::start(data.path());
+    let list = data.path().join("ids.txt");
+    std::fs::write(&list, ids.join("\n") + "\n").unwrap();
+
+    let mut child = fetch(&api, &moto, &list, "s3://resume/p", 32)
+        .spawn()
+        .unwrap();
+    let mut reported = Vec::new();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while reported.len() < 150 {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "fetch ended early"
+        );
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["status"], "stored", "{line}");
+        reported.push(value["id"].as_str().unwrap().to_owned());
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let first_requests = api.requests();
+    assert!(
+        first_requests < 400,
+        "killed too late: {first_requests} requests"
+    );
+
+    // Whatever was reported stored is complete; some more may be.
+    let store = moto.store("resume");
+    let objects = api.runtime.block_on(stored(&store, "p"));
+    let complete: BTreeSet<&String> = ids
+        .iter()
+        .filter(|id| objects.contains_key(&format!("p/{id}/manifest.json")))
+        .collect();
+    for id in &reported {
+        assert!(
+            complete.contains(id),
+            "{id} was reported stored, has no manifest"
+        );
+    }
+    let missing = ids.len() - complete.len();
+    println!(
+        "killed after {} lines: {} complete, {missing} missing, {first_requests} requests",
+        reported.len(),
+        complete.len()
+    );
+
+    let out = fetch(&api, &moto, &list, "s3://resume/p", 32)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (lines, summary) = lines(&String::from_utf8_lossy(&out.stdout));
+    let stored_again: BTreeSet<&str> = lines
+        .iter()
+        .filter(|l| l["status"] == "stored")
+        .map(|l| l["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(stored_again.len(), missing);
+    assert!(stored_again
+        .iter()
+        .all(|id| !complete.contains(&id.to_string())));
+    assert_eq!(
+        summary.unwrap()["skipped"].as_u64(),
+        Some(complete.len() as u64)
+    );
+    assert_eq!(
+        api.requests() - first_requests,
+        missing,
+        "the second run downloads only the missing ids"
+    );
+    check_against_manifests(&api.runtime, &store, "p", &ids);
+}
+
+#[test]
+fn one_gib_image_into_s3_in_bounded_memory() {
+    let Some(moto) = Moto::start("one_gib_image_into_s3_in_bounded_memory") else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    match support::free_bytes(data.path()) {
+        Some(free) if free >= 3 << 30 => {}
+        free => {
+            println!("one_gib_image_into_s3_in_bounded_memory: skipped: needs 3 GiB free in the temp folder (the image, and moto's copy), found {free:?} bytes");
+            return;
+        }
+    }
+    moto.bucket("big");
+    let folder = data.path().join("big-1");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("result.json"),
+        br#"{"id":"big-1","platform":"WEB"}"#,
+    )
+    .unwrap();
+    let image_len = 1usize << 30;
+    let mut hasher = Sha256::new();
+    {
+        let mut file = std::io::BufWriter::new(
+            std::fs::File::create(folder.join("croppedFrontImage.jpeg")).unwrap(),
+        );
+        let mut noise = Noise::new(42);
+        let mut piece = vec![0u8; 1 << 20];
+        for _ in 0..image_len >> 20 {
+            noise.fill(&mut piece);
+            hasher.update(&piece);
+            file.write_all(&piece).unwrap();
+        }
+        file.flush().unwrap();
+    }
+    let image_sha: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let api = Api::start(data.path());
+    let list = data.path().join("ids.txt");
+    std::fs::write(&list, "big-1\n").unwrap();
+
+    let out = fetch(&api, &moto, &list, "s3://big/x", 1).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let peak = peak_rss_kib(&stderr);
+    println!("one verification with a 1 GiB image into moto: peak RSS {peak} KiB");
+    assert!(peak < RSS_LIMIT_KIB, "peak RSS {peak} KiB");
+
+    let store = moto.store("big");
+    let manifest = api
+        .runtime
+        .block_on(async {
+            store
+                .get(&"x/big-1/manifest.json".into())
+                .await
+                .unwrap()
+                .bytes()
+                .await
+        })
+        .unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    let image = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "croppedFrontImage.jpeg")
+        .unwrap();
+    assert_eq!(image["size"].as_u64(), Some(image_len as u64));
+    assert_eq!(image["sha256"].as_str(), Some(image_sha.as_str()));
+    assert_eq!(image["contentType"], "image/jpeg");
+    let meta = api
+        .runtime
+        .block_on(store.head(&"x/big-1/croppedFrontImage.jpeg".into()))
+        .unwrap();
+    assert_eq!(meta.size, image_len as u64);
+    assert_eq!(moto.unfinished_uploads("big"), 0);
+}
+
+#[test]
+fn ids_on_stdin_into_a_folder_with_one_missing() {
+    let data = tempfile::tempdir().unwrap();
+    let mut ids = populate(data.path(), "s", 5);
+    let api = Api::start(data.path());
+    let out = tempfile::tempdir().unwrap();
+    ids.insert(2, "no-such-id".to_owned());
+    for target in [
+        out.path().display().to_string(),
+        format!("file://{}", out.path().display()),
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_authenteq-export"))
+            .args([
+                "fetch",
+                "--ids",
+                "-",
+                "--format",
+                "json",
+                "--out",
+                &target,
+                "--base-url",
+                &api.url,
+            ])
+            .env("AUTHENTEQ_CLIENT_ID", CLIENT_ID)
+            .env("AUTHENTEQ_CLIENT_SECRET", CLIENT_SECRET)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all((ids.join("\n") + "\n\n").as_bytes())
+            .unwrap();
+        drop(stdin);
+        let done = child.wait_with_output().unwrap();
+        assert_eq!(done.status.code(), Some(1), "one id failed: exit 1");
+        let (lines, summary) = lines(&String::from_utf8_lossy(&done.stdout));
+        assert_eq!(lines.len(), 6);
+        let missing = lines.iter().find(|l| l["id"] == "no-such-id").unwrap();
+        assert_eq!(missing["status"], "failed");
+        assert!(
+            missing["error"]
+                .as_str()
+                .unwrap()
+                .contains("VERIFICATION_NOT_FOUND"),
+            "{missing}"
+        );
+        let summary = summary.unwrap();
+        assert_eq!(summary["failed"], 1);
+        let stored = summary["stored"].as_u64().unwrap() + summary["skipped"].as_u64().unwrap();
+        assert_eq!(stored, 5);
+    }
+    // Each id once, complete, with its manifest; the second run skipped them all.
+    for id in ids.iter().filter(|id| id.starts_with("s-")) {
+        let manifest: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out.path().join(id).join("manifest.json")).unwrap(),
+        )
+        .unwrap();
+        for file in manifest["files"].as_array().unwrap() {
+            let bytes =
+                std::fs::read(out.path().join(id).join(file["name"].as_str().unwrap())).unwrap();
+            let hex: String = Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(file["sha256"].as_str(), Some(hex.as_str()));
+        }
+        assert_eq!(std::fs::read_dir(out.path().join(id)).unwrap().count(), 4);
+    }
+    assert_eq!(
+        api.requests(),
+        6 + 1,
+        "the second run asks only for the missing id"
+    );
+}
+
+#[test]
+fn on_s3_a_discard_aborts_its_uploads_and_racing_commits_leave_one_manifest() {
+    use authenteq_export::store::{Committed, ObjectSink, Sink, Staging};
+    let Some(moto) =
+        Moto::start("on_s3_a_discard_aborts_its_uploads_and_racing_commits_leave_one_manifest")
+    else {
+        return;
+    };
+    moto.bucket("staging");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(moto.store("staging"));
+    let sink = ObjectSink::new(store.clone(), "s");
+    let mut image = vec![0u8; 11 << 20];
+    Noise::new(5).fill(&mut image);
+    let image = bytes::Bytes::from(image);
+
+    async fn stage(
+        sink: &ObjectSink,
+        image: &bytes::Bytes,
+    ) -> authenteq_export::store::ObjectStaging {
+        let mut staging = sink.stage("v").await.unwrap();
+        staging
+            .start_file("faceImage.jpeg", Some("image/jpeg"))
+            .await
+            .unwrap();
+        for chunk in image.chunks(1 << 20) {
+            staging.write(image.slice_ref(chunk)).await.unwrap();
+        }
+        staging.end_file().await.unwrap();
+        staging
+            .start_file("result.json", Some("application/json"))
+            .await
+            .unwrap();
+        staging
+            .write(bytes::Bytes::from_static(br#"{"id":"v"}"#))
+            .await
+            .unwrap();
+        staging.end_file().await.unwrap();
+        staging
+    }
+
+    runtime.block_on(async {
+        // Three 5 MiB parts were sent: nothing is listed, and the discard aborts the upload.
+        let staging = stage(&sink, &image).await;
+        assert_eq!(moto.unfinished_uploads("staging"), 1);
+        assert!(stored(&*store, "s").await.is_empty());
+        staging.discard().await;
+        assert_eq!(moto.unfinished_uploads("staging"), 0);
+        assert!(stored(&*store, "s").await.is_empty());
+
+        // Two writers commit at once: one manifest (create-only), the same bytes.
+        let (a, b) = tokio::join!(stage(&sink, &image), stage(&sink, &image));
+        let (a, b) = tokio::join!(a.commit(), b.commit());
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let stored_count = [&a, &b]
+            .iter()
+            .filter(|c| matches!(c, Committed::Stored(_)))
+            .count();
+        assert_eq!(stored_count, 1, "{a:?} {b:?}");
+        let objects = stored(&*store, "s").await;
+        let keys: Vec<&str> = objects.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["s/v/faceImage.jpeg", "s/v/manifest.json", "s/v/result.json"]
+        );
+        let manifest = sink.manifest("v").await.unwrap().unwrap();
+        for file in manifest.files() {
+            let (sha, size) = &objects[&format!("s/v/{}", file.name())];
+            assert_eq!((file.sha256(), file.size()), (sha.as_str(), *size));
+        }
+        // A third, after both: skipped at commit, its upload aborted.
+        let late = stage(&sink, &image).await.commit().await.unwrap();
+        assert!(matches!(late, Committed::AlreadyComplete(_)));
+        assert_eq!(moto.unfinished_uploads("staging"), 0);
+    });
+}
