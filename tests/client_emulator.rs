@@ -800,3 +800,180 @@ fn fetch_restarts_a_cut_export_and_reports_earlier_files_as_already_there() {
         });
     }
 }
+
+/// What one garbled download gave.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+enum Garbled {
+    /// An error: nothing reported complete past the garbled byte.
+    Error,
+    /// A complete export that differs from the stored one in what it reports (a file's bytes,
+    /// part name, file name or content type, or the result's bytes): a caller comparing hashes
+    /// or names sees it.
+    Differs,
+    /// A complete export that reports exactly what is stored.
+    Same,
+}
+
+/// One file as an export reports it: `(part name, filename, content type, bytes)`.
+type Reported = (String, Option<String>, Option<String>, Vec<u8>);
+
+/// Reads the whole export of `endpoint` through the client's streaming reader: the result's
+/// JSON bytes and every file as reported.
+async fn read_export(
+    client: &Client,
+    endpoint: Endpoint,
+    id: &str,
+) -> Result<(Option<Vec<u8>>, Vec<Reported>), Error> {
+    use authenteq_export::export::ExportItem;
+    use tokio::io::AsyncReadExt;
+    let mut export = client.export(endpoint, id).await?;
+    let mut result = None;
+    let mut files = Vec::new();
+    while let Some(item) = export.next_item().await? {
+        match item {
+            ExportItem::Result { json, .. } => result = Some(json.to_vec()),
+            ExportItem::File(mut file) => {
+                let info = file.info().clone();
+                let mut bytes = Vec::new();
+                file.read_to_end(&mut bytes).await?;
+                files.push((
+                    info.name().into_owned(),
+                    info.filename().map(str::to_owned),
+                    info.content_type().map(str::to_owned),
+                    bytes,
+                ));
+            }
+        }
+    }
+    Ok((result, files))
+}
+
+/// The byte range of `needle`'s first occurrence in `hay` at or after `from`.
+fn range_of(hay: &[u8], needle: &[u8], from: usize) -> std::ops::Range<u64> {
+    let at = from
+        + hay[from..]
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .unwrap();
+    at as u64..(at + needle.len()) as u64
+}
+
+/// Every byte of every format's body garbled in turn (one emulator per offset). The guarantee:
+/// a garbled byte gives an error, or an export that reports something other than what is stored
+/// (so comparing a file's SHA-256, or its name, shows it). The only bytes whose change goes
+/// unseen carry nothing the export reports: the multipart result part's `filename` and
+/// `Content-Type` values (the part is known by its name) and the line break after the closing
+/// delimiter (the epilogue). JSON and PDF bodies have none: in a JSON document every garbled
+/// byte is an error (a flipped byte is never valid UTF-8 there), and a PDF's is an error (its
+/// signature or trailer) or bytes that differ.
+#[test]
+fn a_garbled_byte_is_an_error_or_a_visible_difference() {
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let id = "garble";
+        let folder = dir.path().join(id);
+        std::fs::create_dir(&folder).unwrap();
+        let result = br#"{"id":"garble","platform":"IOS"}"#.to_vec();
+        let face = noise(7, 24);
+        let proof = noise(8, 16);
+        let mut pdf = b"%PDF-1.4\n".to_vec();
+        pdf.extend(noise(9, 24));
+        pdf.extend(b"\n%%EOF\n");
+        std::fs::write(folder.join("result.json"), &result).unwrap();
+        std::fs::write(folder.join("livenessFaceImage.jpeg"), &face).unwrap();
+        std::fs::write(folder.join("addressProofDocument.pdf"), &proof).unwrap();
+        std::fs::write(folder.join("result.pdf"), &pdf).unwrap();
+        let file = |name: &str, filename: &str, content_type: &str, bytes: &[u8]| -> Reported {
+            (name.into(), Some(filename.into()), Some(content_type.into()), bytes.to_vec())
+        };
+        let files = vec![
+            file("livenessFaceImage", "livenessFaceImage.jpeg", "image/jpeg", &face),
+            file("addressProofDocument", "addressProofDocument.pdf", "application/pdf", &proof),
+        ];
+        let whole = emulator_of(dir.path()).spawn().await.unwrap();
+        let client = client_of(&whole.url()).retries(0).build().unwrap();
+        for endpoint in ENDPOINTS {
+            let mut stored = match endpoint {
+                Endpoint::Pdf => (None, vec![file("result", "result.pdf", "application/pdf", &pdf)]),
+                _ => (Some(result.clone()), files.clone()),
+            };
+            let body = reqwest::Client::new()
+                .get(format!("{}{}?verificationId={id}", whole.url(), endpoint.path()))
+                .basic_auth(CLIENT, Some(SECRET))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            // The bytes allowed to change unseen.
+            let unseen: Vec<std::ops::Range<u64>> = if endpoint == Endpoint::Multipart {
+                // `filename="result.json"` from its opening to its closing quote, and
+                // `Content-Type: application/json` from the space after the colon.
+                let filename = range_of(&body, b"\"result.json\"", 0);
+                let content_type = range_of(&body, b" application/json", filename.end as usize);
+                let len = body.len() as u64;
+                assert!(body.ends_with(b"--\r\n"));
+                vec![filename, content_type, len - 2..len]
+            } else {
+                Vec::new()
+            };
+            // The JSON export reports the files the way its members are written.
+            let (got_result, got_files) = read_export(&client, endpoint, id).await.unwrap();
+            if endpoint == Endpoint::Json {
+                stored = (got_result.clone(), got_files.clone());
+            }
+            assert_eq!((&got_result, &got_files), (&stored.0, &stored.1), "{endpoint}: unfaulted");
+            for (_, _, _, bytes) in &got_files {
+                assert!(!bytes.is_empty());
+            }
+
+            let mut counts = [0usize; 3];
+            let addr = {
+                let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                probe.local_addr().unwrap()
+            };
+            let garbled = client_of(&format!("http://{addr}")).retries(0).build().unwrap();
+            for offset in 0..body.len() as u64 {
+                // The same address every time: one client (and its TLS set-up) for all.
+                let emulator = emulator_of(dir.path())
+                    .fault(Fault::Garble { offset })
+                    .bind(addr)
+                    .await
+                    .unwrap();
+                let outcome = match read_export(&garbled, endpoint, id).await {
+                    Err(_) => Garbled::Error,
+                    Ok(got) if got == stored => Garbled::Same,
+                    Ok(_) => Garbled::Differs,
+                };
+                emulator.shutdown().await.unwrap();
+                let allowed = unseen.iter().any(|r| r.contains(&offset));
+                match outcome {
+                    Garbled::Same => assert!(
+                        allowed,
+                        "{endpoint}: the byte at {offset} ({:?}) garbled, and nothing shows it",
+                        char::from(body[offset as usize])
+                    ),
+                    Garbled::Error | Garbled::Differs => {}
+                }
+                if endpoint == Endpoint::Json {
+                    assert_eq!(outcome, Garbled::Error, "{endpoint} at {offset}");
+                }
+                counts[outcome as usize] += 1;
+            }
+            println!(
+                "{endpoint}: {} bytes garbled one at a time: {} errors, {} visible differences, {} unseen (allowed)",
+                body.len(),
+                counts[0],
+                counts[1],
+                counts[2]
+            );
+            // The sweep did meet each kind of place: errors, and payload bytes that differ.
+            assert!(counts[0] > 0);
+            if endpoint == Endpoint::Multipart {
+                assert!(counts[1] > 0);
+            }
+        }
+        whole.shutdown().await.unwrap();
+    });
+}
