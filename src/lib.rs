@@ -125,6 +125,6 @@ pub mod server;
 pub use error::{Error, ErrorKind, Limit, PartRef, Result};
 
 // The README's Rust code blocks, compiled as doc tests.
-#[cfg(all(doctest, feature = "save", feature = "client"))]
+#[cfg(all(doctest, feature = "save", feature = "client", feature = "server"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
