@@ -14,7 +14,6 @@
 //! at a time) and `curl`.
 
 #[path = "../tests/support/generate.rs"]
-#[allow(dead_code)]
 mod generate;
 
 use std::io::{BufRead, BufReader, Write};
@@ -55,7 +54,10 @@ fn median(v: &mut [f64]) -> f64 {
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter that is not ours means another bench was meant.
-    if std::env::args().skip(1).any(|a| !a.starts_with('-') && a != "fetch") {
+    if std::env::args()
+        .skip(1)
+        .any(|a| !a.starts_with('-') && a != "fetch")
+    {
         return;
     }
     if Command::new("curl").arg("--version").output().is_err() {
@@ -71,7 +73,9 @@ fn main() {
     match free_bytes(work.path()) {
         Some(free) if free >= need => {}
         free => {
-            eprintln!("fetch bench: skipped, {free:?} bytes free in the temporary folder, {need} needed");
+            eprintln!(
+                "fetch bench: skipped, {free:?} bytes free in the temporary folder, {need} needed"
+            );
             return;
         }
     }
@@ -120,7 +124,16 @@ fn main() {
         let out = work.path().join(format!("fetch-{round}"));
         let started = Instant::now();
         let done = Command::new(BIN)
-            .args(["fetch", ID, "--format", "multipart", "--stats", "--base-url", &base, "--out"])
+            .args([
+                "fetch",
+                ID,
+                "--format",
+                "multipart",
+                "--stats",
+                "--base-url",
+                &base,
+                "--out",
+            ])
             .arg(&out)
             .env("AUTHENTEQ_CLIENT_ID", CLIENT)
             .env("AUTHENTEQ_CLIENT_SECRET", SECRET)
