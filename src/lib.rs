@@ -97,8 +97,13 @@
 //! * **server** - the `server` module: a local emulator of the API's export endpoints on axum,
 //!   with fault injection. Turns on `save` and `tokio-io`; adds axum, `subtle`, `tracing` and
 //!   `pdf-writer`.
+//! * **webhook** - the `webhook` module: signed webhook deliveries verified while they stream
+//!   through the decoder, and signed (adds `sha2`, `hmac`, `subtle`; no HTTP crate). With
+//!   `server` too, the receiver (an axum router that stores verified deliveries); with `client`
+//!   too, the sender (a stored verification delivered as the vendor would, retried on its
+//!   schedule).
 //! * **cli** - the `authenteq-export` command-line tool (`cargo run --features cli -- ...`);
-//!   turns on `save`, `client` and `server`, adds `clap` and `indicatif`. Off by default: a
+//!   turns on `save`, `client`, `server` and `webhook`, adds `clap` and `indicatif`. Off by default: a
 //!   library user gets no CLI, HTTP or server crate.
 //!
 //! # Errors
@@ -121,6 +126,8 @@ mod payload;
 pub mod save;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "webhook")]
+pub mod webhook;
 
 pub use error::{Error, ErrorKind, Limit, PartRef, Result};
 

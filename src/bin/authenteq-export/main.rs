@@ -6,6 +6,10 @@
 //! authenteq-export serve --dir DIR --addr ADDR --client-id ID [--client-secret SECRET] [--deactivated] [FAULTS]
 //! authenteq-export fetch ID --format json|multipart|pdf --out DIR [--base-url URL]
 //!     [--retries N] [--connect-timeout SECS] [--idle-timeout SECS]
+//! authenteq-export webhook serve --addr ADDR --out DIR --client-id ID [--scheme S] [--max-body-bytes N]
+//! authenteq-export webhook send --to URL --dir DIR/ID --client-id ID [--scheme S]
+//!     [--retry-every SECS --retry-for SECS] [--form-data] [--stats]
+//! authenteq-export webhook detect --body FILE --signature HEX
 //! ```
 //!
 //! `INPUT` is a file or `-` for standard input, holding a body as one of the three export
@@ -21,6 +25,7 @@ mod inspect;
 mod output;
 mod serve;
 mod split;
+mod webhook;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -157,11 +162,19 @@ enum Command {
         #[arg(long)]
         stats: bool,
     },
+    /// Signed webhook deliveries: receive them (`serve`), send one (`send`), or tell which
+    /// signature construction a captured one used (`detect`). The client secret comes from
+    /// AUTHENTEQ_CLIENT_SECRET.
+    Webhook {
+        #[command(subcommand)]
+        command: webhook::Command,
+    },
 }
 
 fn main() -> ExitCode {
     let started = Instant::now();
     let (ran, stats) = match Cli::parse().command {
+        Command::Webhook { command } => return webhook::run(command),
         Command::Serve {
             dir,
             addr,

@@ -111,7 +111,7 @@ pub fn finish(done: &Done, stats_since: Option<Instant>) -> ExitCode {
     }
 }
 
-fn print_stats(bytes_read: u64, started: Instant) {
+pub fn print_stats(bytes_read: u64, started: Instant) {
     let secs = started.elapsed().as_secs_f64();
     let peak = peak_rss_kib().map_or_else(|| "unknown".to_owned(), |k| format!("{k} KiB"));
     eprintln!(
