@@ -132,6 +132,12 @@ pub mod webhook;
 pub use error::{Error, ErrorKind, Limit, PartRef, Result};
 
 // The README's Rust code blocks, compiled as doc tests.
-#[cfg(all(doctest, feature = "save", feature = "client"))]
+#[cfg(all(
+    doctest,
+    feature = "save",
+    feature = "client",
+    feature = "server",
+    feature = "webhook"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

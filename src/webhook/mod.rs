@@ -50,20 +50,20 @@
 //! # }).unwrap();
 //! ```
 
+#[cfg(feature = "server")]
+mod receiver;
 mod scheme;
 #[cfg(feature = "client")]
 mod send;
 #[cfg(feature = "server")]
-mod receiver;
-#[cfg(feature = "server")]
 mod store;
 mod verify;
 
+#[cfg(feature = "server")]
+pub use receiver::{Receiver, ReceiverBuilder, RunningReceiver, DEFAULT_MAX_BODY_BYTES};
 pub use scheme::{Scheme, Secret, Signer};
 #[cfg(feature = "client")]
 pub use send::{RetrySchedule, Sender, Sent};
-#[cfg(feature = "server")]
-pub use receiver::{Receiver, ReceiverBuilder, RunningReceiver, DEFAULT_MAX_BODY_BYTES};
 pub use verify::{
     detect, Delivery, DeliveryFile, Detector, SignedDecoder, Verifier, WebhookKey,
     CLIENT_ID_HEADER, SIGNATURE_HEADER,

@@ -110,9 +110,7 @@ impl Receiver {
 
     /// The axum router to mount: a `POST` on any path is a delivery.
     pub fn router(&self) -> Router {
-        Router::new()
-            .fallback(handle)
-            .with_state(self.clone())
+        Router::new().fallback(handle).with_state(self.clone())
     }
 
     /// Receives one delivery: its headers and body, as an axum handler would.
@@ -271,7 +269,12 @@ async fn handle(State(receiver): State<Receiver>, request: Request) -> Response 
             .into_response();
     }
     let (parts, body) = request.into_parts();
-    answer(&receiver.inner, &parts.headers, Body::into_data_stream(body)).await
+    answer(
+        &receiver.inner,
+        &parts.headers,
+        Body::into_data_stream(body),
+    )
+    .await
 }
 
 /// What a delivery came to, short of an error.
@@ -290,7 +293,7 @@ where
     let started = Instant::now();
     let mut bytes = 0;
     let outcome = receive(inner, headers, body, &mut bytes).await;
-    let ms = started.elapsed().as_secs_f64() * 1e3;
+    let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let (status, text) = match &outcome {
         Ok(Received::Stored(id)) => {
             tracing::info!(id = %id, outcome = "stored", bytes, ms, "webhook delivery");
@@ -328,7 +331,12 @@ where
             (status, text)
         }
     };
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response()
 }
 
 /// Checks the headers, reads and verifies the body, and stores it if it is new.

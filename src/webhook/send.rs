@@ -148,7 +148,11 @@ impl Sender {
         let mut body = body(&stored, &boundary).await?;
         let length = body.content_length();
         while let Some(chunk) = next_chunk(&mut body).await {
-            signer.update(&chunk.map_err(|e| Error::with_source(ErrorKind::Io, "reading the stored files", e))?);
+            signer.update(
+                &chunk.map_err(|e| {
+                    Error::with_source(ErrorKind::Io, "reading the stored files", e)
+                })?,
+            );
         }
         let signature = signer.finish_hex();
         let first = Instant::now();
@@ -169,7 +173,11 @@ impl Sender {
             if self.retry.every.is_zero() || next > self.retry.for_ {
                 return Err(failure);
             }
-            tracing::info!(attempts, status = failure.status(), "webhook delivery not accepted; retrying");
+            tracing::info!(
+                attempts,
+                status = failure.status(),
+                "webhook delivery not accepted; retrying"
+            );
             tokio::time::sleep(self.retry.every).await;
         }
     }
@@ -205,8 +213,10 @@ impl Sender {
         if status == 200 {
             Ok(())
         } else {
-            Err(Error::new(ErrorKind::Http, format!("the receiver answered {status}"))
-                .with_http_status(status))
+            Err(
+                Error::new(ErrorKind::Http, format!("the receiver answered {status}"))
+                    .with_http_status(status),
+            )
         }
     }
 }
@@ -267,7 +277,12 @@ async fn list(dir: &Path) -> Result<Stored> {
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
-        if name.starts_with('.') || matches!(name.as_str(), "result.json" | "result.pdf" | "manifest.json") {
+        if name.starts_with('.')
+            || matches!(
+                name.as_str(),
+                "result.json" | "result.pdf" | "manifest.json"
+            )
+        {
             continue;
         }
         let meta = tokio::fs::symlink_metadata(entry.path())

@@ -65,9 +65,8 @@ impl DirStore {
     /// The store in the folder `root`, created if missing.
     pub(crate) fn create(root: impl AsRef<Path>) -> Result<DirStore> {
         let root = root.as_ref();
-        std::fs::create_dir_all(root).map_err(|e| {
-            Error::with_source(ErrorKind::Io, "creating the deliveries folder", e)
-        })?;
+        std::fs::create_dir_all(root)
+            .map_err(|e| Error::with_source(ErrorKind::Io, "creating the deliveries folder", e))?;
         remove_empty_folders(root);
         Ok(DirStore {
             root: root.to_owned(),

@@ -102,10 +102,7 @@ impl WebhookKey {
     /// signature is not 64 hex digits. The message names the header, never a value.
     pub fn verifier(&self, client_id: Option<&str>, signature: Option<&str>) -> Result<Verifier> {
         let Some(client_id) = client_id else {
-            return Err(Error::new(
-                ErrorKind::Signature,
-                "no X-CLIENT-ID header",
-            ));
+            return Err(Error::new(ErrorKind::Signature, "no X-CLIENT-ID header"));
         };
         if !ids_match(client_id.trim(), &self.client_id) {
             return Err(Error::new(
@@ -292,7 +289,18 @@ impl SignedDecoder {
         }
         if let Stage::Body = self.stage {
             match self.inner.next_event() {
-                Ok(Some(ExportEvent::End)) => self.stage = Stage::Trailing,
+                Ok(Some(ExportEvent::End)) => {
+                    self.stage = Stage::Trailing;
+                    // The export decoder cuts a chunk at its body limit and stops caring once
+                    // the export is complete: bytes past the limit after the close delimiter
+                    // are counted here.
+                    if self.bytes_fed() > self.max_body_bytes {
+                        let err = Error::limit_exceeded(Limit::BodyBytes, self.max_body_bytes)
+                            .at(self.max_body_bytes);
+                        self.failed = Some(err.clone());
+                        return Err(err);
+                    }
+                }
                 Ok(other) => return Ok(other),
                 Err(err) => {
                     self.failed = Some(err.clone());

@@ -94,7 +94,10 @@ pub enum Command {
 fn secret() -> Result<Secret, Failure> {
     match std::env::var(CLIENT_SECRET_VAR) {
         Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
-        _ => Err(format!("{CLIENT_SECRET_VAR} is not set: the webhook commands read the client secret from it").into()),
+        _ => Err(format!(
+            "{CLIENT_SECRET_VAR} is not set: the webhook commands read the client secret from it"
+        )
+        .into()),
     }
 }
 
@@ -231,9 +234,10 @@ fn detect(body: PathBuf, signature: &str) -> ExitCode {
         let mut input: Box<dyn Read> = if body.as_os_str() == "-" {
             Box::new(io::stdin().lock())
         } else {
-            Box::new(std::fs::File::open(&body).map_err(|e| {
-                Context::new(format!("cannot open {}", body.display()), e)
-            })?)
+            Box::new(
+                std::fs::File::open(&body)
+                    .map_err(|e| Context::new(format!("cannot open {}", body.display()), e))?,
+            )
         };
         let mut buf = vec![0u8; 64 << 10];
         loop {
