@@ -391,14 +391,7 @@ fn refused_deliveries_leave_nothing() {
             .await
             .unwrap();
         let h = |ct: &str, id: &str, sig: &str, len: usize| delivery_headers(ct, id, sig, len);
-        let cases: Vec<(
-            &str,
-            std::net::SocketAddr,
-            Vec<(&str, String)>,
-            &[u8],
-            Option<usize>,
-            Option<u16>,
-        )> = vec![
+        let cases: Vec<Case<'_>> = vec![
             (
                 "wrong signature",
                 roomy.addr(),
@@ -497,6 +490,16 @@ fn refused_deliveries_leave_nothing() {
     });
     assert_eq!(tree(&out.path().join(SAMPLE_ID)).len(), 12);
 }
+
+/// A refusal case: what, where to, the headers, the body, how much of it to send, the answer.
+type Case<'a> = (
+    &'static str,
+    std::net::SocketAddr,
+    Vec<(&'static str, String)>,
+    &'a [u8],
+    Option<usize>,
+    Option<u16>,
+);
 
 /// `body` in the chunked transfer coding, in 5000-byte chunks.
 fn chunked(body: &[u8]) -> Vec<u8> {

@@ -378,7 +378,7 @@ where
             "a delivery is multipart/mixed or multipart/form-data",
         ));
     }
-    let mut delivery = Delivery::new(body, content_type, verifier, inner.limits.clone())?;
+    let mut delivery = Delivery::new(body, content_type, verifier, inner.limits)?;
     let result = read(inner, &mut delivery).await;
     *bytes = delivery.bytes_read();
     result
