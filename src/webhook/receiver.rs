@@ -61,7 +61,7 @@ const MAX_ID_BYTES: usize = 128;
 /// let receiver = Receiver::builder("deliveries")
 ///     .key(WebhookKey::new("my-client-id", "my-client-secret"))
 ///     .build()?;
-/// let app = axum::Router::new().nest_service("/authenteq", receiver.router());
+/// let app: axum::Router = axum::Router::new().nest_service("/authenteq", receiver.router());
 /// # let _ = app;
 /// # Ok(())
 /// # }
