@@ -87,13 +87,19 @@ pub enum ErrorKind {
     /// Another writer stored the same verification at the same time with other bytes: what is
     /// stored is that writer's, complete under its manifest, and this writer's differs.
     Conflict,
+    /// A signed webhook delivery whose client id or signature does not match: a missing or
+    /// malformed `X-CLIENT-ID` or `X-SIGNATURE` header, another client id, or a signature that
+    /// is not the digest of the body with the client secret. Neither the secret nor the
+    /// expected digest is ever part of the message.
+    Signature,
 }
 
 impl ErrorKind {
     /// The HTTP status that fits an error of this kind when it is answered to a client, so a
     /// handler maps errors in one line: `400` for a body that is malformed, cut short or not an
     /// export, `413` for a body over a limit, `502` for an error of the API upstream, `500` for
-    /// a failure of our own (writing output, misuse), `502` for an upstream that could not be
+    /// a failure of our own (writing output, misuse), `401` for a webhook delivery whose
+    /// signature does not match, `502` for an upstream that could not be
     /// reached or answered something else than an export, `504` for one that took too long.
     ///
     /// [`Error::http_status`] refines it with the status the API answered, when known.
@@ -124,6 +130,7 @@ impl ErrorKind {
             | ErrorKind::UnsafeName
             | ErrorKind::InvalidId => 400,
             ErrorKind::LimitExceeded => 413,
+            ErrorKind::Signature => 401,
             ErrorKind::Api | ErrorKind::Http | ErrorKind::UnexpectedContentType => 502,
             ErrorKind::Timeout => 504,
             ErrorKind::Io
@@ -510,6 +517,7 @@ impl fmt::Display for Error {
             ErrorKind::InvalidId => f.write_str("invalid verification id")?,
             ErrorKind::Storage => f.write_str("object store error")?,
             ErrorKind::Conflict => f.write_str("conflicting writer")?,
+            ErrorKind::Signature => f.write_str("webhook signature check failed")?,
         }
         if let Some(value) = &inner.value {
             if inner.kind == ErrorKind::Api {

@@ -101,8 +101,13 @@
 //!   `object_store` store (S3 and S3-compatible, local files, memory) or a local folder, a
 //!   `manifest.json` last; with `client` also the per-id job and the batch driver. Turns on
 //!   `save`; adds `object_store` (with its S3 client) and `futures-util`.
+//! * **webhook** - the `webhook` module: signed webhook deliveries verified while they stream
+//!   through the decoder, and signed (adds `sha2`, `hmac`, `subtle`; no HTTP crate). With
+//!   `server` too, the receiver (an axum router that stores verified deliveries); with `client`
+//!   too, the sender (a stored verification delivered as the vendor would, retried on its
+//!   schedule).
 //! * **cli** - the `authenteq-export` command-line tool (`cargo run --features cli -- ...`);
-//!   turns on `save`, `client`, `server` and `object-store`, adds `clap` and `indicatif`. Off by default: a
+//!   turns on `save`, `client`, `server`, `object-store` and `webhook`, adds `clap` and `indicatif`. Off by default: a
 //!   library user gets no CLI, HTTP or server crate.
 //!
 //! # Errors
@@ -127,6 +132,8 @@ pub mod save;
 pub mod server;
 #[cfg(feature = "object-store")]
 pub mod store;
+#[cfg(feature = "webhook")]
+pub mod webhook;
 
 pub use error::{Error, ErrorKind, Limit, PartRef, Result};
 
@@ -136,7 +143,8 @@ pub use error::{Error, ErrorKind, Limit, PartRef, Result};
     feature = "save",
     feature = "client",
     feature = "server",
-    feature = "object-store"
+    feature = "object-store",
+    feature = "webhook"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

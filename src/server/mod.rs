@@ -102,6 +102,12 @@ use tokio::task::JoinHandle;
 
 pub use fault::Fault;
 
+/// The webhook side of the vendor, for testing a receiver in-process: deliver a verification
+/// stored in this emulator's layout, signed and retried as the vendor does (see
+/// [`webhook`](crate::webhook)).
+#[cfg(all(feature = "webhook", feature = "client"))]
+pub use crate::webhook::{RetrySchedule, Sender as WebhookSender};
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::export::{ExportBody, StreamedFile};
 use crate::multipart::Boundary;

@@ -8,6 +8,10 @@
 //!     [--retries N] [--connect-timeout SECS] [--idle-timeout SECS]
 //! authenteq-export fetch --ids FILE|- --format json|multipart|pdf --out DIR_OR_URL
 //!     [--concurrency N] [--rate PER_SEC] [--retries N] ...
+//! authenteq-export webhook serve --addr ADDR --out DIR --client-id ID [--scheme S] [--max-body-bytes N]
+//! authenteq-export webhook send --to URL --dir DIR/ID --client-id ID [--scheme S]
+//!     [--retry-every SECS --retry-for SECS] [--form-data] [--stats]
+//! authenteq-export webhook detect --body FILE --signature HEX
 //! ```
 //!
 //! `INPUT` is a file or `-` for standard input, holding a body as one of the three export
@@ -23,6 +27,7 @@ mod inspect;
 mod output;
 mod serve;
 mod split;
+mod webhook;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -178,11 +183,19 @@ enum Command {
         #[arg(long)]
         stats: bool,
     },
+    /// Signed webhook deliveries: receive them (`serve`), send one (`send`), or tell which
+    /// signature construction a captured one used (`detect`). The client secret comes from
+    /// AUTHENTEQ_CLIENT_SECRET.
+    Webhook {
+        #[command(subcommand)]
+        command: webhook::Command,
+    },
 }
 
 fn main() -> ExitCode {
     let started = Instant::now();
     let (ran, stats) = match Cli::parse().command {
+        Command::Webhook { command } => return webhook::run(command),
         Command::Serve {
             dir,
             addr,

@@ -1,0 +1,270 @@
+//! `webhook`: receive signed deliveries into a folder, send a stored verification as the vendor
+//! would, or tell which signature construction a captured delivery used. The library's
+//! `webhook` module does the work.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use authenteq_export::webhook::{
+    Detector, Receiver, RetrySchedule, Scheme, Secret, Sender, WebhookKey,
+};
+use clap::Subcommand;
+
+use crate::output::{self, Context, Failure};
+
+/// The environment variable that holds the client secret (never a flag: flags show in `ps`).
+const CLIENT_SECRET_VAR: &str = "AUTHENTEQ_CLIENT_SECRET";
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Receive deliveries: a POST on any path, verified as it streams, stored under
+    /// DIR/<verification id>/ (the `split` layout) once its signature matched.
+    ///
+    /// Answers 200 for a stored delivery and for a repeat of a stored id (stored once), 401
+    /// for a client id or signature that does not match, 400 for a malformed or cut body, 413
+    /// over the cap, 409 while another delivery of the same id is being received. Nothing is
+    /// stored for a refused delivery. The secret comes from AUTHENTEQ_CLIENT_SECRET. Prints
+    /// `listening on http://ADDR/`, then one log line per delivery on standard error (outcome,
+    /// bytes, time; never the body), until stopped (Ctrl-C or SIGTERM finish the deliveries
+    /// under way first).
+    Serve {
+        /// The address to listen on; port 0 takes a free one.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        addr: SocketAddr,
+        /// The folder of deliveries (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// The client id deliveries must carry in X-CLIENT-ID.
+        #[arg(long)]
+        client_id: String,
+        /// How X-SIGNATURE is made: sha256-body-secret, sha256-secret-body or hmac-sha256.
+        #[arg(long, default_value = "sha256-body-secret")]
+        scheme: Scheme,
+        /// The largest body accepted, in bytes (by Content-Length, or as it streams).
+        #[arg(long, default_value_t = authenteq_export::webhook::DEFAULT_MAX_BODY_BYTES)]
+        max_body_bytes: u64,
+    },
+    /// Deliver a stored verification (DIR/ID in the `split` layout) as the vendor would:
+    /// signed, streamed from disk, retried on any answer but 200.
+    ///
+    /// The secret comes from AUTHENTEQ_CLIENT_SECRET. Retries follow the vendor's schedule
+    /// (hourly for a week) unless --retry-every and --retry-for compress it. Prints a JSON line
+    /// (attempts, bytes, signature) once delivered; exits 1 once the schedule ran out.
+    Send {
+        /// The receiver's URL.
+        #[arg(long)]
+        to: String,
+        /// The stored verification's folder.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The client id to send in X-CLIENT-ID.
+        #[arg(long)]
+        client_id: String,
+        /// How X-SIGNATURE is made: sha256-body-secret, sha256-secret-body or hmac-sha256.
+        #[arg(long, default_value = "sha256-body-secret")]
+        scheme: Scheme,
+        /// Seconds between attempts (the vendor: 3600).
+        #[arg(long, value_name = "SECS", default_value_t = 3600.0)]
+        retry_every: f64,
+        /// Seconds after the first attempt during which attempts are made (the vendor: a week).
+        #[arg(long, value_name = "SECS", default_value_t = 604_800.0)]
+        retry_for: f64,
+        /// Label the body multipart/form-data instead of multipart/mixed.
+        #[arg(long)]
+        form_data: bool,
+        /// Print bytes sent, time taken and peak memory to standard error at the end.
+        #[arg(long)]
+        stats: bool,
+    },
+    /// Tell which construction makes SIGNATURE from a captured delivery's body and the secret
+    /// (AUTHENTEQ_CLIENT_SECRET): prints its name and exits 0, or says none does and exits 1.
+    Detect {
+        /// The captured body, byte for byte as it came (`-` for standard input).
+        #[arg(long)]
+        body: PathBuf,
+        /// The delivery's X-SIGNATURE value.
+        #[arg(long)]
+        signature: String,
+    },
+}
+
+fn secret() -> Result<Secret, Failure> {
+    match std::env::var(CLIENT_SECRET_VAR) {
+        Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
+        _ => Err(format!(
+            "{CLIENT_SECRET_VAR} is not set: the webhook commands read the client secret from it"
+        )
+        .into()),
+    }
+}
+
+fn seconds(flag: &str, secs: f64) -> Result<Duration, Failure> {
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("{flag} takes a number of seconds, 0 or more").into())
+}
+
+pub fn run(command: Command) -> ExitCode {
+    let ran = match command {
+        Command::Serve {
+            addr,
+            out,
+            client_id,
+            scheme,
+            max_body_bytes,
+        } => serve(addr, out, client_id, scheme, max_body_bytes),
+        Command::Send {
+            to,
+            dir,
+            client_id,
+            scheme,
+            retry_every,
+            retry_for,
+            form_data,
+            stats,
+        } => (|| {
+            let retry = RetrySchedule {
+                every: seconds("--retry-every", retry_every)?,
+                for_: seconds("--retry-for", retry_for)?,
+            };
+            send(&to, dir, client_id, scheme, retry, form_data, stats)
+        })(),
+        Command::Detect { body, signature } => return detect(body, &signature),
+    };
+    match ran {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            output::report(&*failure);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Context::new("cannot start the runtime".to_owned(), e))?)
+}
+
+fn serve(
+    addr: SocketAddr,
+    out: PathBuf,
+    client_id: String,
+    scheme: Scheme,
+    max_body_bytes: u64,
+) -> Result<(), Failure> {
+    let key = WebhookKey::new(client_id, secret()?).scheme(scheme);
+    tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    runtime()?.block_on(async move {
+        let receiver = Receiver::builder(out)
+            .key(key)
+            .max_body_bytes(max_body_bytes)
+            .build()?
+            .bind(addr)
+            .await?;
+        {
+            let mut stdout = io::stdout().lock();
+            let _ = writeln!(stdout, "listening on {}", receiver.url());
+            let _ = stdout.flush();
+        }
+        stopped().await;
+        receiver.shutdown().await?;
+        Ok(())
+    })
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn stopped() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn send(
+    to: &str,
+    dir: PathBuf,
+    client_id: String,
+    scheme: Scheme,
+    retry: RetrySchedule,
+    form_data: bool,
+    stats: bool,
+) -> Result<(), Failure> {
+    let started = Instant::now();
+    let key = WebhookKey::new(client_id, secret()?).scheme(scheme);
+    let sender = Sender::new(key)?.retry(retry).form_data(form_data);
+    let sent = runtime()?.block_on(sender.send_dir(to, &dir))?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "attempts": sent.attempts,
+            "bytes": sent.bytes,
+            "signature": sent.signature,
+        })
+    );
+    if stats {
+        output::print_stats(sent.bytes, started);
+    }
+    Ok(())
+}
+
+fn detect(body: PathBuf, signature: &str) -> ExitCode {
+    let found = (|| -> Result<Option<Scheme>, Failure> {
+        let secret = secret()?;
+        let mut detector = Detector::new(&secret, signature)?;
+        let mut input: Box<dyn Read> = if body.as_os_str() == "-" {
+            Box::new(io::stdin().lock())
+        } else {
+            Box::new(
+                std::fs::File::open(&body)
+                    .map_err(|e| Context::new(format!("cannot open {}", body.display()), e))?,
+            )
+        };
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => detector.update(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Context::new("cannot read the body".to_owned(), e).into()),
+            }
+        }
+        Ok(detector.finish())
+    })();
+    match found {
+        Ok(Some(scheme)) => {
+            println!("{scheme}");
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            eprintln!(
+                "no construction matches: none of sha256-body-secret, sha256-secret-body, \
+                 hmac-sha256 gives this signature with this secret and body"
+            );
+            ExitCode::FAILURE
+        }
+        Err(failure) => {
+            output::report(&*failure);
+            ExitCode::FAILURE
+        }
+    }
+}

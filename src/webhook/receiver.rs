@@ -1,0 +1,452 @@
+//! The receiver: an axum router that verifies deliveries as they stream and stores the verified
+//! ones, once per verification id.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use futures_core::Stream;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::store::{Claim, DeliveryStore, DirStore, Staging};
+use super::verify::{Delivery, WebhookKey, CLIENT_ID_HEADER, SIGNATURE_HEADER};
+use crate::driver::BoxError;
+use crate::error::{Error, ErrorKind, Result};
+use crate::export::{ExportItem, ExportLimits};
+use crate::save::{file_name, is_safe_file_name, RESULT_JSON};
+
+/// The body cap of a receiver unless [`ReceiverBuilder::max_body_bytes`] says otherwise:
+/// 128 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 128 << 20;
+
+/// The longest verification id stored, in bytes.
+const MAX_ID_BYTES: usize = 128;
+
+/// A receiver of signed webhook deliveries that stores each verified one under
+/// `DIR/<verification id>/`, in the layout `split` writes.
+///
+/// It answers a `POST` on any path (mount [`router`](Self::router) where you like), with a
+/// `multipart/mixed` or `multipart/form-data` body, with a `Content-Length` or chunked:
+///
+/// | delivery | answer | stored |
+/// |---|---|---|
+/// | client id and signature match, new id | `200` | `DIR/<id>/`: `result.json` and each file, named only after the check |
+/// | the same, an id stored already | `200` | nothing (the first copy stays as it is) |
+/// | the same, an id being received by another delivery right now | `409` (retryable) | by the other one |
+/// | no or another `X-CLIENT-ID`, no `X-SIGNATURE`, or a signature that does not match | `401` | nothing |
+/// | malformed or cut body, a result that is no JSON or has no `id`, an `id` that is not one safe path component, a file before the result | `400` (a body cut on the wire: the connection is gone) | nothing |
+/// | over the body cap, by `Content-Length` or as it streams | `413` | nothing |
+/// | not a `POST` | `405` | nothing |
+///
+/// Files are written as the body streams, but with no name ([`save::NewFile`](crate::save::NewFile));
+/// they are named once the signature matched, `result.json` last, so a folder holding a
+/// `result.json` is complete, and nothing else is ever left under `DIR`. The body is never
+/// logged: one `tracing` line per delivery gives the outcome, bytes and time (and the id, once
+/// verified).
+///
+/// # Examples
+///
+/// ```no_run
+/// use authenteq_export::webhook::{Receiver, WebhookKey};
+///
+/// # async fn run() -> authenteq_export::Result<()> {
+/// let receiver = Receiver::builder("deliveries")
+///     .key(WebhookKey::new("my-client-id", "my-client-secret"))
+///     .build()?;
+/// let app: axum::Router = axum::Router::new().nest_service("/authenteq", receiver.router());
+/// # let _ = app;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Receiver {
+    inner: Arc<Inner<DirStore>>,
+}
+
+struct Inner<St> {
+    store: St,
+    key: WebhookKey,
+    max_body_bytes: u64,
+    limits: ExportLimits,
+}
+
+impl fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("dir", &self.inner.store.root())
+            .field("key", &self.inner.key)
+            .field("max_body_bytes", &self.inner.max_body_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings of a [`Receiver`], with documented defaults.
+#[derive(Debug, Clone)]
+pub struct ReceiverBuilder {
+    dir: PathBuf,
+    key: Option<WebhookKey>,
+    max_body_bytes: u64,
+    limits: ExportLimits,
+}
+
+impl Receiver {
+    /// Settings for a receiver that stores into `dir` (created if missing).
+    pub fn builder(dir: impl Into<PathBuf>) -> ReceiverBuilder {
+        ReceiverBuilder {
+            dir: dir.into(),
+            key: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            limits: ExportLimits::default(),
+        }
+    }
+
+    /// The axum router to mount: a `POST` on any path is a delivery.
+    pub fn router(&self) -> Router {
+        Router::new().fallback(handle).with_state(self.clone())
+    }
+
+    /// Receives one delivery: its headers and body, as an axum handler would.
+    pub async fn receive<S, E>(&self, headers: &HeaderMap, body: S) -> Response
+    where
+        S: Stream<Item = std::result::Result<bytes::Bytes, E>> + Send,
+        E: Into<BoxError>,
+    {
+        answer(&self.inner, headers, body).await
+    }
+
+    /// Starts the receiver on `127.0.0.1` at a free port, in a task of the current tokio
+    /// runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`] when no socket can be bound.
+    pub async fn spawn(self) -> Result<RunningReceiver> {
+        self.bind(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Starts the receiver on `addr`, in a task of the current tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`] when `addr` cannot be bound.
+    pub async fn bind(self, addr: SocketAddr) -> Result<RunningReceiver> {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            Error::with_source(ErrorKind::Io, format!("cannot listen on {addr}"), e)
+        })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::with_source(ErrorKind::Io, "cannot read the bound address", e))?;
+        let (stop, mut stopped) = watch::channel(false);
+        let router = self.router();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await
+        });
+        Ok(RunningReceiver {
+            addr,
+            stop,
+            task: Some(task),
+        })
+    }
+}
+
+impl ReceiverBuilder {
+    /// The client id, secret and scheme deliveries are checked against. Required.
+    pub fn key(mut self, key: WebhookKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// The most bytes a delivery's body may have, by its `Content-Length` or as it streams;
+    /// default [`DEFAULT_MAX_BODY_BYTES`] (128 MiB). axum's own body limit does not apply to a
+    /// streamed body: this is the one that does.
+    pub fn max_body_bytes(mut self, n: u64) -> Self {
+        self.max_body_bytes = n;
+        self
+    }
+
+    /// The export limits of the decoder (files per delivery, result size...); their
+    /// `max_body_bytes` is replaced by [`max_body_bytes`](Self::max_body_bytes).
+    pub fn limits(mut self, limits: ExportLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The receiver.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Usage`] without a [`key`](Self::key); [`ErrorKind::Io`] when the folder
+    /// cannot be created.
+    pub fn build(self) -> Result<Receiver> {
+        let key = self
+            .key
+            .ok_or_else(|| Error::new(ErrorKind::Usage, "a receiver needs a key"))?;
+        Ok(Receiver {
+            inner: Arc::new(Inner {
+                store: DirStore::create(&self.dir)?,
+                key,
+                max_body_bytes: self.max_body_bytes,
+                limits: self.limits.max_body_bytes(self.max_body_bytes),
+            }),
+        })
+    }
+}
+
+/// A running receiver: its address, and the way to stop it. Dropping it stops it too, without
+/// waiting.
+#[derive(Debug)]
+pub struct RunningReceiver {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningReceiver {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its URL, `http://127.0.0.1:PORT/`.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// Stops it: no new connection is accepted, deliveries being received are finished.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`] when the server had failed.
+    pub async fn shutdown(mut self) -> Result<()> {
+        self.stop.send_replace(true);
+        join(self.task.take()).await
+    }
+
+    /// Serves until the server fails: for a process that does nothing else.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`] when the server fails.
+    pub async fn wait(mut self) -> Result<()> {
+        join(self.task.take()).await
+    }
+}
+
+impl Drop for RunningReceiver {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+    }
+}
+
+async fn join(task: Option<JoinHandle<std::io::Result<()>>>) -> Result<()> {
+    let Some(task) = task else { return Ok(()) };
+    match task.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Error::with_source(ErrorKind::Io, "the receiver failed", e)),
+        Err(e) => Err(Error::with_source(ErrorKind::Io, "the receiver failed", e)),
+    }
+}
+
+async fn handle(State(receiver): State<Receiver>, request: Request) -> Response {
+    if request.method() != Method::POST {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "POST")],
+            "deliveries are POSTed\n",
+        )
+            .into_response();
+    }
+    let (parts, body) = request.into_parts();
+    answer(
+        &receiver.inner,
+        &parts.headers,
+        Body::into_data_stream(body),
+    )
+    .await
+}
+
+/// What a delivery came to, short of an error.
+enum Received {
+    Stored(String),
+    AlreadyStored(String),
+    Busy,
+}
+
+async fn answer<St, S, E>(inner: &Inner<St>, headers: &HeaderMap, body: S) -> Response
+where
+    St: DeliveryStore,
+    S: Stream<Item = std::result::Result<bytes::Bytes, E>> + Send,
+    E: Into<BoxError>,
+{
+    let started = Instant::now();
+    let mut bytes = 0;
+    let outcome = receive(inner, headers, body, &mut bytes).await;
+    let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let (status, text) = match &outcome {
+        Ok(Received::Stored(id)) => {
+            tracing::info!(id = %id, outcome = "stored", bytes, ms, "webhook delivery");
+            (StatusCode::OK, "stored\n".to_owned())
+        }
+        Ok(Received::AlreadyStored(id)) => {
+            tracing::info!(id = %id, outcome = "already stored", bytes, ms, "webhook delivery");
+            (StatusCode::OK, "already stored\n".to_owned())
+        }
+        Ok(Received::Busy) => {
+            tracing::info!(outcome = "busy", bytes, ms, "webhook delivery");
+            (
+                StatusCode::CONFLICT,
+                "another delivery of this verification is being received: retry\n".to_owned(),
+            )
+        }
+        Err(err) => {
+            let status = StatusCode::from_u16(err.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            // The kind and place only: a JSON error's message can quote the body.
+            tracing::warn!(
+                outcome = "refused",
+                status = status.as_u16(),
+                kind = ?err.kind(),
+                offset = err.offset(),
+                bytes,
+                ms,
+                "webhook delivery"
+            );
+            let text = if err.kind() == ErrorKind::Json {
+                "invalid json in the result part\n".to_owned()
+            } else {
+                format!("{err}\n")
+            };
+            (status, text)
+        }
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+/// Checks the headers, reads and verifies the body, and stores it if it is new.
+async fn receive<St, S, E>(
+    inner: &Inner<St>,
+    headers: &HeaderMap,
+    body: S,
+    bytes: &mut u64,
+) -> Result<Received>
+where
+    St: DeliveryStore,
+    S: Stream<Item = std::result::Result<bytes::Bytes, E>> + Send,
+    E: Into<BoxError>,
+{
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(length) = header(header::CONTENT_LENGTH.as_str()) {
+        if length
+            .trim()
+            .parse::<u64>()
+            .is_ok_and(|n| n > inner.max_body_bytes)
+        {
+            return Err(Error::limit_exceeded(
+                crate::error::Limit::BodyBytes,
+                inner.max_body_bytes,
+            ));
+        }
+    }
+    let verifier = inner
+        .key
+        .verifier(header(CLIENT_ID_HEADER), header(SIGNATURE_HEADER))?;
+    let content_type = header(header::CONTENT_TYPE.as_str());
+    if !content_type.is_some_and(|ct| {
+        ct.trim_start()
+            .get(..10)
+            .is_some_and(|p| p.eq_ignore_ascii_case("multipart/"))
+    }) {
+        return Err(Error::new(
+            ErrorKind::InvalidContentType,
+            "a delivery is multipart/mixed or multipart/form-data",
+        ));
+    }
+    let mut delivery = Delivery::new(body, content_type, verifier, inner.limits)?;
+    let result = read(inner, &mut delivery).await;
+    *bytes = delivery.bytes_read();
+    result
+}
+
+async fn read<St, S, E>(inner: &Inner<St>, delivery: &mut Delivery<S>) -> Result<Received>
+where
+    St: DeliveryStore,
+    S: Stream<Item = std::result::Result<bytes::Bytes, E>>,
+    E: Into<BoxError>,
+{
+    let (id, json) = match delivery.next_item().await? {
+        Some(ExportItem::Result { result, json }) => (result.id.clone(), json),
+        Some(ExportItem::File(_)) => {
+            return Err(Error::new(
+                ErrorKind::InvalidExport,
+                "a file came before the result part",
+            ))
+        }
+        // Not reached: a body without a result is an error of the decoder.
+        None => return Err(Error::new(ErrorKind::InvalidExport, "no result part")),
+    };
+    check_id(&id)?;
+    let mut staging = match inner.store.claim(&id).await? {
+        Claim::Busy => return Ok(Received::Busy),
+        Claim::Stored => {
+            // Verified all the same: only a signed repeat is told it is stored.
+            while delivery.next_item().await?.is_some() {}
+            return Ok(Received::AlreadyStored(id));
+        }
+        Claim::New(staging) => staging,
+    };
+    staging.stage(RESULT_JSON).await?;
+    staging.write(&json).await?;
+    let mut number = 1;
+    while let Some(item) = delivery.next_item().await? {
+        number += 1;
+        match item {
+            ExportItem::File(mut file) => {
+                staging.stage(&file_name(file.info(), number)).await?;
+                while let Some(chunk) = file.chunk().await? {
+                    staging.write(&chunk).await?;
+                }
+            }
+            ExportItem::Result { .. } => {
+                return Err(Error::new(ErrorKind::InvalidExport, "two result parts"))
+            }
+        }
+    }
+    // `None`: the export is complete and the signature matched.
+    staging.commit().await?;
+    Ok(Received::Stored(id))
+}
+
+/// A verification id that can name a folder: not empty, at most 128 bytes, no control
+/// character, one safe path component.
+fn check_id(id: &str) -> Result<()> {
+    if id.is_empty() || id.len() > MAX_ID_BYTES || id.chars().any(char::is_control) {
+        return Err(Error::new(
+            ErrorKind::InvalidId,
+            "the result's id is empty, over 128 bytes or holds a control character",
+        ));
+    }
+    if !is_safe_file_name(id) {
+        return Err(Error::new(
+            ErrorKind::UnsafeName,
+            "the result's id is not one safe path component",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,311 @@
+//! The sender: a stored verification delivered as the vendor delivers it, signed, streamed from
+//! disk and retried on the vendor's schedule.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_core::Stream;
+
+use super::verify::{WebhookKey, CLIENT_ID_HEADER, SIGNATURE_HEADER};
+use crate::error::{Error, ErrorKind, Result};
+use crate::export::{ExportBody, FileKind, StreamedFile};
+use crate::multipart::Boundary;
+
+/// When a delivery is tried again after an answer other than `200` (or none): every `every`,
+/// until `for_` has passed since the first attempt. The vendor's is [`RetrySchedule::VENDOR`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySchedule {
+    /// The wait between two attempts.
+    pub every: Duration,
+    /// How long after the first attempt a new one may still start.
+    pub for_: Duration,
+}
+
+impl RetrySchedule {
+    /// The vendor's schedule: an hour after each failed attempt, for a week.
+    pub const VENDOR: RetrySchedule = RetrySchedule {
+        every: Duration::from_secs(3600),
+        for_: Duration::from_secs(7 * 24 * 3600),
+    };
+
+    /// No retry: one attempt.
+    pub const NONE: RetrySchedule = RetrySchedule {
+        every: Duration::ZERO,
+        for_: Duration::ZERO,
+    };
+}
+
+impl Default for RetrySchedule {
+    fn default() -> Self {
+        RetrySchedule::VENDOR
+    }
+}
+
+/// What a successful [`Sender::send_dir`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// Attempts made, the successful one included.
+    pub attempts: u32,
+    /// The body's length in bytes.
+    pub bytes: u64,
+    /// The signature sent in `X-SIGNATURE`.
+    pub signature: String,
+}
+
+/// One file of a stored verification, as it is sent.
+#[derive(Debug, Clone)]
+struct Listed {
+    kind: FileKind,
+    filename: String,
+    content_type: &'static str,
+    path: PathBuf,
+    len: u64,
+}
+
+/// A stored verification (`split`'s layout): its `result.json` and files.
+#[derive(Debug)]
+struct Stored {
+    result_json: Bytes,
+    files: Vec<Listed>,
+}
+
+/// Delivers stored verifications to a receiver as the vendor would: a `POST` whose body is the
+/// multipart export (the `result` part first, then each file with `name` = its stem, its file
+/// name and the content type of its extension), with `X-CLIENT-ID` and `X-SIGNATURE`.
+///
+/// The body is streamed from disk, so memory stays at a few read buffers whatever the files
+/// weigh. The signature goes in a header, before the body, so the files are read twice: a first
+/// pass computes the digest (one SHA-256 pass, about 1.2 GB/s with SHA-NI), the second sends
+/// the same bytes. A file changed between the passes makes a body whose signature does not
+/// match, which a receiver refuses.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use authenteq_export::webhook::{RetrySchedule, Sender, WebhookKey};
+///
+/// # async fn run() -> authenteq_export::Result<()> {
+/// let sender = Sender::new(WebhookKey::new("my-client-id", "my-client-secret"))?
+///     .retry(RetrySchedule { every: Duration::from_secs(1), for_: Duration::from_secs(10) });
+/// let sent = sender.send_dir("http://127.0.0.1:8080/webhook", "store/8c3f6a2e".as_ref()).await?;
+/// println!("delivered in {} attempt(s)", sent.attempts);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Sender {
+    key: WebhookKey,
+    retry: RetrySchedule,
+    http: reqwest::Client,
+    form_data: bool,
+}
+
+impl Sender {
+    /// A sender signing with `key`, on the vendor's retry schedule.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Http`] when the HTTP client cannot be made (no TLS backend).
+    pub fn new(key: WebhookKey) -> Result<Sender> {
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| Error::with_source(ErrorKind::Http, "cannot make the HTTP client", e))?;
+        Ok(Sender {
+            key,
+            retry: RetrySchedule::VENDOR,
+            http,
+            form_data: false,
+        })
+    }
+
+    /// Sets the retry schedule.
+    pub fn retry(mut self, retry: RetrySchedule) -> Sender {
+        self.retry = retry;
+        self
+    }
+
+    /// Labels the body `multipart/form-data` instead of `multipart/mixed` (the bytes are the
+    /// same).
+    pub fn form_data(mut self, form_data: bool) -> Sender {
+        self.form_data = form_data;
+        self
+    }
+
+    /// Delivers the verification stored in `dir` (`result.json` and its files) to `url`,
+    /// retrying on any answer other than `200`, or none, until the schedule runs out.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`] or [`ErrorKind::Json`] when `dir` holds no readable `result.json`;
+    /// [`ErrorKind::Http`] when the last attempt was answered another status (its
+    /// [`status`](Error::status)) or failed, once the schedule ran out.
+    pub async fn send_dir(&self, url: &str, dir: &Path) -> Result<Sent> {
+        let stored = list(dir).await?;
+        let boundary = Boundary::random();
+        let mut signer = self.key.signer();
+        let mut body = body(&stored, &boundary).await?;
+        let length = body.content_length();
+        while let Some(chunk) = next_chunk(&mut body).await {
+            signer.update(
+                &chunk.map_err(|e| {
+                    Error::with_source(ErrorKind::Io, "reading the stored files", e)
+                })?,
+            );
+        }
+        let signature = signer.finish_hex();
+        let first = Instant::now();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let failure = match self.attempt(url, &stored, &boundary, &signature).await {
+                Ok(()) => {
+                    return Ok(Sent {
+                        attempts,
+                        bytes: length,
+                        signature,
+                    })
+                }
+                Err(e) => e,
+            };
+            let next = first.elapsed() + self.retry.every;
+            if self.retry.every.is_zero() || next > self.retry.for_ {
+                return Err(failure);
+            }
+            tracing::info!(
+                attempts,
+                status = failure.status(),
+                "webhook delivery not accepted; retrying"
+            );
+            tokio::time::sleep(self.retry.every).await;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        url: &str,
+        stored: &Stored,
+        boundary: &Boundary,
+        signature: &str,
+    ) -> Result<()> {
+        let body = body(stored, boundary).await?;
+        let length = body.content_length();
+        let content_type = if self.form_data {
+            boundary.content_type("form-data")
+        } else {
+            body.content_type().to_owned()
+        };
+        let response = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .header(reqwest::header::CONTENT_LENGTH, length)
+            .header(CLIENT_ID_HEADER, self.key.client_id())
+            .header(SIGNATURE_HEADER, signature)
+            .body(reqwest::Body::wrap_stream(body))
+            .send()
+            .await
+            .map_err(|e| Error::with_source(ErrorKind::Http, "the delivery failed", e))?;
+        let status = response.status().as_u16();
+        // Read the answer whole, so the connection can be used again.
+        let _ = response.bytes().await;
+        if status == 200 {
+            Ok(())
+        } else {
+            Err(
+                Error::new(ErrorKind::Http, format!("the receiver answered {status}"))
+                    .with_http_status(status),
+            )
+        }
+    }
+}
+
+async fn next_chunk<S: Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
+    std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
+}
+
+/// The body of a delivery of `stored`, its files opened afresh.
+async fn body(stored: &Stored, boundary: &Boundary) -> Result<ExportBody<tokio::fs::File>> {
+    let mut files = Vec::with_capacity(stored.files.len());
+    for file in &stored.files {
+        let reader = tokio::fs::File::open(&file.path).await.map_err(|e| {
+            Error::with_source(ErrorKind::Io, format!("opening {:?}", file.filename), e)
+        })?;
+        files.push(StreamedFile {
+            kind: file.kind.clone(),
+            filename: file.filename.clone(),
+            content_type: file.content_type.to_owned(),
+            len: file.len,
+            reader,
+        });
+    }
+    ExportBody::multipart(boundary.clone(), stored.result_json.clone(), files)
+}
+
+/// The content type the API gives a file with this extension.
+fn content_type_of(ext: &str) -> &'static str {
+    match ext.to_ascii_lowercase().as_str() {
+        "jpeg" | "jpg" => "image/jpeg",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        "heic" => "image/heic",
+        "pdf" => "application/pdf",
+        "json" => "application/json",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Lists a stored verification: `result.json`, then every other regular, non-hidden file in
+/// name order (not `result.pdf` nor `manifest.json`).
+async fn list(dir: &Path) -> Result<Stored> {
+    let io = |doing: String| move |e: std::io::Error| Error::with_source(ErrorKind::Io, doing, e);
+    let result_json = tokio::fs::read(dir.join("result.json"))
+        .await
+        .map_err(io("reading result.json of the stored verification".into()))?;
+    serde_json::from_slice::<serde_json::Value>(&result_json)
+        .map_err(|e| Error::with_source(ErrorKind::Json, "result.json is not JSON", e))?;
+    let mut entries = tokio::fs::read_dir(dir)
+        .await
+        .map_err(io("listing the stored verification".into()))?;
+    let mut files = Vec::new();
+    while let Some(entry) = entries
+        .next_entry()
+        .await
+        .map_err(io("listing the stored verification".into()))?
+    {
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if name.starts_with('.')
+            || matches!(
+                name.as_str(),
+                "result.json" | "result.pdf" | "manifest.json"
+            )
+        {
+            continue;
+        }
+        let meta = tokio::fs::symlink_metadata(entry.path())
+            .await
+            .map_err(io(format!("reading {name:?}")))?;
+        if !meta.is_file() {
+            continue;
+        }
+        let (stem, ext) = name.rsplit_once('.').unwrap_or((&name, ""));
+        if stem.is_empty() {
+            continue;
+        }
+        files.push(Listed {
+            kind: FileKind::from_part_name(stem),
+            content_type: content_type_of(ext),
+            path: entry.path(),
+            len: meta.len(),
+            filename: name,
+        });
+    }
+    files.sort_by(|a, b| a.filename.cmp(&b.filename));
+    Ok(Stored {
+        result_json: Bytes::from(result_json),
+        files,
+    })
+}
