@@ -53,6 +53,7 @@
 mod folder;
 mod manifest;
 mod object;
+mod stale;
 
 #[cfg(feature = "client")]
 mod batch;
@@ -76,6 +77,7 @@ pub use folder::{FolderSink, FolderStaging};
 pub use job::{fetch_into, Stored};
 pub use manifest::{Manifest, ManifestFile, MANIFEST_JSON};
 pub use object::{ObjectSink, ObjectStaging, DEFAULT_HOLD_BYTES, DEFAULT_PART_SIZE, MIN_PART_SIZE};
+pub use stale::{Aborted, OpenUpload, S3Uploads, DEFAULT_STALE_AGE};
 
 /// Where verifications are stored: [`ObjectSink`] or [`FolderSink`].
 ///
