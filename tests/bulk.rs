@@ -586,3 +586,111 @@ fn on_s3_a_discard_aborts_its_uploads_and_racing_commits_leave_one_manifest() {
         assert_eq!(moto.unfinished_uploads("staging"), 0);
     });
 }
+
+/// An `object_store` builder of `bucket` on `moto`, configured from the same `AWS_*` variables
+/// the CLI reads (`AmazonS3Builder::from_env` parses them the same way).
+fn moto_builder(moto: &Moto, bucket: &str) -> object_store::aws::AmazonS3Builder {
+    let mut builder = object_store::aws::AmazonS3Builder::new().with_bucket_name(bucket);
+    for (k, v) in moto.env() {
+        builder = builder.with_config(k.to_ascii_lowercase().parse().unwrap(), v);
+    }
+    builder
+}
+
+#[test]
+fn a_run_aborts_the_uploads_a_killed_run_left_and_only_stale_ones() {
+    use authenteq_export::store::S3Uploads;
+    use object_store::multipart::MultipartStore;
+    let Some(moto) = Moto::start("a_run_aborts_the_uploads_a_killed_run_left_and_only_stale_ones")
+    else {
+        return;
+    };
+    moto.bucket("sweep");
+    let data = tempfile::tempdir().unwrap();
+    let ids = populate(data.path(), "a", 6);
+    let api = Api::start(data.path());
+    let list = data.path().join("ids.txt");
+    std::fs::write(&list, ids.join("\n") + "\n").unwrap();
+    let s3 = moto.store("sweep");
+    let uploads = S3Uploads::new(&moto_builder(&moto, "sweep")).unwrap();
+
+    // What a killed run leaves: uploads started and never completed nor aborted (a process
+    // killed mid-file), one of them with a part sent. Beside them, an upload under the prefix
+    // that is no file key of ours, and one under another prefix.
+    api.runtime.block_on(async {
+        for (key, part) in [
+            (format!("p/{}/faceImage.jpeg", ids[0]), true),
+            (format!("p/{}/result.json", ids[3]), false),
+            ("p/loose.bin".to_owned(), false),
+            (format!("q/{}/faceImage.jpeg", ids[1]), false),
+        ] {
+            let path = object_store::path::Path::from(key);
+            let id = s3.create_multipart(&path).await.unwrap();
+            if part {
+                s3.put_part(&path, &id, 0, vec![7u8; 5 << 20].into())
+                    .await
+                    .unwrap();
+            }
+        }
+    });
+    let open = api.runtime.block_on(uploads.list("p")).unwrap();
+    let mut keys: Vec<String> = open.iter().map(|u| u.key().to_string()).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            format!("p/{}/faceImage.jpeg", ids[0]),
+            format!("p/{}/result.json", ids[3]),
+            "p/loose.bin".to_owned()
+        ]
+    );
+    assert_eq!(moto.unfinished_uploads("sweep"), 4);
+
+    // Uploads younger than the age asked for are kept: another worker may be sending them.
+    // (moto reports every upload as initiated on one fixed date in 2010, so "younger" is an
+    // age past that date, taken from the listing itself.)
+    let oldest = open.iter().map(|u| u.initiated()).min().unwrap();
+    let younger =
+        (chrono::Utc::now() - oldest).to_std().unwrap() + std::time::Duration::from_secs(3600);
+    let kept = api
+        .runtime
+        .block_on(uploads.abort_stale("p", younger))
+        .unwrap();
+    assert_eq!((kept.count(), kept.kept()), (0, 3));
+    assert_eq!(moto.unfinished_uploads("sweep"), 4);
+
+    // A run aborts the stale ones under its prefix, says how many, and stores every id.
+    let out = fetch(&api, &moto, &list, "s3://sweep/p", 4)
+        .args(["--abort-older-than", "0"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (lines, summary) = lines(&stdout);
+    assert!(lines.iter().all(|l| l["status"] == "stored"), "{stdout}");
+    let summary = summary.expect("a summary line");
+    assert_eq!(summary["abortedUploads"], 2, "{summary}");
+    assert_eq!(summary["stored"], 6);
+    let left: Vec<String> = api
+        .runtime
+        .block_on(uploads.list("p"))
+        .unwrap()
+        .iter()
+        .map(|u| u.key().to_string())
+        .collect();
+    assert_eq!(
+        left,
+        ["p/loose.bin"],
+        "only what is no file key of ours is left"
+    );
+    assert_eq!(api.runtime.block_on(uploads.list("q")).unwrap().len(), 1);
+    check_against_manifests(&api.runtime, &s3, "p", &ids);
+
+    // Plain http without AWS_ALLOW_HTTP is refused, as object_store refuses it.
+    let refused = S3Uploads::new(&moto_builder(&moto, "sweep").with_allow_http(false));
+    assert!(refused.is_err());
+}

@@ -15,9 +15,11 @@
 //!   in equal parts of [`ObjectSink::part_size`] (5 MiB by default, S3's minimum;
 //!   R2 equal parts) as its bytes arrive, and completed only at commit; a file smaller than one
 //!   part is held in memory and sent in one `put` at commit. See [`ObjectSink`] for what two
-//!   writers of one id do, and for uploads a killed process leaves.
+//!   writers of one id do, and for uploads a killed process leaves: on S3, [`S3Uploads`]
+//!   lists them and aborts the stale ones.
 //! - [`FolderSink`]: a local folder, one sub-folder per id, through [`crate::save`]: each file
-//!   is written unnamed and linked into place at commit.
+//!   is written unnamed and linked into place at commit. A killed process leaves nothing to
+//!   clean up: its unnamed files vanish with it.
 //!
 //! [`store_export`] feeds an [`Export`] into a staging; with the `client` feature,
 //! [`fetch_into`] is the whole job for one id (skip it when complete, download with retries,
@@ -53,6 +55,7 @@
 mod folder;
 mod manifest;
 mod object;
+mod stale;
 
 #[cfg(feature = "client")]
 mod batch;
@@ -76,6 +79,7 @@ pub use folder::{FolderSink, FolderStaging};
 pub use job::{fetch_into, Stored};
 pub use manifest::{Manifest, ManifestFile, MANIFEST_JSON};
 pub use object::{ObjectSink, ObjectStaging, DEFAULT_HOLD_BYTES, DEFAULT_PART_SIZE, MIN_PART_SIZE};
+pub use stale::{Aborted, OpenUpload, S3Uploads, DEFAULT_STALE_AGE};
 
 /// Where verifications are stored: [`ObjectSink`] or [`FolderSink`].
 ///

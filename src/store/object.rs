@@ -77,8 +77,10 @@ const COMMITS_IN_FLIGHT: usize = 8;
 ///
 /// A process killed while sending leaves its unfinished multipart uploads in the bucket: never
 /// listed, never readable, but kept (and billed) until aborted. `object_store` cannot list
-/// them, so this sink cannot find them later; set a lifecycle rule on the bucket that aborts
-/// incomplete multipart uploads, such as S3's `AbortIncompleteMultipartUpload` with
+/// them; on S3 (and S3-compatible stores), [`S3Uploads::abort_stale`](super::S3Uploads::abort_stale)
+/// finds and aborts those under the prefix that are older than an age you choose (`fetch --ids`
+/// does it at start). Set a lifecycle rule on the bucket too, for the prefixes no run comes
+/// back to and for other stores: S3's `AbortIncompleteMultipartUpload` with
 /// `DaysAfterInitiation: 1` (see the README).
 ///
 /// # Examples

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use authenteq_export::client::{Client, Endpoint};
 use authenteq_export::save::OutputDir;
-use authenteq_export::store::{Batch, FolderSink, ObjectSink, Outcome, Sink, Status, Summary};
+use authenteq_export::store::{
+    Batch, FolderSink, ObjectSink, Outcome, S3Uploads, Sink, Status, Summary,
+};
 
 use crate::output::{result_value, saved_parts, Context, Done, Failure, Summary as Printed};
 
@@ -42,6 +44,8 @@ pub struct Bulk<'a> {
     pub out: &'a str,
     pub concurrency: usize,
     pub rate: Option<f64>,
+    /// Unfinished uploads older than this many seconds are aborted at start (S3 only).
+    pub abort_older_than: f64,
     pub client: ClientOptions<'a>,
 }
 
@@ -207,6 +211,8 @@ fn bulk_inner(bulk: &Bulk<'_>) -> Result<Summary, Failure> {
     if bulk.concurrency == 0 {
         return Err("--concurrency takes a positive number".into());
     }
+    let abort_older_than = Duration::try_from_secs_f64(bulk.abort_older_than)
+        .map_err(|_| "--abort-older-than takes a number of seconds, 0 or more")?;
     let client = client(&bulk.client)?;
     let out = parse_out(bulk.out)?;
     let ids = read_ids(bulk.ids)?;
@@ -221,17 +227,22 @@ fn bulk_inner(bulk: &Bulk<'_>) -> Result<Summary, Failure> {
     let summary = match out {
         Out::Folder(path) => {
             let sink = FolderSink::create(&path)?;
-            runtime.block_on(drive(&batch, &client, bulk.endpoint, &sink, ids))
+            // Folder staging uses unnamed files, which vanish with a killed process.
+            runtime.block_on(drive(&batch, &client, bulk.endpoint, &sink, ids, Some(0)))
         }
         Out::S3 { bucket, prefix } => {
             // AWS_ENDPOINT, AWS_ALLOW_HTTP, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
             // AWS_DEFAULT_REGION... as object_store reads them.
-            let s3 = object_store::aws::AmazonS3Builder::from_env()
-                .with_bucket_name(bucket)
+            let builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+            let s3 = builder
+                .clone()
                 .build()
                 .map_err(|e| Context::new("cannot set up the S3 store".to_owned(), e))?;
-            let sink = ObjectSink::new(Arc::new(s3), prefix);
-            runtime.block_on(drive(&batch, &client, bulk.endpoint, &sink, ids))
+            let sink = ObjectSink::new(Arc::new(s3), &prefix);
+            runtime.block_on(async {
+                let aborted = abort_stale(&builder, &prefix, abort_older_than).await;
+                drive(&batch, &client, bulk.endpoint, &sink, ids, aborted).await
+            })
         }
     };
     if let Some(stopped) = &summary.stopped {
@@ -240,12 +251,36 @@ fn bulk_inner(bulk: &Bulk<'_>) -> Result<Summary, Failure> {
     Ok(summary)
 }
 
+/// Aborts what a killed run left under `prefix`; the count, or `None` (after a warning: the
+/// bucket's lifecycle rule is the backstop) when the store would not list or abort.
+async fn abort_stale(
+    builder: &object_store::aws::AmazonS3Builder,
+    prefix: &str,
+    older_than: Duration,
+) -> Option<usize> {
+    let swept = match S3Uploads::new(builder) {
+        Ok(uploads) => uploads.abort_stale(prefix, older_than).await,
+        Err(e) => Err(e),
+    };
+    match swept {
+        Ok(aborted) => Some(aborted.count()),
+        Err(e) => {
+            eprintln!(
+                "warning: unfinished uploads left by earlier runs were not aborted: {}",
+                with_causes(&e)
+            );
+            None
+        }
+    }
+}
+
 async fn drive<K: Sink + Clone + 'static>(
     batch: &Batch,
     client: &Client,
     endpoint: Endpoint,
     sink: &K,
     ids: impl Iterator<Item = String>,
+    aborted_uploads: Option<usize>,
 ) -> Summary {
     let progress = Progress::new();
     let stdout = io::stdout();
@@ -267,6 +302,7 @@ async fn drive<K: Sink + Clone + 'static>(
             "failed": summary.failed,
             "bytes": summary.bytes,
             "stopped": summary.stopped.as_ref().map(|e| with_causes(e)),
+            "abortedUploads": aborted_uploads,
         }
     });
     let mut out = stdout.lock();

@@ -7,7 +7,7 @@
 //! authenteq-export fetch ID --format json|multipart|pdf --out DIR [--base-url URL]
 //!     [--retries N] [--connect-timeout SECS] [--idle-timeout SECS]
 //! authenteq-export fetch --ids FILE|- --format json|multipart|pdf --out DIR_OR_URL
-//!     [--concurrency N] [--rate PER_SEC] [--retries N] ...
+//!     [--concurrency N] [--rate PER_SEC] [--abort-older-than SECS] [--retries N] ...
 //! authenteq-export webhook serve --addr ADDR --out DIR --client-id ID [--scheme S] [--max-body-bytes N]
 //! authenteq-export webhook send --to URL --dir DIR/ID --client-id ID [--scheme S]
 //!     [--retry-every SECS --retry-for SECS] [--form-data] [--stats]
@@ -167,6 +167,10 @@ enum Command {
         /// With --ids: at most this many new downloads a second.
         #[arg(long, value_name = "PER_SEC")]
         rate: Option<f64>,
+        /// With --ids into s3://: at start, abort the unfinished uploads under the prefix
+        /// that were initiated more than this many seconds ago (left by a killed run).
+        #[arg(long, value_name = "SECS", default_value_t = 3600.0)]
+        abort_older_than: f64,
         /// The API's base URL.
         #[arg(long, default_value = authenteq_export::client::DEFAULT_BASE_URL)]
         base_url: String,
@@ -258,6 +262,7 @@ fn main() -> ExitCode {
             out,
             concurrency,
             rate,
+            abort_older_than,
             base_url,
             retries,
             connect_timeout,
@@ -284,6 +289,7 @@ fn main() -> ExitCode {
                     out: &out,
                     concurrency,
                     rate,
+                    abort_older_than,
                     client,
                 };
                 let (code, bytes) = fetch::run_bulk(&bulk);
