@@ -250,6 +250,30 @@ pub fn extension_for(content_type: &str) -> Option<&'static str> {
     })
 }
 
+/// The content type the API gives a file with this extension (the inverse of
+/// [`extension_for`]), matched case-insensitively; `None` for an extension it does not use.
+///
+/// # Examples
+///
+/// ```
+/// use authenteq_export::export::content_type_for;
+///
+/// assert_eq!(content_type_for("JPG"), Some("image/jpeg"));
+/// assert_eq!(content_type_for("pdf"), Some("application/pdf"));
+/// assert_eq!(content_type_for("tiff"), None);
+/// ```
+pub fn content_type_for(extension: &str) -> Option<&'static str> {
+    Some(match extension.to_ascii_lowercase().as_str() {
+        "jpeg" | "jpg" => "image/jpeg",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        "heic" => "image/heic",
+        "pdf" => "application/pdf",
+        "json" => "application/json",
+        _ => return None,
+    })
+}
+
 /// Guesses a content type from a file's first bytes: JPEG, PNG, WebP, PDF.
 pub fn sniff_content_type(head: &[u8]) -> Option<&'static str> {
     if head.starts_with(b"\xff\xd8\xff") {

@@ -28,7 +28,7 @@ pub use decoder::{ExportDecoder, ExportEvent};
 pub use encode::{json_export, write_multipart_export, OutgoingFile};
 #[cfg(feature = "tokio-io")]
 pub use encode_stream::{base64_len, ExportBody, StreamedFile};
-pub use files::{extension_for, sniff_content_type, FileInfo, FileKind};
+pub use files::{content_type_for, extension_for, sniff_content_type, FileInfo, FileKind};
 pub use format::{ExportFormat, DETECT_BYTES};
 pub use limits::ExportLimits;
 pub use model::{

@@ -45,19 +45,6 @@ pub(crate) struct Stored {
     pub(crate) files: Vec<StoredFile>,
 }
 
-/// The content type the API gives a file with this extension.
-pub(crate) fn content_type_of(ext: &str) -> &'static str {
-    match ext.to_ascii_lowercase().as_str() {
-        "jpeg" | "jpg" => "image/jpeg",
-        "png" => "image/png",
-        "webp" => "image/webp",
-        "heic" => "image/heic",
-        "pdf" => "application/pdf",
-        "json" => "application/json",
-        _ => "application/octet-stream",
-    }
-}
-
 /// Where the API puts a file of this kind: the liveness face, each document's front, back and
 /// face, the address proof, then anything else.
 fn api_rank(kind: &FileKind) -> usize {
@@ -115,7 +102,8 @@ pub(crate) async fn open(root: &Path, id: &str) -> Result<Stored, Failure> {
                 }
                 stored.files.push(StoredFile {
                     kind: FileKind::from_part_name(stem),
-                    content_type: content_type_of(ext),
+                    content_type: crate::export::content_type_for(ext)
+                        .unwrap_or("application/octet-stream"),
                     path: entry.path(),
                     len: meta.len(),
                     filename: name,

@@ -243,19 +243,6 @@ async fn body(stored: &Stored, boundary: &Boundary) -> Result<ExportBody<tokio::
     ExportBody::multipart(boundary.clone(), stored.result_json.clone(), files)
 }
 
-/// The content type the API gives a file with this extension.
-fn content_type_of(ext: &str) -> &'static str {
-    match ext.to_ascii_lowercase().as_str() {
-        "jpeg" | "jpg" => "image/jpeg",
-        "png" => "image/png",
-        "webp" => "image/webp",
-        "heic" => "image/heic",
-        "pdf" => "application/pdf",
-        "json" => "application/json",
-        _ => "application/octet-stream",
-    }
-}
-
 /// Lists a stored verification: `result.json`, then every other regular, non-hidden file in
 /// name order (not `result.pdf` nor `manifest.json`).
 async fn list(dir: &Path) -> Result<Stored> {
@@ -297,7 +284,8 @@ async fn list(dir: &Path) -> Result<Stored> {
         }
         files.push(Listed {
             kind: FileKind::from_part_name(stem),
-            content_type: content_type_of(ext),
+            content_type: crate::export::content_type_for(ext)
+                .unwrap_or("application/octet-stream"),
             path: entry.path(),
             len: meta.len(),
             filename: name,
