@@ -60,6 +60,28 @@ impl fmt::Debug for Manifest {
 }
 
 impl Manifest {
+    /// After another writer's manifest won the race for this verification: every file this
+    /// writer completed must hold the bytes that manifest lists.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) naming the first file that differs
+    /// or that the winner does not list.
+    pub(crate) fn check_same_files(&self, theirs: &Manifest) -> crate::Result<()> {
+        for mine in self.files() {
+            if theirs.file(mine.name()).map(|f| f.sha256()) != Some(mine.sha256()) {
+                return Err(crate::Error::new(
+                    crate::ErrorKind::Conflict,
+                    format!(
+                        "another writer stored this verification first, and {:?} differs",
+                        mine.name()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn new(id: &str, files: Vec<ManifestFile>) -> Manifest {
         Manifest {
             id: id.to_owned(),

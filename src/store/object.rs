@@ -403,17 +403,7 @@ impl ObjectStaging {
                         "the manifest was taken, then gone",
                     ));
                 };
-                for mine in manifest.files() {
-                    if theirs.file(mine.name()).map(|f| f.sha256()) != Some(mine.sha256()) {
-                        return Err(Error::new(
-                            ErrorKind::Conflict,
-                            format!(
-                                "another writer stored this verification first, and {:?} differs",
-                                mine.name()
-                            ),
-                        ));
-                    }
-                }
+                manifest.check_same_files(&theirs)?;
                 Ok(Committed::AlreadyComplete(theirs))
             }
             Err(e) => Err(storage_error("writing the manifest", e)),
