@@ -77,6 +77,7 @@ mod auth;
 mod fault;
 mod pdf;
 mod reply;
+pub(crate) mod serving;
 mod store;
 
 use std::fmt;
@@ -98,7 +99,6 @@ use axum::Router;
 use bytes::Bytes;
 use futures_core::Stream;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 pub use fault::Fault;
 
@@ -108,7 +108,7 @@ pub use fault::Fault;
 #[cfg(all(feature = "webhook", feature = "client"))]
 pub use crate::webhook::{RetrySchedule, Sender as WebhookSender};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::export::{ExportBody, StreamedFile};
 use crate::multipart::Boundary;
 use auth::Credentials;
@@ -311,21 +311,10 @@ impl EmulatorBuilder {
     /// # }).unwrap();
     /// ```
     pub async fn bind(self, addr: SocketAddr) -> Result<RunningEmulator> {
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-            Error::with_source(ErrorKind::Io, format!("cannot listen on {addr}"), e)
-        })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| Error::with_source(ErrorKind::Io, "cannot read the bound address", e))?;
-        let (stop, mut stopped) = watch::channel(false);
+        let (listener, addr) = serving::listen(addr).await?;
+        let (stop, stopped) = watch::channel(false);
         let (app, router) = self.into_app(stop);
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                })
-                .await
-        });
+        let task = serving::spawn(listener, router, stopped);
         Ok(RunningEmulator {
             addr,
             app,
@@ -339,7 +328,7 @@ impl EmulatorBuilder {
 pub struct RunningEmulator {
     addr: SocketAddr,
     app: Arc<App>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
+    task: Option<serving::ServeTask>,
 }
 
 impl fmt::Debug for RunningEmulator {
@@ -397,7 +386,7 @@ impl RunningEmulator {
     /// See the [module documentation](self).
     pub async fn shutdown(mut self) -> Result<()> {
         self.app.stop.send_replace(true);
-        join(self.task.take()).await
+        serving::join(self.task.take(), "emulator").await
     }
 
     /// Serves until the server fails: for a process that does nothing else.
@@ -416,20 +405,7 @@ impl RunningEmulator {
     /// # }
     /// ```
     pub async fn wait(mut self) -> Result<()> {
-        join(self.task.take()).await
-    }
-}
-
-async fn join(task: Option<JoinHandle<std::io::Result<()>>>) -> Result<()> {
-    let Some(task) = task else { return Ok(()) };
-    match task.await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(Error::with_source(ErrorKind::Io, "the emulator failed", e)),
-        Err(e) => Err(Error::with_source(
-            ErrorKind::Io,
-            "the emulator's task failed",
-            e,
-        )),
+        serving::join(self.task.take(), "emulator").await
     }
 }
 

@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use futures_core::Stream;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use super::store::{Claim, DeliveryStore, DirStore, Staging};
 use super::verify::{Delivery, WebhookKey, CLIENT_ID_HEADER, SIGNATURE_HEADER};
@@ -22,6 +21,7 @@ use crate::driver::BoxError;
 use crate::error::{Error, ErrorKind, Result};
 use crate::export::{ExportItem, ExportLimits};
 use crate::save::{file_name, is_safe_file_name, RESULT_JSON};
+use crate::server::serving;
 
 /// The body cap of a receiver unless [`ReceiverBuilder::max_body_bytes`] says otherwise:
 /// 128 MiB.
@@ -138,21 +138,9 @@ impl Receiver {
     ///
     /// [`ErrorKind::Io`] when `addr` cannot be bound.
     pub async fn bind(self, addr: SocketAddr) -> Result<RunningReceiver> {
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-            Error::with_source(ErrorKind::Io, format!("cannot listen on {addr}"), e)
-        })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| Error::with_source(ErrorKind::Io, "cannot read the bound address", e))?;
-        let (stop, mut stopped) = watch::channel(false);
-        let router = self.router();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                })
-                .await
-        });
+        let (listener, addr) = serving::listen(addr).await?;
+        let (stop, stopped) = watch::channel(false);
+        let task = serving::spawn(listener, self.router(), stopped);
         Ok(RunningReceiver {
             addr,
             stop,
@@ -210,7 +198,7 @@ impl ReceiverBuilder {
 pub struct RunningReceiver {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
+    task: Option<serving::ServeTask>,
 }
 
 impl RunningReceiver {
@@ -231,7 +219,7 @@ impl RunningReceiver {
     /// [`ErrorKind::Io`] when the server had failed.
     pub async fn shutdown(mut self) -> Result<()> {
         self.stop.send_replace(true);
-        join(self.task.take()).await
+        serving::join(self.task.take(), "receiver").await
     }
 
     /// Serves until the server fails: for a process that does nothing else.
@@ -240,22 +228,13 @@ impl RunningReceiver {
     ///
     /// [`ErrorKind::Io`] when the server fails.
     pub async fn wait(mut self) -> Result<()> {
-        join(self.task.take()).await
+        serving::join(self.task.take(), "receiver").await
     }
 }
 
 impl Drop for RunningReceiver {
     fn drop(&mut self) {
         self.stop.send_replace(true);
-    }
-}
-
-async fn join(task: Option<JoinHandle<std::io::Result<()>>>) -> Result<()> {
-    let Some(task) = task else { return Ok(()) };
-    match task.await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(Error::with_source(ErrorKind::Io, "the receiver failed", e)),
-        Err(e) => Err(Error::with_source(ErrorKind::Io, "the receiver failed", e)),
     }
 }
 
