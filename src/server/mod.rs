@@ -275,7 +275,7 @@ impl EmulatorBuilder {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Io`] when no socket can be bound.
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) when no socket can be bound.
     ///
     /// # Panics
     ///
@@ -292,7 +292,7 @@ impl EmulatorBuilder {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Io`] when `addr` cannot be bound.
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) when `addr` cannot be bound.
     ///
     /// # Panics
     ///
@@ -379,7 +379,7 @@ impl RunningEmulator {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Io`] when the server had failed.
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) when the server had failed.
     ///
     /// # Examples
     ///
@@ -393,7 +393,7 @@ impl RunningEmulator {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Io`] when the server fails.
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) when the server fails.
     ///
     /// # Examples
     ///
