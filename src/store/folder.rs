@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use super::manifest::{Manifest, ManifestFile, MANIFEST_JSON};
-use super::{check_id, Committed, Names, Sink, Staging};
+use super::{check_id, ensure_no_file_open, Committed, Names, Sink, Staging};
 use crate::error::{Error, ErrorKind, Result};
 use crate::save::{io_error, NewFile, Outcome, OutputDir};
 
@@ -161,12 +161,7 @@ fn read_manifest(path: &Path) -> Result<Option<Manifest>> {
 
 impl Staging for FolderStaging {
     async fn start_file(&mut self, name: &str, content_type: Option<&str>) -> Result<()> {
-        if self.current.is_some() {
-            return Err(Error::new(
-                ErrorKind::Usage,
-                "a file was started before the last one ended",
-            ));
-        }
+        ensure_no_file_open(self.current.is_some())?;
         let name = self.names.claim(name)?;
         let file = self.dir.create_file(&name)?;
         self.current = Some((file, content_type.map(str::to_owned)));

@@ -193,6 +193,17 @@ pub(crate) fn check_id(id: &str) -> Result<()> {
 #[derive(Debug)]
 pub(crate) struct Names(HashSet<String>);
 
+/// A [`Staging`] starts a file only once the last one ended.
+pub(crate) fn ensure_no_file_open(file_open: bool) -> Result<()> {
+    if file_open {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            "a file was started before the last one ended",
+        ));
+    }
+    Ok(())
+}
+
 impl Names {
     pub(crate) fn new() -> Self {
         Names(HashSet::from([MANIFEST_JSON.to_owned()]))

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
 use super::manifest::{Manifest, ManifestFile, MANIFEST_JSON};
-use super::{check_id, storage_error, Committed, Names, Sink, Staging};
+use super::{check_id, ensure_no_file_open, storage_error, Committed, Names, Sink, Staging};
 use crate::error::{Error, ErrorKind, Result};
 
 /// The smallest part S3 takes (but for the last one): 5 MiB.
@@ -423,12 +423,7 @@ async fn abort_all(uploads: Vec<Box<dyn MultipartUpload>>) {
 
 impl Staging for ObjectStaging {
     async fn start_file(&mut self, name: &str, content_type: Option<&str>) -> Result<()> {
-        if self.current.is_some() {
-            return Err(Error::new(
-                ErrorKind::Usage,
-                "a file was started before the last one ended",
-            ));
-        }
+        ensure_no_file_open(self.current.is_some())?;
         let name = self.names.claim(name)?;
         self.current = Some(Current {
             key: self.sink.key(&self.id, &name),
