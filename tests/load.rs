@@ -4,11 +4,15 @@
 //! together) measured and printed.
 //!
 //! The target is 256 MiB; measured, it is 450 to 570 MiB, about 1 MiB a download,
-//! whatever the export's size (no body is held whole: that would be 10 GiB). The memory is
-//! HTTP/1 buffers sized by hyper, not by this crate: each client connection's read buffer grows
-//! to about 400 KiB when the socket has that much waiting (reqwest has no setting for it), and
-//! the server queues up to about 400 KiB of body per connection (`axum::serve` has none
-//! either). The assertion is a guard against holding bodies, at 768 MiB.
+//! whatever the export's size (no body is held whole: that would be 10 GiB). Measured with
+//! heaptrack at the heap's peak (376 MiB, release): about 242 MiB is hyper's HTTP/1 client read
+//! buffers, one per connection of about 480 KiB on average (reads that fill the buffer grow it
+//! towards hyper's 400 KiB maximum, and `Vec` doubling rounds that up; reqwest has no setting
+//! for either, nor for the socket's receive buffer); about 52 MiB is the emulator's 48 KiB body
+//! chunks waiting in hyper's write queue, about 25 MiB tokio's `File` buffers, and 20 MiB the
+//! copy of the images this test compares with. The rest of the RSS is allocator fragmentation
+//! and thread stacks. The client buffers alone rule out the target over HTTP/1.1 with reqwest.
+//! The assertion is a guard against holding bodies, at 768 MiB.
 //!
 //! Its own test binary, so the peak is its own (`VmHWM` of `/proc/self/status`). Nothing here is
 //! timed.
