@@ -1,7 +1,9 @@
 //! `fetch --ids` into a real S3 server (`moto_server`, started here on loopback): a thousand
 //! verifications at `--concurrency 32` with every object checked against its manifest and the
 //! peak RSS measured; a run killed with SIGKILL halfway and run again; one verification with a
-//! 1 GiB image in bounded memory.
+//! 1 GiB image in bounded memory. And webhook deliveries stored the same way: the receiver
+//! into S3 (refused and cut deliveries leave no upload), `webhook serve --out s3://...`, and a
+//! `fetch` backfill into the same place skipping what the webhook stored.
 //!
 //! The peak RSS is the child's own `VmHWM`, printed by `--stats`; nothing here is timed.
 
@@ -693,4 +695,259 @@ fn a_run_aborts_the_uploads_a_killed_run_left_and_only_stale_ones() {
     // Plain http without AWS_ALLOW_HTTP is refused, as object_store refuses it.
     let refused = S3Uploads::new(&moto_builder(&moto, "sweep").with_allow_http(false));
     assert!(refused.is_err());
+}
+
+/// A webhook delivery's source, stored as `split` lays it out: `dir/<id>/` with a result and
+/// a `livenessFaceImage.jpeg` of `image_len` bytes of noise.
+fn delivery_source(dir: &Path, id: &str, image_len: usize) -> std::path::PathBuf {
+    let folder = dir.join(id);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("result.json"),
+        format!(r#"{{"id":"{id}","platform":"WEB"}}"#),
+    )
+    .unwrap();
+    let mut image = vec![0u8; image_len];
+    Noise::new(image_len as u64 + 3).fill(&mut image);
+    std::fs::write(folder.join("livenessFaceImage.jpeg"), image).unwrap();
+    folder
+}
+
+/// When each key under `prefix` was last written.
+async fn written(store: &dyn ObjectStore, prefix: &str) -> BTreeMap<String, String> {
+    let metas: Vec<_> = store
+        .list(Some(&object_store::path::Path::from(prefix)))
+        .try_collect()
+        .await
+        .unwrap();
+    metas
+        .into_iter()
+        .map(|m| {
+            (
+                m.location.to_string(),
+                format!("{:?} {:?}", m.last_modified, m.e_tag),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn verified_deliveries_go_into_s3_like_downloads_and_refused_ones_leave_no_upload() {
+    use authenteq_export::store::{ObjectSink, Sink};
+    use authenteq_export::webhook::{Receiver, RetrySchedule, Sender, WebhookKey};
+    let Some(moto) = Moto::start(
+        "verified_deliveries_go_into_s3_like_downloads_and_refused_ones_leave_no_upload",
+    ) else {
+        return;
+    };
+    moto.bucket("hooks");
+    let source = tempfile::tempdir().unwrap();
+    // 12 MiB: sent as a multipart upload of three 5 MiB parts, completed only at commit.
+    let big = delivery_source(source.path(), "hook-big", 12 << 20);
+    let small = delivery_source(source.path(), "hook-small", 3000);
+    let forged = delivery_source(source.path(), "hook-forged", 12 << 20);
+    let cut = delivery_source(source.path(), "hook-cut", 12 << 20);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(moto.store("hooks"));
+    let sink = ObjectSink::new(store.clone(), "live");
+    let key = WebhookKey::new(CLIENT_ID, CLIENT_SECRET);
+    let ids = ["hook-big".to_owned(), "hook-small".to_owned()];
+    runtime.block_on(async {
+        let receiver = Receiver::builder_with_sink(sink.clone())
+            .key(key.clone())
+            .build()
+            .unwrap()
+            .spawn()
+            .await
+            .unwrap();
+        let sender = Sender::new(key.clone()).unwrap().retry(RetrySchedule::NONE);
+        for dir in [&big, &small] {
+            let sent = sender.send_dir(&receiver.url(), dir).await.unwrap();
+            assert_eq!(sent.attempts, 1);
+        }
+        let before = written(&*store, "live").await;
+
+        // A repeat: 200, nothing written again.
+        sender.send_dir(&receiver.url(), &big).await.unwrap();
+        // Signed with another secret: 401, and the parts it sent are aborted before the answer.
+        let forger = Sender::new(WebhookKey::new(CLIENT_ID, "not-the-secret"))
+            .unwrap()
+            .retry(RetrySchedule::NONE);
+        let refused = forger.send_dir(&receiver.url(), &forged).await.unwrap_err();
+        assert!(refused.to_string().contains("401"), "{refused}");
+        assert_eq!(moto.unfinished_uploads("hooks"), 0);
+
+        // Cut on the wire after 11 MiB (two parts sent): no answer, and nothing left once the
+        // receiver saw the end.
+        let (head, length) = cut_delivery(&key, &cut);
+        let mut socket = tokio::net::TcpStream::connect(receiver.addr())
+            .await
+            .unwrap();
+        use tokio::io::AsyncWriteExt;
+        socket.write_all(&head).await.unwrap();
+        let image = std::fs::read(cut.join("livenessFaceImage.jpeg")).unwrap();
+        socket.write_all(&image[..11 << 20]).await.unwrap();
+        assert!(length > head.len() + (11 << 20));
+        drop(socket);
+        receiver.shutdown().await.unwrap();
+        assert_eq!(moto.unfinished_uploads("hooks"), 0);
+
+        assert_eq!(
+            written(&*store, "live").await,
+            before,
+            "a refusal or repeat wrote"
+        );
+        // Each id's manifest lists its files, with the content types the parts declared.
+        for (id, dir) in [("hook-big", &big), ("hook-small", &small)] {
+            let manifest = sink.manifest(id).await.unwrap().expect("a manifest");
+            let image = manifest.file("livenessFaceImage.jpeg").unwrap();
+            assert_eq!(image.content_type(), Some("image/jpeg"));
+            let len = std::fs::metadata(dir.join("livenessFaceImage.jpeg"))
+                .unwrap()
+                .len();
+            assert_eq!(image.size(), len);
+            assert!(manifest.file("result.json").is_some());
+        }
+    });
+    // Only complete files and manifests, and each object's bytes as its manifest says.
+    assert_eq!(check_against_manifests(&runtime, &*store, "live", &ids), 6);
+}
+
+/// The head of a signed delivery of `dir` (headers and the body up to the image's bytes) and
+/// the body's full length, for a test that cuts it.
+fn cut_delivery(key: &authenteq_export::webhook::WebhookKey, dir: &Path) -> (Vec<u8>, usize) {
+    let boundary = "cut-delivery-boundary";
+    let result = std::fs::read(dir.join("result.json")).unwrap();
+    let image = std::fs::read(dir.join("livenessFaceImage.jpeg")).unwrap();
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"result\"; filename=\"result.json\"\r\n\
+         Content-Type: application/json\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&result);
+    body.extend_from_slice(
+        format!(
+            "\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"livenessFaceImage\"; \
+             filename=\"livenessFaceImage.jpeg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    let image_at = body.len();
+    body.extend_from_slice(&image);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let signature = key.sign(&body);
+    let mut head = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n\
+         Content-Length: {}\r\nX-CLIENT-ID: {CLIENT_ID}\r\nX-SIGNATURE: {signature}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    head.extend_from_slice(&body[..image_at]);
+    (head, body.len())
+}
+
+#[test]
+fn webhook_serve_into_s3_then_fetch_skips_what_it_stored() {
+    use object_store::multipart::MultipartStore;
+    let Some(moto) = Moto::start("webhook_serve_into_s3_then_fetch_skips_what_it_stored") else {
+        return;
+    };
+    moto.bucket("hooks-cli");
+    let data = tempfile::tempdir().unwrap();
+    let ids = populate(data.path(), "w", 2);
+    let s3 = moto.store("hooks-cli");
+    let api = Api::start(data.path());
+    // What a killed receiver leaves: an upload never completed.
+    api.runtime.block_on(async {
+        let path = object_store::path::Path::from(format!("hooks/{}/faceImage.jpeg", ids[1]));
+        s3.create_multipart(&path).await.unwrap();
+    });
+    assert_eq!(moto.unfinished_uploads("hooks-cli"), 1);
+
+    let cli = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_authenteq-export"));
+        cmd.env("AUTHENTEQ_CLIENT_SECRET", CLIENT_SECRET)
+            .env_remove("RUST_LOG");
+        for (k, v) in moto.env() {
+            cmd.env(k, v);
+        }
+        cmd
+    };
+    let mut serve = cli()
+        .args([
+            "webhook",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--client-id",
+            CLIENT_ID,
+        ])
+        .args(["--out", "s3://hooks-cli/hooks/", "--abort-older-than", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_owned();
+    // The stale upload was aborted before the receiver listened.
+    assert_eq!(moto.unfinished_uploads("hooks-cli"), 0);
+    let sent = cli()
+        .args([
+            "webhook",
+            "send",
+            "--to",
+            &url,
+            "--client-id",
+            CLIENT_ID,
+            "--dir",
+        ])
+        .arg(data.path().join(&ids[0]))
+        .output()
+        .unwrap();
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(serve.wait().unwrap().success());
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(log.contains("aborted 1 unfinished uploads"), "{log}");
+    assert!(!log.contains(CLIENT_SECRET), "{log}");
+    check_against_manifests(&api.runtime, &s3, "hooks", &ids[..1]);
+
+    // A backfill into the same place: the delivered id is skipped without a download.
+    let list = data.path().join("ids.txt");
+    std::fs::write(&list, ids.join("\n") + "\n").unwrap();
+    let out = fetch(&api, &moto, &list, "s3://hooks-cli/hooks", 2)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let (lines, _) = lines(&stdout);
+    let status = |id: &str| {
+        lines
+            .iter()
+            .find(|l| l["id"] == id)
+            .map(|l| l["status"].clone())
+    };
+    assert_eq!(status(&ids[0]), Some("skipped".into()), "{stdout}");
+    assert_eq!(status(&ids[1]), Some("stored".into()), "{stdout}");
+    assert_eq!(api.requests(), 1, "only the missing id is downloaded");
+    check_against_manifests(&api.runtime, &s3, "hooks", &ids);
 }

@@ -598,3 +598,92 @@ fn debug_output_shows_no_id() {
         let _ = futures::stream::iter([0]).boxed();
     });
 }
+
+/// The webhook receiver keeps verified deliveries in a sink with this same contract: the
+/// sample delivery into memory, then a repeat, a forged signature and a cut body.
+#[test]
+fn the_webhook_receiver_stores_verified_deliveries_into_a_sink() {
+    use authenteq_export::multipart::Boundary;
+    use authenteq_export::webhook::{Receiver, WebhookKey, CLIENT_ID_HEADER, SIGNATURE_HEADER};
+    use axum::http::{HeaderMap, HeaderValue, StatusCode};
+
+    const SECRET: &str = "receiver-secret-never-shown";
+    let body = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/corpus/verification-result.multipart"
+    ))
+    .unwrap();
+    let content_type = Boundary::sniff(&body).unwrap().content_type("mixed");
+    let key = WebhookKey::new("hook-client", SECRET);
+    let headers = |signature: &str| {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("content-type", content_type.as_str()),
+            (CLIENT_ID_HEADER, "hook-client"),
+            (SIGNATURE_HEADER, signature),
+        ] {
+            headers.insert(name, HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    };
+    let chunks = |body: &[u8]| {
+        let pieces: Vec<Result<Bytes, std::io::Error>> = body
+            .chunks(1000)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        futures::stream::iter(pieces)
+    };
+    runtime().block_on(async {
+        let memory = Arc::new(InMemory::new());
+        let sink = ObjectSink::new(memory.clone(), "hooks");
+        let receiver = Receiver::builder_with_sink(sink.clone())
+            .key(key.clone())
+            .build()
+            .unwrap();
+        assert!(!format!("{receiver:?}").contains(SECRET));
+
+        let signed = headers(&key.sign(&body));
+        let answer = receiver.receive(&signed, chunks(&body)).await;
+        assert_eq!(answer.status(), StatusCode::OK);
+        let stored = contents(&*memory).await;
+        let manifest = sink
+            .manifest("8c3f6a2e-5b1d-4e7a-9f20-6d4b2c1a7e95")
+            .await
+            .unwrap()
+            .expect("a manifest");
+        // Every file the manifest lists, and nothing else, with its hash; the result first.
+        assert_eq!(manifest.files()[0].name(), "result.json");
+        assert_eq!(stored.len(), manifest.files().len() + 1);
+        for file in manifest.files() {
+            let bytes = &stored[&format!("hooks/{}/{}", manifest.id(), file.name())];
+            assert_eq!(file.sha256(), sha256_hex(bytes), "{}", file.name());
+            let declared = if file.name().ends_with(".pdf") {
+                "application/pdf"
+            } else if file.name().ends_with(".json") {
+                "application/json"
+            } else {
+                "image/jpeg"
+            };
+            assert_eq!(file.content_type(), Some(declared), "{}", file.name());
+        }
+
+        // A repeat is told it is stored; nothing is written again.
+        let answer = receiver.receive(&signed, chunks(&body)).await;
+        assert_eq!(answer.status(), StatusCode::OK);
+        assert_eq!(contents(&*memory).await, stored);
+
+        // Into an empty sink: a forged signature and a cut body leave nothing.
+        let empty = Arc::new(InMemory::new());
+        let receiver = Receiver::builder_with_sink(ObjectSink::new(empty.clone(), "hooks"))
+            .key(key.clone())
+            .build()
+            .unwrap();
+        let forged = headers(&WebhookKey::new("hook-client", "wrong").sign(&body));
+        let answer = receiver.receive(&forged, chunks(&body)).await;
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+        let cut = &body[..body.len() - 10];
+        let answer = receiver.receive(&signed, chunks(cut)).await;
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+        assert!(contents(&*empty).await.is_empty());
+    });
+}

@@ -875,7 +875,26 @@ fn cli_send_to_cli_serve() {
     for secret in [Some(SECRET.to_owned()), surname].into_iter().flatten() {
         assert!(!log.contains(&secret), "{secret:?} in {log}");
     }
-    assert_eq!(tree(&out.path().join(SAMPLE_ID)), tree(&stored));
+    // Stored as `fetch --ids` stores: the `split` layout, plus the manifest written last.
+    let mut copy = tree(&out.path().join(SAMPLE_ID));
+    let at = copy
+        .iter()
+        .position(|(name, _)| name == "manifest.json")
+        .expect("a manifest");
+    let manifest = authenteq_export::store::Manifest::from_json(&copy.remove(at).1).unwrap();
+    assert_eq!(copy, tree(&stored));
+    assert_eq!(manifest.id(), SAMPLE_ID);
+    assert_eq!(manifest.files().len(), copy.len());
+    for (name, bytes) in &copy {
+        let listed = manifest
+            .file(name)
+            .unwrap_or_else(|| panic!("{name} unlisted"));
+        assert_eq!(
+            listed.sha256(),
+            format!("{:x}", Sha256::digest(bytes)),
+            "{name}"
+        );
+    }
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 1);
 }
 

@@ -17,7 +17,9 @@
 //!   [`ErrorKind::Signature`](crate::ErrorKind::Signature) otherwise. Everything read before
 //!   the end is **provisional**.
 //! - With the `server` feature, [`Receiver`] is an axum router that stores verified deliveries
-//!   under `DIR/<verification id>/`, files named only after the check, once per id.
+//!   under `DIR/<verification id>/`, files named only after the check, once per id; with the
+//!   `object-store` feature too, into any [`store::Sink`](crate::store::Sink) instead (S3 and
+//!   the other object stores, or a folder with manifests), the way `fetch` stores downloads.
 //! - With the `client` feature, [`Sender`] delivers a stored verification as the vendor would,
 //!   streamed from disk, signed, retried on the vendor's schedule: to test a receiver
 //!   in-process (the emulator's [`server`](crate::server) module offers it too).
@@ -55,6 +57,8 @@ mod receiver;
 mod scheme;
 #[cfg(feature = "client")]
 mod send;
+#[cfg(all(feature = "server", feature = "object-store"))]
+mod sink;
 #[cfg(feature = "server")]
 mod store;
 mod verify;

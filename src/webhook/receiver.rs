@@ -2,9 +2,12 @@
 //! ones, once per verification id.
 
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::Body;
@@ -12,6 +15,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use bytes::Bytes;
 use futures_core::Stream;
 use tokio::sync::watch;
 
@@ -68,7 +72,7 @@ const MAX_ID_BYTES: usize = 128;
 /// ```
 #[derive(Clone)]
 pub struct Receiver {
-    inner: Arc<Inner<DirStore>>,
+    inner: Arc<dyn Deliveries>,
 }
 
 struct Inner<St> {
@@ -80,32 +84,150 @@ struct Inner<St> {
 
 impl fmt::Debug for Receiver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.describe(f)
+    }
+}
+
+/// A body as the receiver reads it, whatever stream it came as.
+type BodyStream<'a> = Pin<Box<dyn Stream<Item = std::result::Result<Bytes, BoxError>> + Send + 'a>>;
+
+/// A receiver with its store's type erased: what a [`Receiver`] holds, so one type serves a
+/// folder and any sink.
+trait Deliveries: Send + Sync {
+    fn answer<'a>(
+        &'a self,
+        headers: &'a HeaderMap,
+        body: BodyStream<'a>,
+    ) -> Pin<Box<dyn Future<Output = Response> + Send + 'a>>;
+
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+impl<St: DeliveryStore + fmt::Debug> Deliveries for Inner<St> {
+    fn answer<'a>(
+        &'a self,
+        headers: &'a HeaderMap,
+        body: BodyStream<'a>,
+    ) -> Pin<Box<dyn Future<Output = Response> + Send + 'a>> {
+        Box::pin(answer(self, headers, body))
+    }
+
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receiver")
-            .field("dir", &self.inner.store.root())
-            .field("key", &self.inner.key)
-            .field("max_body_bytes", &self.inner.max_body_bytes)
+            .field("store", &self.store)
+            .field("key", &self.key)
+            .field("max_body_bytes", &self.max_body_bytes)
             .finish_non_exhaustive()
     }
 }
 
+/// A stream whose errors become [`BoxError`]s.
+struct BoxedErrors<S>(Pin<Box<S>>);
+
+impl<S, E> Stream for BoxedErrors<S>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>>,
+    E: Into<BoxError>,
+{
+    type Item = std::result::Result<Bytes, BoxError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0
+            .as_mut()
+            .poll_next(cx)
+            .map(|item| item.map(|chunk| chunk.map_err(Into::into)))
+    }
+}
+
+/// Where a receiver keeps what it verified.
+enum Destination {
+    Folder(PathBuf),
+    /// Makes the receiver once its settings are known.
+    #[cfg(feature = "object-store")]
+    Sink(Box<dyn FnOnce(Settings) -> Arc<dyn Deliveries> + Send + Sync>),
+}
+
+/// A receiver's settings, whatever its destination.
+struct Settings {
+    key: WebhookKey,
+    max_body_bytes: u64,
+    limits: ExportLimits,
+}
+
+impl<St> Inner<St> {
+    fn new(store: St, settings: Settings) -> Self {
+        Inner {
+            store,
+            key: settings.key,
+            max_body_bytes: settings.max_body_bytes,
+            limits: settings.limits,
+        }
+    }
+}
+
 /// Settings of a [`Receiver`], with documented defaults.
-#[derive(Debug, Clone)]
 pub struct ReceiverBuilder {
-    dir: PathBuf,
+    destination: Destination,
     key: Option<WebhookKey>,
     max_body_bytes: u64,
     limits: ExportLimits,
 }
 
+impl fmt::Debug for ReceiverBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ReceiverBuilder");
+        match &self.destination {
+            Destination::Folder(dir) => d.field("dir", dir),
+            #[cfg(feature = "object-store")]
+            Destination::Sink(_) => d.field("sink", &format_args!("..")),
+        };
+        d.field("key", &self.key)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
 impl Receiver {
-    /// Settings for a receiver that stores into `dir` (created if missing).
+    /// Settings for a receiver that stores into `dir` (created if missing), in the `split`
+    /// layout, a delivery complete once its `result.json` is there.
     pub fn builder(dir: impl Into<PathBuf>) -> ReceiverBuilder {
-        ReceiverBuilder {
-            dir: dir.into(),
-            key: None,
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            limits: ExportLimits::default(),
-        }
+        ReceiverBuilder::new(Destination::Folder(dir.into()))
+    }
+
+    /// Settings for a receiver that stores into `sink`, the way [`fetch_into`] does: each
+    /// verified delivery as `<id>/<file name>` plus `<id>/manifest.json`, written last (its
+    /// content types as the parts declared them, and each file's SHA-256). An id whose
+    /// manifest is there is answered `200` and not stored again, whoever stored it (another
+    /// receiver, or a `fetch` into the same place); a refused delivery leaves nothing, not
+    /// even an unfinished upload (they are aborted before the answer).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use authenteq_export::store::ObjectSink;
+    /// use authenteq_export::webhook::{Receiver, WebhookKey};
+    ///
+    /// # fn main() -> authenteq_export::Result<()> {
+    /// let bucket = Arc::new(object_store::memory::InMemory::new());
+    /// let receiver = Receiver::builder_with_sink(ObjectSink::new(bucket, "deliveries"))
+    ///     .key(WebhookKey::new("my-client-id", "my-client-secret"))
+    ///     .build()?;
+    /// # let _ = receiver;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// [`fetch_into`]: crate::store::fetch_into
+    #[cfg(feature = "object-store")]
+    pub fn builder_with_sink<K>(sink: K) -> ReceiverBuilder
+    where
+        K: crate::store::Sink + fmt::Debug + 'static,
+    {
+        ReceiverBuilder::new(Destination::Sink(Box::new(move |settings| {
+            Arc::new(Inner::new(super::sink::SinkStore::new(sink), settings))
+        })))
     }
 
     /// The axum router to mount: a `POST` on any path is a delivery.
@@ -116,10 +238,11 @@ impl Receiver {
     /// Receives one delivery: its headers and body, as an axum handler would.
     pub async fn receive<S, E>(&self, headers: &HeaderMap, body: S) -> Response
     where
-        S: Stream<Item = std::result::Result<bytes::Bytes, E>> + Send,
+        S: Stream<Item = std::result::Result<Bytes, E>> + Send,
         E: Into<BoxError>,
     {
-        answer(&self.inner, headers, body).await
+        let body: BodyStream<'_> = Box::pin(BoxedErrors(Box::pin(body)));
+        self.inner.answer(headers, body).await
     }
 
     /// Starts the receiver on `127.0.0.1` at a free port, in a task of the current tokio
@@ -150,6 +273,15 @@ impl Receiver {
 }
 
 impl ReceiverBuilder {
+    fn new(destination: Destination) -> Self {
+        ReceiverBuilder {
+            destination,
+            key: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            limits: ExportLimits::default(),
+        }
+    }
+
     /// The client id, secret and scheme deliveries are checked against. Required.
     pub fn key(mut self, key: WebhookKey) -> Self {
         self.key = Some(key);
@@ -181,14 +313,17 @@ impl ReceiverBuilder {
         let key = self
             .key
             .ok_or_else(|| Error::new(ErrorKind::Usage, "a receiver needs a key"))?;
-        Ok(Receiver {
-            inner: Arc::new(Inner {
-                store: DirStore::create(&self.dir)?,
-                key,
-                max_body_bytes: self.max_body_bytes,
-                limits: self.limits.max_body_bytes(self.max_body_bytes),
-            }),
-        })
+        let settings = Settings {
+            key,
+            max_body_bytes: self.max_body_bytes,
+            limits: self.limits.max_body_bytes(self.max_body_bytes),
+        };
+        let inner: Arc<dyn Deliveries> = match self.destination {
+            Destination::Folder(dir) => Arc::new(Inner::new(DirStore::create(dir)?, settings)),
+            #[cfg(feature = "object-store")]
+            Destination::Sink(make) => make(settings),
+        };
+        Ok(Receiver { inner })
     }
 }
 
@@ -248,12 +383,9 @@ async fn handle(State(receiver): State<Receiver>, request: Request) -> Response 
             .into_response();
     }
     let (parts, body) = request.into_parts();
-    answer(
-        &receiver.inner,
-        &parts.headers,
-        Body::into_data_stream(body),
-    )
-    .await
+    receiver
+        .receive(&parts.headers, Body::into_data_stream(body))
+        .await
 }
 
 /// What a delivery came to, short of an error.
@@ -266,7 +398,7 @@ enum Received {
 async fn answer<St, S, E>(inner: &Inner<St>, headers: &HeaderMap, body: S) -> Response
 where
     St: DeliveryStore,
-    S: Stream<Item = std::result::Result<bytes::Bytes, E>> + Send,
+    S: Stream<Item = std::result::Result<Bytes, E>> + Send,
     E: Into<BoxError>,
 {
     let started = Instant::now();
@@ -327,7 +459,7 @@ async fn receive<St, S, E>(
 ) -> Result<Received>
 where
     St: DeliveryStore,
-    S: Stream<Item = std::result::Result<bytes::Bytes, E>> + Send,
+    S: Stream<Item = std::result::Result<Bytes, E>> + Send,
     E: Into<BoxError>,
 {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -366,7 +498,7 @@ where
 async fn read<St, S, E>(inner: &Inner<St>, delivery: &mut Delivery<S>) -> Result<Received>
 where
     St: DeliveryStore,
-    S: Stream<Item = std::result::Result<bytes::Bytes, E>>,
+    S: Stream<Item = std::result::Result<Bytes, E>>,
     E: Into<BoxError>,
 {
     let (id, json) = match delivery.next_item().await? {
@@ -390,16 +522,42 @@ where
         }
         Claim::New(staging) => staging,
     };
-    staging.stage(RESULT_JSON).await?;
-    staging.write(&json).await?;
+    match write_files(&mut staging, json, delivery).await {
+        // `Ok`: the export is complete and the signature matched.
+        Ok(()) => {
+            staging.commit().await?;
+            Ok(Received::Stored(id))
+        }
+        Err(e) => {
+            staging.discard().await;
+            Err(e)
+        }
+    }
+}
+
+/// Stages the result and then every file of `delivery`, reading it to its verified end.
+async fn write_files<T, S, E>(
+    staging: &mut T,
+    json: Bytes,
+    delivery: &mut Delivery<S>,
+) -> Result<()>
+where
+    T: Staging,
+    S: Stream<Item = std::result::Result<Bytes, E>>,
+    E: Into<BoxError>,
+{
+    staging.stage(RESULT_JSON, Some("application/json")).await?;
+    staging.write(json).await?;
     let mut number = 1;
     while let Some(item) = delivery.next_item().await? {
         number += 1;
         match item {
             ExportItem::File(mut file) => {
-                staging.stage(&file_name(file.info(), number)).await?;
+                staging
+                    .stage(&file_name(file.info(), number), file.info().content_type())
+                    .await?;
                 while let Some(chunk) = file.chunk().await? {
-                    staging.write(&chunk).await?;
+                    staging.write(chunk).await?;
                 }
             }
             ExportItem::Result { .. } => {
@@ -407,9 +565,7 @@ where
             }
         }
     }
-    // `None`: the export is complete and the signature matched.
-    staging.commit().await?;
-    Ok(Received::Stored(id))
+    Ok(())
 }
 
 /// A verification id that can name a folder: not empty, at most 128 bytes, no control

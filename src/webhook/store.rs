@@ -3,12 +3,15 @@
 //! Receiving needs three things of a store, and only these: claim a verification id (or learn
 //! that it is stored already, or being stored), stage the delivery's files out of sight while
 //! the body streams, and then commit them all or discard them all. [`DeliveryStore`] and
-//! [`Staging`] are that seam; [`DirStore`] is the folder behind it (the `split` layout). An
-//! object-storage store plugs in at the same place.
+//! [`Staging`] are that seam; [`DirStore`] is the folder behind it (the `split` layout), and,
+//! with the `object-store` feature, `SinkStore` puts any [`store::Sink`](crate::store::Sink)
+//! (an object store, or a folder with manifests) behind it.
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::io::Write;
+
+use bytes::Bytes;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -37,28 +40,60 @@ pub(crate) trait DeliveryStore: Send + Sync + 'static {
 /// The files of one delivery being staged. Dropping it without [`commit`](Self::commit)
 /// discards them all and releases the claim.
 pub(crate) trait Staging: Send {
-    /// Starts the next file, to be named `name` (one safe path component); the file staged
-    /// before it is complete.
-    fn stage(&mut self, name: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Starts the next file, to be named `name` (one safe path component), with the content
+    /// type its part declared; the file staged before it is complete (its closing delimiter
+    /// was read).
+    fn stage(
+        &mut self,
+        name: &str,
+        content_type: Option<&str>,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// Appends to the file being staged.
-    fn write(&mut self, chunk: &[u8]) -> impl Future<Output = Result<()>> + Send;
+    fn write(&mut self, chunk: Bytes) -> impl Future<Output = Result<()>> + Send;
 
-    /// Makes every staged file visible, the result last: once it is, the delivery counts as
-    /// stored.
+    /// Makes every staged file visible, the completeness mark last: once it is, the delivery
+    /// counts as stored.
     fn commit(self) -> impl Future<Output = Result<()>> + Send;
+
+    /// Leaves nothing of the delivery behind, and is done with it when it returns (dropping
+    /// the staging discards too, but may finish later).
+    fn discard(self) -> impl Future<Output = ()> + Send;
+}
+
+/// The ids claimed by deliveries in progress, in memory: of two deliveries of one id at once,
+/// one stores and the other is told [`Claim::Busy`].
+#[derive(Clone, Default)]
+pub(crate) struct Claims(Arc<Mutex<HashSet<String>>>);
+
+impl std::fmt::Debug for Claims {
+    // How many, not which: ids stay out of `Debug` output, as out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self.0.lock().unwrap_or_else(PoisonError::into_inner).len();
+        f.debug_struct("Claims").field("held", &held).finish()
+    }
+}
+
+impl Claims {
+    /// Claims `id`, or `None` when another delivery holds it.
+    pub(crate) fn claim(&self, id: &str) -> Option<ClaimGuard> {
+        let mut claimed = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        claimed.insert(id.to_owned()).then(|| ClaimGuard {
+            id: id.to_owned(),
+            claimed: self.clone(),
+        })
+    }
 }
 
 /// Deliveries stored in a folder, `ROOT/<id>/`, in the layout `split` writes.
 ///
 /// Files are written unnamed ([`NewFile`]) while the body streams and named only by
 /// [`Staging::commit`], `result.json` last, so a folder with a `result.json` holds a complete
-/// copy. Ids claimed by deliveries in progress are kept in memory: two deliveries of one id at
-/// once, one stores and the other is [`Claim::Busy`].
+/// copy. Ids claimed by deliveries in progress are kept in memory ([`Claims`]).
 #[derive(Debug, Clone)]
 pub(crate) struct DirStore {
     root: PathBuf,
-    claimed: Arc<Mutex<HashSet<String>>>,
+    claims: Claims,
 }
 
 impl DirStore {
@@ -70,12 +105,8 @@ impl DirStore {
         remove_empty_folders(root);
         Ok(DirStore {
             root: root.to_owned(),
-            claimed: Arc::default(),
+            claims: Claims::default(),
         })
-    }
-
-    pub(crate) fn root(&self) -> &Path {
-        &self.root
     }
 }
 
@@ -95,14 +126,15 @@ fn remove_empty_folders(root: &Path) {
 
 /// An id claimed in memory, released when dropped.
 #[derive(Debug)]
-struct ClaimGuard {
+pub(crate) struct ClaimGuard {
     id: String,
-    claimed: Arc<Mutex<HashSet<String>>>,
+    claimed: Claims,
 }
 
 impl Drop for ClaimGuard {
     fn drop(&mut self) {
         self.claimed
+            .0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&self.id);
@@ -113,15 +145,8 @@ impl DeliveryStore for DirStore {
     type Staging = DirStaging;
 
     async fn claim(&self, id: &str) -> Result<Claim<DirStaging>> {
-        {
-            let mut claimed = self.claimed.lock().unwrap_or_else(PoisonError::into_inner);
-            if !claimed.insert(id.to_owned()) {
-                return Ok(Claim::Busy);
-            }
-        }
-        let guard = ClaimGuard {
-            id: id.to_owned(),
-            claimed: Arc::clone(&self.claimed),
+        let Some(guard) = self.claims.claim(id) else {
+            return Ok(Claim::Busy);
         };
         let folder = self.root.join(id);
         let io = |doing: &'static str| {
@@ -190,17 +215,17 @@ impl DirStaging {
 }
 
 impl Staging for DirStaging {
-    async fn stage(&mut self, name: &str) -> Result<()> {
+    async fn stage(&mut self, name: &str, _content_type: Option<&str>) -> Result<()> {
         self.end_current();
         self.current = Some(self.dir.create_file(name)?);
         Ok(())
     }
 
-    async fn write(&mut self, chunk: &[u8]) -> Result<()> {
+    async fn write(&mut self, chunk: Bytes) -> Result<()> {
         let Some(file) = self.current.as_mut() else {
             return Err(Error::new(ErrorKind::Usage, "bytes written before a file"));
         };
-        file.write_all(chunk).map_err(|e| {
+        file.write_all(&chunk).map_err(|e| {
             Error::with_source(
                 ErrorKind::Io,
                 format!("writing {:?} in the delivery's folder", file.name()),
@@ -228,6 +253,11 @@ impl Staging for DirStaging {
         committed?;
         self.committed = true;
         Ok(())
+    }
+
+    async fn discard(self) {
+        // Dropping does it all, at once: unnamed files vanish with their handles.
+        drop(self);
     }
 }
 

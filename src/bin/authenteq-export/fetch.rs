@@ -3,18 +3,18 @@
 //! store, one JSON line per id. Credentials come from the environment.
 
 use std::io::{self, BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use authenteq_export::client::{Client, Endpoint};
 use authenteq_export::save::OutputDir;
-use authenteq_export::store::{
-    Batch, FolderSink, ObjectSink, Outcome, S3Uploads, Sink, Status, Summary,
-};
+use authenteq_export::store::{Batch, Outcome, Sink, Status, Summary};
 
-use crate::output::{result_value, saved_parts, Context, Done, Failure, Summary as Printed};
+use crate::destination::{Destination, Opened};
+use crate::output::{
+    result_value, saved_parts, with_causes, Context, Done, Failure, Summary as Printed,
+};
 
 /// The environment variables that hold the API keys (never flags: flags show in `ps`).
 pub const CLIENT_ID_VAR: &str = "AUTHENTEQ_CLIENT_ID";
@@ -131,35 +131,6 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-/// Where `--out` points.
-enum Out {
-    Folder(PathBuf),
-    S3 { bucket: String, prefix: String },
-}
-
-fn parse_out(out: &str) -> Result<Out, Failure> {
-    if let Some(path) = out.strip_prefix("file://") {
-        if !path.starts_with('/') {
-            return Err("--out file:// takes an absolute path: file:///PATH".into());
-        }
-        return Ok(Out::Folder(PathBuf::from(path)));
-    }
-    if let Some(rest) = out.strip_prefix("s3://") {
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty() {
-            return Err("--out s3:// needs a bucket: s3://BUCKET/PREFIX".into());
-        }
-        return Ok(Out::S3 {
-            bucket: bucket.to_owned(),
-            prefix: prefix.trim_matches('/').to_owned(),
-        });
-    }
-    if out.contains("://") {
-        return Err("--out is a folder, file:///PATH or s3://BUCKET/PREFIX".into());
-    }
-    Ok(Out::Folder(PathBuf::from(out)))
-}
-
 /// The ids of `--ids`, one a line, blank lines skipped; a line that cannot be read ends the
 /// list with an error line on standard error.
 fn read_ids(path: &Path) -> Result<Box<dyn Iterator<Item = String> + Send>, Failure> {
@@ -214,7 +185,7 @@ fn bulk_inner(bulk: &Bulk<'_>) -> Result<Summary, Failure> {
     let abort_older_than = Duration::try_from_secs_f64(bulk.abort_older_than)
         .map_err(|_| "--abort-older-than takes a number of seconds, 0 or more")?;
     let client = client(&bulk.client)?;
-    let out = parse_out(bulk.out)?;
+    let out = Destination::parse(bulk.out)?.open()?;
     let ids = read_ids(bulk.ids)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -224,54 +195,19 @@ fn bulk_inner(bulk: &Bulk<'_>) -> Result<Summary, Failure> {
     if let Some(rate) = bulk.rate {
         batch = batch.rate(rate);
     }
-    let summary = match out {
-        Out::Folder(path) => {
-            let sink = FolderSink::create(&path)?;
-            // Folder staging uses unnamed files, which vanish with a killed process.
-            runtime.block_on(drive(&batch, &client, bulk.endpoint, &sink, ids, Some(0)))
+    let summary = runtime.block_on(async {
+        let aborted = out.abort_stale(abort_older_than).await;
+        match &out {
+            Opened::Folder(sink) => drive(&batch, &client, bulk.endpoint, sink, ids, aborted).await,
+            Opened::Objects { sink, .. } => {
+                drive(&batch, &client, bulk.endpoint, sink, ids, aborted).await
+            }
         }
-        Out::S3 { bucket, prefix } => {
-            // AWS_ENDPOINT, AWS_ALLOW_HTTP, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-            // AWS_DEFAULT_REGION... as object_store reads them.
-            let builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
-            let s3 = builder
-                .clone()
-                .build()
-                .map_err(|e| Context::new("cannot set up the S3 store".to_owned(), e))?;
-            let sink = ObjectSink::new(Arc::new(s3), &prefix);
-            runtime.block_on(async {
-                let aborted = abort_stale(&builder, &prefix, abort_older_than).await;
-                drive(&batch, &client, bulk.endpoint, &sink, ids, aborted).await
-            })
-        }
-    };
+    });
     if let Some(stopped) = &summary.stopped {
         eprintln!("error: stopped: {}", with_causes(stopped));
     }
     Ok(summary)
-}
-
-/// Aborts what a killed run left under `prefix`; the count, or `None` (after a warning: the
-/// bucket's lifecycle rule is the backstop) when the store would not list or abort.
-async fn abort_stale(
-    builder: &object_store::aws::AmazonS3Builder,
-    prefix: &str,
-    older_than: Duration,
-) -> Option<usize> {
-    let swept = match S3Uploads::new(builder) {
-        Ok(uploads) => uploads.abort_stale(prefix, older_than).await,
-        Err(e) => Err(e),
-    };
-    match swept {
-        Ok(aborted) => Some(aborted.count()),
-        Err(e) => {
-            eprintln!(
-                "warning: unfinished uploads left by earlier runs were not aborted: {}",
-                with_causes(&e)
-            );
-            None
-        }
-    }
 }
 
 async fn drive<K: Sink + Clone + 'static>(
@@ -323,21 +259,6 @@ fn outcome_json(outcome: &Outcome) -> serde_json::Value {
         line["attempts"] = outcome.attempts().into();
     }
     line
-}
-
-/// An error and its causes, `: `-separated, on one line.
-fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        let shown = e.to_string();
-        if !text.contains(&shown) {
-            text.push_str(": ");
-            text.push_str(&shown);
-        }
-        cause = e.source();
-    }
-    text
 }
 
 /// The multi-line display on a terminal: ids done (with their rate), bytes stored (with

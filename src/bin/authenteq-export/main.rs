@@ -8,7 +8,8 @@
 //!     [--retries N] [--connect-timeout SECS] [--idle-timeout SECS]
 //! authenteq-export fetch --ids FILE|- --format json|multipart|pdf --out DIR_OR_URL
 //!     [--concurrency N] [--rate PER_SEC] [--abort-older-than SECS] [--retries N] ...
-//! authenteq-export webhook serve --addr ADDR --out DIR --client-id ID [--scheme S] [--max-body-bytes N]
+//! authenteq-export webhook serve --addr ADDR --out DIR_OR_URL --client-id ID [--scheme S]
+//!     [--max-body-bytes N] [--abort-older-than SECS]
 //! authenteq-export webhook send --to URL --dir DIR/ID --client-id ID [--scheme S]
 //!     [--retry-every SECS --retry-for SECS] [--form-data] [--stats]
 //! authenteq-export webhook detect --body FILE --signature HEX
@@ -18,9 +19,11 @@
 //! endpoints returns it (multipart, JSON or PDF; the format is detected).
 //!
 //! Each subcommand is a module; what they share (the input with its progress bar, the summary
-//! printed at the end, error reporting) is in `input` and `output`. Saving files is the
-//! library's `save` module.
+//! printed at the end, error reporting) is in `input` and `output`; `--out` of `fetch --ids`
+//! and `webhook serve` is read in `destination`. Saving files is the library's `save` module;
+//! storing into a folder or an object store, its `store` module.
 
+mod destination;
 mod fetch;
 mod input;
 mod inspect;

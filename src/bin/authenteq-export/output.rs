@@ -160,3 +160,18 @@ pub fn result_value(
 ) -> Result<serde_json::Value, Failure> {
     Ok(serde_json::to_value(result)?)
 }
+
+/// An error and its causes, `: `-separated, on one line.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let shown = e.to_string();
+        if !text.contains(&shown) {
+            text.push_str(": ");
+            text.push_str(&shown);
+        }
+        cause = e.source();
+    }
+    text
+}

@@ -13,6 +13,7 @@ use authenteq_export::webhook::{
 };
 use clap::Subcommand;
 
+use crate::destination::{Destination, Opened};
 use crate::output::{self, Context, Failure};
 
 /// The environment variable that holds the client secret (never a flag: flags show in `ps`).
@@ -20,10 +21,14 @@ const CLIENT_SECRET_VAR: &str = "AUTHENTEQ_CLIENT_SECRET";
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Receive deliveries: a POST on any path, verified as it streams, stored under
-    /// DIR/<verification id>/ (the `split` layout) once its signature matched.
+    /// Receive deliveries: a POST on any path, verified as it streams, stored once its
+    /// signature matched the way `fetch --ids` stores downloads: under --out, a folder,
+    /// file:///PATH or s3://BUCKET/PREFIX (configured from the AWS_* variables), as
+    /// <verification id>/<file> (the `split` layout) plus <verification id>/manifest.json,
+    /// written last (each file's size, content type and SHA-256).
     ///
-    /// Answers 200 for a stored delivery and for a repeat of a stored id (stored once), 401
+    /// Answers 200 for a stored delivery and for a repeat of a stored id (stored once, whether
+    /// by this receiver or by a `fetch` into the same place), 401
     /// for a client id or signature that does not match, 400 for a malformed or cut body, 413
     /// over the cap, 409 while another delivery of the same id is being received. Nothing is
     /// stored for a refused delivery. The secret comes from AUTHENTEQ_CLIENT_SECRET. Prints
@@ -34,9 +39,10 @@ pub enum Command {
         /// The address to listen on; port 0 takes a free one.
         #[arg(long, default_value = "127.0.0.1:8081")]
         addr: SocketAddr,
-        /// The folder of deliveries (created if missing).
-        #[arg(long)]
-        out: PathBuf,
+        /// Where deliveries go: a folder (created if missing), file:///PATH or
+        /// s3://BUCKET/PREFIX.
+        #[arg(long, value_name = "DIR_OR_URL")]
+        out: String,
         /// The client id deliveries must carry in X-CLIENT-ID.
         #[arg(long)]
         client_id: String,
@@ -46,6 +52,10 @@ pub enum Command {
         /// The largest body accepted, in bytes (by Content-Length, or as it streams).
         #[arg(long, default_value_t = authenteq_export::webhook::DEFAULT_MAX_BODY_BYTES)]
         max_body_bytes: u64,
+        /// Into s3://: at start, abort the unfinished uploads under the prefix that were
+        /// initiated more than this many seconds ago (left by a killed receiver).
+        #[arg(long, value_name = "SECS", default_value_t = 3600.0)]
+        abort_older_than: f64,
     },
     /// Deliver a stored verification (DIR/ID in the `split` layout) as the vendor would:
     /// signed, streamed from disk, retried on any answer but 200.
@@ -114,7 +124,18 @@ pub fn run(command: Command) -> ExitCode {
             client_id,
             scheme,
             max_body_bytes,
-        } => serve(addr, out, client_id, scheme, max_body_bytes),
+            abort_older_than,
+        } => (|| {
+            let abort_older_than = seconds("--abort-older-than", abort_older_than)?;
+            let settings = ServeSettings {
+                addr,
+                client_id,
+                scheme,
+                max_body_bytes,
+                abort_older_than,
+            };
+            serve(&out, settings)
+        })(),
         Command::Send {
             to,
             dir,
@@ -150,14 +171,18 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Context::new("cannot start the runtime".to_owned(), e))?)
 }
 
-fn serve(
+/// What `webhook serve` was asked for, but `--out`.
+struct ServeSettings {
     addr: SocketAddr,
-    out: PathBuf,
     client_id: String,
     scheme: Scheme,
     max_body_bytes: u64,
-) -> Result<(), Failure> {
-    let key = WebhookKey::new(client_id, secret()?).scheme(scheme);
+    abort_older_than: Duration,
+}
+
+fn serve(out: &str, settings: ServeSettings) -> Result<(), Failure> {
+    let key = WebhookKey::new(settings.client_id, secret()?).scheme(settings.scheme);
+    let out = Destination::parse(out)?.open()?;
     tracing_subscriber::fmt()
         .with_writer(io::stderr)
         .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
@@ -167,11 +192,18 @@ fn serve(
         )
         .init();
     runtime()?.block_on(async move {
-        let receiver = Receiver::builder(out)
+        if let Some(aborted @ 1..) = out.abort_stale(settings.abort_older_than).await {
+            eprintln!("aborted {aborted} unfinished uploads left by an earlier receiver");
+        }
+        let builder = match out {
+            Opened::Folder(sink) => Receiver::builder_with_sink(sink),
+            Opened::Objects { sink, .. } => Receiver::builder_with_sink(sink),
+        };
+        let receiver = builder
             .key(key)
-            .max_body_bytes(max_body_bytes)
+            .max_body_bytes(settings.max_body_bytes)
             .build()?
-            .bind(addr)
+            .bind(settings.addr)
             .await?;
         {
             let mut stdout = io::stdout().lock();
