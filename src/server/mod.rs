@@ -26,6 +26,10 @@
 //! Every body has a `Content-Length`, computed from the stored sizes, so a client can tell a
 //! cut body from a whole one.
 //!
+//! It speaks HTTP/1.1 and, to a client that starts with HTTP/2's preface (prior knowledge,
+//! [`ClientBuilder::http2_prior_knowledge`](crate::client::ClientBuilder::http2_prior_knowledge)),
+//! HTTP/2, up to 1,024 requests open at once on one connection.
+//!
 //! # Errors it answers, and their causes
 //!
 //! Checked in this order; the bodies are those of the API (see `corpus/errors`), with
