@@ -299,9 +299,19 @@ fn killed_halfway_then_run_again_stores_each_id_once() {
         "killed too late: {first_requests} requests"
     );
 
-    // Whatever was reported stored is complete; some more may be.
+    // Whatever was reported stored is complete; some more may be. Requests the killed process
+    // had already sent may still be finishing inside moto: the listing is taken once two in a
+    // row agree.
     let store = moto.store("resume");
-    let objects = api.runtime.block_on(stored(&store, "p"));
+    let mut objects = api.runtime.block_on(stored(&store, "p"));
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let again = api.runtime.block_on(stored(&store, "p"));
+        if again == objects {
+            break;
+        }
+        objects = again;
+    }
     let complete: BTreeSet<&String> = ids
         .iter()
         .filter(|id| objects.contains_key(&format!("p/{id}/manifest.json")))
@@ -891,15 +901,7 @@ fn webhook_serve_into_s3_then_fetch_skips_what_it_stored() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(serve.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_owned();
+    let url = support::listening_url(&mut serve);
     // The stale upload was aborted before the receiver listened.
     assert_eq!(moto.unfinished_uploads("hooks-cli"), 0);
     let sent = cli()

@@ -574,7 +574,6 @@ async fn garble_changes_exactly_one_byte() {
 #[cfg(feature = "cli")]
 mod cli {
     use super::*;
-    use std::io::{BufRead, BufReader};
     use std::process::{Child, Command, Stdio};
 
     struct Served {
@@ -605,15 +604,7 @@ mod cli {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_owned();
+        let url = support::listening_url(&mut child);
         assert!(url.starts_with("http://127.0.0.1:"), "{url}");
         Served { child, url }
     }

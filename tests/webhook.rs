@@ -7,6 +7,8 @@
 #[allow(dead_code)]
 mod example;
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -775,7 +777,6 @@ impl Drop for Served {
 }
 
 fn serve(out: &Path, scheme: Scheme) -> Served {
-    use std::io::BufRead;
     let mut child = cli()
         .args([
             "webhook",
@@ -793,15 +794,7 @@ fn serve(out: &Path, scheme: Scheme) -> Served {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_owned();
+    let url = support::listening_url(&mut child);
     Served { child, url }
 }
 

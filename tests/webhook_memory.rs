@@ -6,7 +6,8 @@
 //!   body).
 //! - `webhook send` delivers a 64 MiB verification streamed from disk in under 40 MiB.
 
-use std::io::BufRead;
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -76,15 +77,7 @@ fn serve(out: &Path) -> Served {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
+    let url = support::listening_url(&mut child);
     Served { child, url }
 }
 

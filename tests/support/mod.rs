@@ -166,3 +166,17 @@ pub fn free_bytes(dir: &std::path::Path) -> Option<u64> {
         .parse()
         .ok()
 }
+
+/// The URL a server child process announces on the first line of its standard output,
+/// `listening on URL`, as `serve` and `webhook serve` do (its standard output piped).
+pub fn listening_url(child: &mut std::process::Child) -> String {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("a piped standard output"))
+        .read_line(&mut line)
+        .expect("the server's first line");
+    line.trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the server said {line:?}"))
+        .to_owned()
+}
