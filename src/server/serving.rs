@@ -26,7 +26,7 @@ pub(crate) async fn listen(addr: SocketAddr) -> Result<(TcpListener, SocketAddr)
 
 /// The most requests one HTTP/2 connection may have open at once: above the usual 200, so a
 /// test can open hundreds of downloads over one connection.
-pub(crate) const MAX_CONCURRENT_STREAMS: u32 = 1024;
+const MAX_CONCURRENT_STREAMS: u32 = 1024;
 
 /// The most response bytes queued per HTTP/2 stream beyond what the client's window takes.
 const MAX_SEND_BUFFER: usize = 64 << 10;

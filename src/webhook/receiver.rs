@@ -77,9 +77,7 @@ pub struct Receiver {
 
 struct Inner<St> {
     store: St,
-    key: WebhookKey,
-    max_body_bytes: u64,
-    limits: ExportLimits,
+    settings: Settings,
 }
 
 impl fmt::Debug for Receiver {
@@ -115,8 +113,8 @@ impl<St: DeliveryStore + fmt::Debug> Deliveries for Inner<St> {
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receiver")
             .field("store", &self.store)
-            .field("key", &self.key)
-            .field("max_body_bytes", &self.max_body_bytes)
+            .field("key", &self.settings.key)
+            .field("max_body_bytes", &self.settings.max_body_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -152,17 +150,6 @@ struct Settings {
     key: WebhookKey,
     max_body_bytes: u64,
     limits: ExportLimits,
-}
-
-impl<St> Inner<St> {
-    fn new(store: St, settings: Settings) -> Self {
-        Inner {
-            store,
-            key: settings.key,
-            max_body_bytes: settings.max_body_bytes,
-            limits: settings.limits,
-        }
-    }
 }
 
 /// Settings of a [`Receiver`], with documented defaults.
@@ -226,7 +213,10 @@ impl Receiver {
         K: crate::store::Sink + fmt::Debug + 'static,
     {
         ReceiverBuilder::new(Destination::Sink(Box::new(move |settings| {
-            Arc::new(Inner::new(super::sink::SinkStore::new(sink), settings))
+            Arc::new(Inner {
+                store: super::sink::SinkStore::new(sink),
+                settings,
+            })
         })))
     }
 
@@ -319,7 +309,10 @@ impl ReceiverBuilder {
             limits: self.limits.max_body_bytes(self.max_body_bytes),
         };
         let inner: Arc<dyn Deliveries> = match self.destination {
-            Destination::Folder(dir) => Arc::new(Inner::new(DirStore::create(dir)?, settings)),
+            Destination::Folder(dir) => Arc::new(Inner {
+                store: DirStore::create(dir)?,
+                settings,
+            }),
             #[cfg(feature = "object-store")]
             Destination::Sink(make) => make(settings),
         };
@@ -467,15 +460,16 @@ where
         if length
             .trim()
             .parse::<u64>()
-            .is_ok_and(|n| n > inner.max_body_bytes)
+            .is_ok_and(|n| n > inner.settings.max_body_bytes)
         {
             return Err(Error::limit_exceeded(
                 crate::error::Limit::BodyBytes,
-                inner.max_body_bytes,
+                inner.settings.max_body_bytes,
             ));
         }
     }
     let verifier = inner
+        .settings
         .key
         .verifier(header(CLIENT_ID_HEADER), header(SIGNATURE_HEADER))?;
     let content_type = header(header::CONTENT_TYPE.as_str());
@@ -489,7 +483,7 @@ where
             "a delivery is multipart/mixed or multipart/form-data",
         ));
     }
-    let mut delivery = Delivery::new(body, content_type, verifier, inner.limits)?;
+    let mut delivery = Delivery::new(body, content_type, verifier, inner.settings.limits)?;
     let result = read(inner, &mut delivery).await;
     *bytes = delivery.bytes_read();
     result
