@@ -27,6 +27,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use authenteq_export::export::{ExportEvent, ExportLimits};
+use authenteq_export::store::FolderSink;
 use authenteq_export::webhook::{Receiver, SignedDecoder, WebhookKey};
 use bytes::Bytes;
 use sha2::Digest;
@@ -195,7 +196,7 @@ fn main() {
                 .build()
                 .unwrap();
             runtime.block_on(async move {
-                let receiver = Receiver::builder(&store)
+                let receiver = Receiver::builder(FolderSink::create(&store).unwrap())
                     .key(key)
                     .max_body_bytes(BODY_BYTES as u64)
                     .build()

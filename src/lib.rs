@@ -125,17 +125,26 @@ mod driver;
 mod error;
 pub mod export;
 pub mod multipart;
+// Safe file names: the rule of a verification id, and what `save` names files.
+#[cfg_attr(not(feature = "save"), allow(dead_code))]
+mod names;
 mod payload;
 #[cfg(feature = "save")]
 pub mod save;
 #[cfg(feature = "server")]
 pub mod server;
-#[cfg(feature = "object-store")]
+#[cfg(any(feature = "server", feature = "webhook-receiver"))]
+mod serving;
+#[cfg(feature = "store")]
 pub mod store;
+#[cfg(any(feature = "server", all(feature = "webhook", feature = "client")))]
+mod stored;
 #[cfg(feature = "webhook")]
 pub mod webhook;
 
 pub use error::{Error, ErrorKind, Limit, PartRef, Result};
+#[cfg(any(feature = "server", feature = "webhook-receiver"))]
+pub use serving::Server;
 
 // The README's Rust code blocks, compiled as doc tests.
 #[cfg(all(
@@ -144,7 +153,7 @@ pub use error::{Error, ErrorKind, Limit, PartRef, Result};
     feature = "client",
     feature = "server",
     feature = "object-store",
-    feature = "webhook"
+    feature = "webhook-receiver"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

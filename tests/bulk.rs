@@ -45,6 +45,8 @@ impl Api {
         let counter = requests.clone();
         let router = Emulator::builder(dir)
             .credentials(CLIENT_ID, CLIENT_SECRET)
+            .build()
+            .unwrap()
             .router()
             .layer(axum::middleware::from_fn(
                 move |request: axum::extract::Request, next: axum::middleware::Next| {
@@ -542,7 +544,7 @@ fn on_s3_a_discard_aborts_its_uploads_and_racing_commits_leave_one_manifest() {
         sink: &ObjectSink,
         image: &bytes::Bytes,
     ) -> authenteq_export::store::ObjectStaging {
-        let mut staging = sink.stage("v").await.unwrap();
+        let mut staging = sink.stage(&support::vid("v")).await.unwrap();
         staging
             .start_file("faceImage.jpeg", Some("image/jpeg"))
             .await
@@ -587,7 +589,7 @@ fn on_s3_a_discard_aborts_its_uploads_and_racing_commits_leave_one_manifest() {
             keys,
             ["s/v/faceImage.jpeg", "s/v/manifest.json", "s/v/result.json"]
         );
-        let manifest = sink.manifest("v").await.unwrap().unwrap();
+        let manifest = sink.manifest(&support::vid("v")).await.unwrap().unwrap();
         for file in manifest.files() {
             let (sha, size) = &objects[&format!("s/v/{}", file.name())];
             assert_eq!((file.sha256(), file.size()), (sha.as_str(), *size));
@@ -767,14 +769,17 @@ fn verified_deliveries_go_into_s3_like_downloads_and_refused_ones_leave_no_uploa
     let key = WebhookKey::new(CLIENT_ID, CLIENT_SECRET);
     let ids = ["hook-big".to_owned(), "hook-small".to_owned()];
     runtime.block_on(async {
-        let receiver = Receiver::builder_with_sink(sink.clone())
+        let receiver = Receiver::builder(sink.clone())
             .key(key.clone())
             .build()
             .unwrap()
             .spawn()
             .await
             .unwrap();
-        let sender = Sender::new(key.clone()).unwrap().retry(RetrySchedule::NONE);
+        let sender = Sender::builder(key.clone())
+            .retry(RetrySchedule::NONE)
+            .build()
+            .unwrap();
         for dir in [&big, &small] {
             let sent = sender.send_dir(&receiver.url(), dir).await.unwrap();
             assert_eq!(sent.attempts, 1);
@@ -784,9 +789,10 @@ fn verified_deliveries_go_into_s3_like_downloads_and_refused_ones_leave_no_uploa
         // A repeat: 200, nothing written again.
         sender.send_dir(&receiver.url(), &big).await.unwrap();
         // Signed with another secret: 401, and the parts it sent are aborted before the answer.
-        let forger = Sender::new(WebhookKey::new(CLIENT_ID, "not-the-secret"))
-            .unwrap()
-            .retry(RetrySchedule::NONE);
+        let forger = Sender::builder(WebhookKey::new(CLIENT_ID, "not-the-secret"))
+            .retry(RetrySchedule::NONE)
+            .build()
+            .unwrap();
         let refused = forger.send_dir(&receiver.url(), &forged).await.unwrap_err();
         assert!(refused.to_string().contains("401"), "{refused}");
         assert_eq!(moto.unfinished_uploads("hooks"), 0);
@@ -813,7 +819,11 @@ fn verified_deliveries_go_into_s3_like_downloads_and_refused_ones_leave_no_uploa
         );
         // Each id's manifest lists its files, with the content types the parts declared.
         for (id, dir) in [("hook-big", &big), ("hook-small", &small)] {
-            let manifest = sink.manifest(id).await.unwrap().expect("a manifest");
+            let manifest = sink
+                .manifest(&support::vid(id))
+                .await
+                .unwrap()
+                .expect("a manifest");
             let image = manifest.file("livenessFaceImage.jpeg").unwrap();
             assert_eq!(image.content_type(), Some("image/jpeg"));
             let len = std::fs::metadata(dir.join("livenessFaceImage.jpeg"))

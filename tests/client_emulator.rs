@@ -175,7 +175,12 @@ const ENDPOINTS: [Endpoint; 3] = [Endpoint::Multipart, Endpoint::Json, Endpoint:
 fn every_format_of_every_verification_is_saved_byte_for_byte() {
     rt().block_on(async {
         let dir = store();
-        let emulator = emulator_of(dir.path()).spawn().await.unwrap();
+        let emulator = emulator_of(dir.path())
+            .build()
+            .unwrap()
+            .spawn()
+            .await
+            .unwrap();
         let client = client_of(&emulator.url()).build().unwrap();
         let stored = stored();
         for id in [CORPUS_ID, NOISE_ID, BARE_ID, PDF_ID] {
@@ -290,15 +295,30 @@ fn assert_api_error(err: &Error, code: &str, status: u16, message: &str, what: &
 fn every_error_code_comes_from_its_cause_and_is_mapped_without_a_retry() {
     rt().block_on(async {
         let dir = store();
-        let active = emulator_of(dir.path()).spawn().await.unwrap();
-        let deactivated = emulator_of(dir.path())
-            .deactivated(true)
+        let active = emulator_of(dir.path())
+            .build()
+            .unwrap()
             .spawn()
             .await
             .unwrap();
-        let keys_missing = behind(emulator_of(dir.path()).router(), no_authorization).await;
-        let keys_bad = behind(emulator_of(dir.path()).router(), bad_authorization).await;
-        let no_id = behind(emulator_of(dir.path()).router(), no_query).await;
+        let deactivated = emulator_of(dir.path())
+            .deactivated(true)
+            .build()
+            .unwrap()
+            .spawn()
+            .await
+            .unwrap();
+        let keys_missing = behind(
+            emulator_of(dir.path()).build().unwrap().router(),
+            no_authorization,
+        )
+        .await;
+        let keys_bad = behind(
+            emulator_of(dir.path()).build().unwrap().router(),
+            bad_authorization,
+        )
+        .await;
+        let no_id = behind(emulator_of(dir.path()).build().unwrap().router(), no_query).await;
 
         let wrong_secret = Client::builder()
             .credentials(CLIENT, "another-secret")
@@ -409,7 +429,12 @@ fn every_error_code_comes_from_its_cause_and_is_mapped_without_a_retry() {
             b"%PDF-1.4\n%%EOF\n",
         )
         .unwrap();
-        let only_pdf = emulator_of(dir2.path()).spawn().await.unwrap();
+        let only_pdf = emulator_of(dir2.path())
+            .build()
+            .unwrap()
+            .spawn()
+            .await
+            .unwrap();
         let client2 = client_of(&only_pdf.url()).build().unwrap();
         for endpoint in [Endpoint::Multipart, Endpoint::Json] {
             let err = client2.export(endpoint, "pdf-only").await.unwrap_err();
@@ -512,7 +537,13 @@ fn busy_answers_are_retried_after_their_retry_after() {
     for (fault, status, code) in busy {
         let ((), log) = logged(|| {
             rt().block_on(async {
-                let emulator = emulator_of(dir.path()).fault(fault).spawn().await.unwrap();
+                let emulator = emulator_of(dir.path())
+                    .fault(fault)
+                    .build()
+                    .unwrap()
+                    .spawn()
+                    .await
+                    .unwrap();
                 let client = client_of(&emulator.url()).build().unwrap();
                 let out = tempfile::tempdir().unwrap();
                 let fetched = save(&client, Endpoint::Multipart, CORPUS_ID, out.path())
@@ -526,7 +557,12 @@ fn busy_answers_are_retried_after_their_retry_after() {
                 );
 
                 // More busy answers than retries: the last one's error, nothing written.
-                let emulator = emulator_with(dir.path(), fault, 10).spawn().await.unwrap();
+                let emulator = emulator_with(dir.path(), fault, 10)
+                    .build()
+                    .unwrap()
+                    .spawn()
+                    .await
+                    .unwrap();
                 let client = client_of(&emulator.url()).retries(2).build().unwrap();
                 let out = tempfile::tempdir().unwrap();
                 let err = save(&client, Endpoint::Json, CORPUS_ID, out.path())
@@ -589,7 +625,13 @@ fn cut_and_stalled_bodies_are_retried_whole_and_leave_only_whole_files() {
             ] {
                 let what = format!("{endpoint}, {fault}");
                 // Every answer faulty: the retries are spent, the last failure is named.
-                let emulator = emulator_of(dir.path()).fault(fault).spawn().await.unwrap();
+                let emulator = emulator_of(dir.path())
+                    .fault(fault)
+                    .build()
+                    .unwrap()
+                    .spawn()
+                    .await
+                    .unwrap();
                 let client = client_of(&emulator.url()).retries(2).build().unwrap();
                 let out = tempfile::tempdir().unwrap();
                 let err = save(&client, endpoint, id, out.path()).await.unwrap_err();
@@ -630,6 +672,8 @@ fn cut_and_stalled_bodies_are_retried_whole_and_leave_only_whole_files() {
                 let emulator = emulator_of(dir.path())
                     .fault(fault)
                     .faulty_answers(1)
+                    .build()
+                    .unwrap()
                     .spawn()
                     .await
                     .unwrap();
@@ -664,6 +708,8 @@ fn a_dripped_body_completes_with_gaps_under_the_idle_timeout() {
             .fault(Fault::Drip {
                 bytes_per_second: 100_000,
             })
+            .build()
+            .unwrap()
             .spawn()
             .await
             .unwrap();
@@ -721,13 +767,21 @@ fn fetch_restarts_a_cut_export_and_reports_earlier_files_as_already_there() {
         let want = expected(&stored[id], endpoint);
         let fault = Fault::CloseAfter { bytes: at };
         let always = rt
-            .block_on(emulator_of(dir.path()).fault(fault).spawn())
+            .block_on(
+                emulator_of(dir.path())
+                    .fault(fault)
+                    .build()
+                    .unwrap()
+                    .spawn(),
+            )
             .unwrap();
         let once = rt
             .block_on(
                 emulator_of(dir.path())
                     .fault(fault)
                     .faulty_answers(1)
+                    .build()
+                    .unwrap()
                     .spawn(),
             )
             .unwrap();
@@ -890,7 +944,7 @@ fn a_garbled_byte_is_an_error_or_a_visible_difference() {
             file("livenessFaceImage", "livenessFaceImage.jpeg", "image/jpeg", &face),
             file("addressProofDocument", "addressProofDocument.pdf", "application/pdf", &proof),
         ];
-        let whole = emulator_of(dir.path()).spawn().await.unwrap();
+        let whole = emulator_of(dir.path()).build().unwrap().spawn().await.unwrap();
         let client = client_of(&whole.url()).retries(0).build().unwrap();
         for endpoint in ENDPOINTS {
             let mut stored = match endpoint {
@@ -938,7 +992,7 @@ fn a_garbled_byte_is_an_error_or_a_visible_difference() {
                 // The same address every time: one client (and its TLS set-up) for all.
                 let emulator = emulator_of(dir.path())
                     .fault(Fault::Garble { offset })
-                    .bind(addr)
+                    .build().unwrap().bind(addr)
                     .await
                     .unwrap();
                 let outcome = match read_export(&garbled, endpoint, id).await {

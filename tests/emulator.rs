@@ -15,7 +15,8 @@ use authenteq_export::export::{
     OutgoingFile,
 };
 use authenteq_export::multipart::Boundary;
-use authenteq_export::server::{Emulator, Fault, RunningEmulator};
+use authenteq_export::server::{Emulator, Fault};
+use authenteq_export::Server;
 use futures::StreamExt;
 use support::export::corpus;
 use support::generate::FILE_PARTS;
@@ -49,15 +50,15 @@ fn store() -> tempfile::TempDir {
     dir
 }
 
-async fn spawn(dir: &Path, faults: &[Fault]) -> RunningEmulator {
+async fn spawn(dir: &Path, faults: &[Fault]) -> Server<Emulator> {
     let mut builder = Emulator::builder(dir).credentials(CLIENT, SECRET);
     for fault in faults {
         builder = builder.fault(*fault);
     }
-    builder.spawn().await.unwrap()
+    builder.build().unwrap().spawn().await.unwrap()
 }
 
-fn endpoint(emulator: &RunningEmulator, format: &str, id: &str) -> String {
+fn endpoint(emulator: &Server<Emulator>, format: &str, id: &str) -> String {
     format!(
         "{}/export/verification-result-as-{format}?verificationId={id}",
         emulator.url()
@@ -280,6 +281,8 @@ async fn every_error_code_from_its_cause() {
     let deactivated = Emulator::builder(dir.path())
         .credentials(CLIENT, SECRET)
         .deactivated(true)
+        .build()
+        .unwrap()
         .spawn()
         .await
         .unwrap();

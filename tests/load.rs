@@ -108,6 +108,8 @@ fn five_hundred_concurrent_downloads_of_20_mib_in_bounded_memory() {
     runtime.block_on(async {
         let emulator = Emulator::builder(store.path())
             .credentials("load-id", "load-secret")
+            .build()
+            .unwrap()
             .spawn()
             .await
             .unwrap();

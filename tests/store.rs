@@ -94,7 +94,7 @@ fn nothing_is_listed_before_commit_and_a_discard_leaves_nothing() {
         let mut image = vec![0u8; 100_000];
         Noise::new(1).fill(&mut image);
 
-        let mut staging = sink.stage("v1").await.unwrap();
+        let mut staging = sink.stage(&support::vid("v1")).await.unwrap();
         staging
             .start_file("faceImage.jpeg", Some("image/jpeg"))
             .await
@@ -115,9 +115,9 @@ fn nothing_is_listed_before_commit_and_a_discard_leaves_nothing() {
         assert!(contents(&*memory).await.is_empty(), "visible before commit");
         staging.discard().await;
         assert!(contents(&*memory).await.is_empty(), "visible after discard");
-        assert_eq!(sink.manifest("v1").await.unwrap(), None);
+        assert_eq!(sink.manifest(&support::vid("v1")).await.unwrap(), None);
 
-        let mut staging = sink.stage("v1").await.unwrap();
+        let mut staging = sink.stage(&support::vid("v1")).await.unwrap();
         staging
             .start_file("faceImage.jpeg", Some("image/jpeg"))
             .await
@@ -162,10 +162,13 @@ fn nothing_is_listed_before_commit_and_a_discard_leaves_nothing() {
                 .map(|v| v.as_ref()),
             Some("image/jpeg")
         );
-        assert_eq!(sink.manifest("v1").await.unwrap(), Some(manifest));
+        assert_eq!(
+            sink.manifest(&support::vid("v1")).await.unwrap(),
+            Some(manifest)
+        );
 
         // Misuse and hostile names are errors, not panics.
-        let mut staging = sink.stage("v2").await.unwrap();
+        let mut staging = sink.stage(&support::vid("v2")).await.unwrap();
         assert_eq!(
             staging
                 .write(Bytes::from_static(b"x"))
@@ -181,7 +184,7 @@ fn nothing_is_listed_before_commit_and_a_discard_leaves_nothing() {
         staging.start_file("a.bin", None).await.unwrap();
         assert_eq!(staging.commit().await.unwrap_err().kind(), ErrorKind::Usage);
         assert_eq!(
-            sink.stage("..").await.unwrap_err().kind(),
+            sink.stage(&support::vid("..")).await.unwrap_err().kind(),
             ErrorKind::InvalidId
         );
         assert!(contents(&*memory)
@@ -197,14 +200,21 @@ fn a_verification_is_fetched_into_memory_then_skipped() {
     rt.block_on(async {
         let data = tempfile::tempdir().unwrap();
         let image = verification(data.path(), "v-1", 70_000);
-        let api = Emulator::builder(data.path()).spawn().await.unwrap();
+        let api = Emulator::builder(data.path())
+            .build()
+            .unwrap()
+            .spawn()
+            .await
+            .unwrap();
         let client = client(&api.url(), "client-secret");
         let memory = Arc::new(InMemory::new());
         let sink = ObjectSink::new(memory.clone(), "")
             .part_size(32 << 10)
             .hold_bytes(1 << 10);
         for endpoint in [Endpoint::Multipart, Endpoint::Json] {
-            let stored = fetch_into(&client, endpoint, "v-1", &sink).await.unwrap();
+            let stored = fetch_into(&client, endpoint, &support::vid("v-1"), &sink)
+                .await
+                .unwrap();
             let first = endpoint == Endpoint::Multipart;
             assert_eq!(stored.skipped(), !first, "{endpoint}");
             assert_eq!(stored.attempts(), u32::from(first));
@@ -218,7 +228,7 @@ fn a_verification_is_fetched_into_memory_then_skipped() {
         assert_eq!(manifest["files"][0]["contentType"], "application/json");
         assert_eq!(manifest["files"][1]["sha256"], sha256_hex(&image));
 
-        let err = fetch_into(&client, Endpoint::Multipart, "absent", &sink)
+        let err = fetch_into(&client, Endpoint::Multipart, &support::vid("absent"), &sink)
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Api);
@@ -232,12 +242,17 @@ fn the_folder_sink_keeps_the_same_contract() {
     runtime().block_on(async {
         let data = tempfile::tempdir().unwrap();
         let image = verification(data.path(), "v-2", 30_000);
-        let api = Emulator::builder(data.path()).spawn().await.unwrap();
+        let api = Emulator::builder(data.path())
+            .build()
+            .unwrap()
+            .spawn()
+            .await
+            .unwrap();
         let client = client(&api.url(), "client-secret");
         let out = tempfile::tempdir().unwrap();
         let sink = FolderSink::create(out.path()).unwrap();
 
-        let mut staging = sink.stage("v-3").await.unwrap();
+        let mut staging = sink.stage(&support::vid("v-3")).await.unwrap();
         staging.start_file("a.bin", None).await.unwrap();
         staging.write(Bytes::from_static(b"abc")).await.unwrap();
         staging.end_file().await.unwrap();
@@ -247,7 +262,7 @@ fn the_folder_sink_keeps_the_same_contract() {
             0
         );
 
-        let stored = fetch_into(&client, Endpoint::Multipart, "v-2", &sink)
+        let stored = fetch_into(&client, Endpoint::Multipart, &support::vid("v-2"), &sink)
             .await
             .unwrap();
         assert!(!stored.skipped());
@@ -255,13 +270,13 @@ fn the_folder_sink_keeps_the_same_contract() {
             std::fs::read(out.path().join("v-2/faceImage.jpeg")).unwrap(),
             image
         );
-        let manifest = sink.manifest("v-2").await.unwrap().unwrap();
+        let manifest = sink.manifest(&support::vid("v-2")).await.unwrap().unwrap();
         assert_eq!(&manifest, stored.manifest());
         assert_eq!(
             manifest.file("faceImage.jpeg").unwrap().sha256(),
             sha256_hex(&image)
         );
-        let again = fetch_into(&client, Endpoint::Multipart, "v-2", &sink)
+        let again = fetch_into(&client, Endpoint::Multipart, &support::vid("v-2"), &sink)
             .await
             .unwrap();
         assert!(again.skipped());
@@ -274,7 +289,12 @@ fn two_writers_racing_on_one_id_end_with_one_manifest() {
     runtime().block_on(async {
         let data = tempfile::tempdir().unwrap();
         let image = verification(data.path(), "race", 200_000);
-        let api = Emulator::builder(data.path()).spawn().await.unwrap();
+        let api = Emulator::builder(data.path())
+            .build()
+            .unwrap()
+            .spawn()
+            .await
+            .unwrap();
         let client = client(&api.url(), "client-secret");
         let memory = Arc::new(InMemory::new());
         let sink = ObjectSink::new(memory.clone(), "r")
@@ -288,9 +308,16 @@ fn two_writers_racing_on_one_id_end_with_one_manifest() {
                     let (client, sink, folder_sink) =
                         (client.clone(), sink.clone(), folder_sink.clone());
                     tokio::spawn(async move {
-                        let a = fetch_into(&client, Endpoint::Multipart, "race", &sink).await;
-                        let b =
-                            fetch_into(&client, Endpoint::Multipart, "race", &folder_sink).await;
+                        let a =
+                            fetch_into(&client, Endpoint::Multipart, &support::vid("race"), &sink)
+                                .await;
+                        let b = fetch_into(
+                            &client,
+                            Endpoint::Multipart,
+                            &support::vid("race"),
+                            &folder_sink,
+                        )
+                        .await;
                         (a.unwrap(), b.unwrap())
                     })
                 })
@@ -455,7 +482,12 @@ fn failed_uploads_are_retried_and_what_cannot_be_stored_is_reported_with_nothing
             verification(data.path(), &id, 50_000 + i);
             ids.push(id);
         }
-        let api = Emulator::builder(data.path()).spawn().await.unwrap();
+        let api = Emulator::builder(data.path())
+            .build()
+            .unwrap()
+            .spawn()
+            .await
+            .unwrap();
         let client = client(&api.url(), "client-secret");
 
         // Two refused puts: each costs its verification a restart, within the retries.
@@ -527,7 +559,12 @@ fn api_errors_fail_one_id_and_refused_credentials_stop_the_batch() {
         for i in 0..4 {
             verification(data.path(), &format!("c-{i}"), 1000);
         }
-        let api = Emulator::builder(data.path()).spawn().await.unwrap();
+        let api = Emulator::builder(data.path())
+            .build()
+            .unwrap()
+            .spawn()
+            .await
+            .unwrap();
         let memory = Arc::new(InMemory::new());
         let sink = ObjectSink::new(memory.clone(), "");
         let ids: Vec<String> = ["c-0", "missing", "c-1", "../up", "c-2", "c-3"]
@@ -587,7 +624,7 @@ fn api_errors_fail_one_id_and_refused_credentials_stop_the_batch() {
 fn debug_output_shows_no_id() {
     runtime().block_on(async {
         let sink = ObjectSink::new(Arc::new(InMemory::new()), "p");
-        let mut staging = sink.stage("personal-id-123").await.unwrap();
+        let mut staging = sink.stage(&support::vid("personal-id-123")).await.unwrap();
         staging.start_file("result.json", None).await.unwrap();
         staging.write(Bytes::from_static(b"{}")).await.unwrap();
         staging.end_file().await.unwrap();
@@ -636,7 +673,7 @@ fn the_webhook_receiver_stores_verified_deliveries_into_a_sink() {
     runtime().block_on(async {
         let memory = Arc::new(InMemory::new());
         let sink = ObjectSink::new(memory.clone(), "hooks");
-        let receiver = Receiver::builder_with_sink(sink.clone())
+        let receiver = Receiver::builder(sink.clone())
             .key(key.clone())
             .build()
             .unwrap();
@@ -647,7 +684,7 @@ fn the_webhook_receiver_stores_verified_deliveries_into_a_sink() {
         assert_eq!(answer.status(), StatusCode::OK);
         let stored = contents(&*memory).await;
         let manifest = sink
-            .manifest("8c3f6a2e-5b1d-4e7a-9f20-6d4b2c1a7e95")
+            .manifest(&support::vid("8c3f6a2e-5b1d-4e7a-9f20-6d4b2c1a7e95"))
             .await
             .unwrap()
             .expect("a manifest");
@@ -674,7 +711,7 @@ fn the_webhook_receiver_stores_verified_deliveries_into_a_sink() {
 
         // Into an empty sink: a forged signature and a cut body leave nothing.
         let empty = Arc::new(InMemory::new());
-        let receiver = Receiver::builder_with_sink(ObjectSink::new(empty.clone(), "hooks"))
+        let receiver = Receiver::builder(ObjectSink::new(empty.clone(), "hooks"))
             .key(key.clone())
             .build()
             .unwrap();

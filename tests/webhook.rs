@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use authenteq_export::export::{ExportEvent, ExportLimits};
 use authenteq_export::multipart::Boundary;
+use authenteq_export::store::FolderSink;
 use authenteq_export::webhook::{
     detect, Receiver, RetrySchedule, Scheme, Secret, Sender, SignedDecoder, WebhookKey,
 };
@@ -155,16 +156,17 @@ fn sender_delivers_to_receiver_and_the_copy_is_byte_identical() {
     runtime().block_on(async {
         for scheme in Scheme::ALL {
             let dir = out.path().join(scheme.name());
-            let receiver = Receiver::builder(&dir)
+            let receiver = Receiver::builder(FolderSink::create(&dir).unwrap())
                 .key(key().scheme(scheme))
                 .build()
                 .unwrap()
                 .spawn()
                 .await
                 .unwrap();
-            let sender = Sender::new(key().scheme(scheme))
-                .unwrap()
-                .retry(RetrySchedule::NONE);
+            let sender = Sender::builder(key().scheme(scheme))
+                .retry(RetrySchedule::NONE)
+                .build()
+                .unwrap();
             let sent = sender.send_dir(&receiver.url(), &stored).await.unwrap();
             assert_eq!(sent.attempts, 1);
             // Sent again: a repeat, answered 200, nothing stored again.
@@ -280,10 +282,13 @@ fn sender_against_the_documented_receiver_retries_until_200() {
     let stored = stored_sample(source.path());
     runtime().block_on(async {
         let (addr, attempts, mut bodies) = documented_receiver(2).await;
-        let sender = Sender::new(key()).unwrap().retry(RetrySchedule {
-            every: Duration::from_millis(50),
-            for_: Duration::from_secs(30),
-        });
+        let sender = Sender::builder(key())
+            .retry(RetrySchedule {
+                every: Duration::from_millis(50),
+                for_: Duration::from_secs(30),
+            })
+            .build()
+            .unwrap();
         let sent = sender
             .send_dir(&format!("http://{addr}/"), &stored)
             .await
@@ -306,12 +311,13 @@ fn sender_against_the_documented_receiver_retries_until_200() {
 
         // Another secret: refused every time, until the schedule runs out.
         let (addr, attempts, _bodies) = documented_receiver(0).await;
-        let wrong = Sender::new(WebhookKey::new(CLIENT_ID, "another secret"))
-            .unwrap()
+        let wrong = Sender::builder(WebhookKey::new(CLIENT_ID, "another secret"))
             .retry(RetrySchedule {
                 every: Duration::from_millis(30),
                 for_: Duration::from_millis(100),
-            });
+            })
+            .build()
+            .unwrap();
         let err = wrong
             .send_dir(&format!("http://{addr}/"), &stored)
             .await
@@ -337,7 +343,7 @@ fn receiver_against_the_documented_sender() {
         .collect(); // upper case
     let out = tempfile::tempdir().unwrap();
     runtime().block_on(async {
-        let receiver = Receiver::builder(out.path())
+        let receiver = Receiver::builder(FolderSink::create(out.path()).unwrap())
             .key(key())
             .build()
             .unwrap()
@@ -377,7 +383,7 @@ fn refused_deliveries_leave_nothing() {
         + 100;
     altered[at] ^= 1;
     runtime().block_on(async {
-        let receiver = Receiver::builder(out.path())
+        let receiver = Receiver::builder(FolderSink::create(out.path()).unwrap())
             .key(key())
             .max_body_bytes(body.len() as u64 - 1)
             .build()
@@ -385,7 +391,7 @@ fn refused_deliveries_leave_nothing() {
             .spawn()
             .await
             .unwrap();
-        let roomy = Receiver::builder(out.path())
+        let roomy = Receiver::builder(FolderSink::create(out.path()).unwrap())
             .key(key())
             .build()
             .unwrap()
@@ -531,7 +537,7 @@ fn with_result(result_json: &str) -> (Vec<u8>, String) {
 fn results_without_a_usable_id_are_refused() {
     let out = tempfile::tempdir().unwrap();
     runtime().block_on(async {
-        let receiver = Receiver::builder(out.path())
+        let receiver = Receiver::builder(FolderSink::create(out.path()).unwrap())
             .key(key())
             .build()
             .unwrap()
@@ -585,7 +591,7 @@ fn two_deliveries_of_one_id_at_once_store_one_copy() {
     let signature = key().sign(&body);
     let out = tempfile::tempdir().unwrap();
     runtime().block_on(async {
-        let receiver = Receiver::builder(out.path())
+        let receiver = Receiver::builder(FolderSink::create(out.path()).unwrap())
             .key(key())
             .build()
             .unwrap()
@@ -928,10 +934,13 @@ fn the_readme_receiver_is_the_example_and_it_receives() {
     runtime().block_on(async {
         let dir = out.path().to_str().unwrap().to_owned();
         let server = tokio::spawn(async move { example::serve(addr, &dir).await });
-        let sender = Sender::new(key()).unwrap().retry(RetrySchedule {
-            every: Duration::from_millis(50),
-            for_: Duration::from_secs(10),
-        });
+        let sender = Sender::builder(key())
+            .retry(RetrySchedule {
+                every: Duration::from_millis(50),
+                for_: Duration::from_secs(10),
+            })
+            .build()
+            .unwrap();
         sender
             .send_dir(&format!("http://{addr}/authenteq"), &stored)
             .await

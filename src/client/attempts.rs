@@ -3,9 +3,10 @@
 
 use std::fmt;
 
-use super::{check_id, Budget, Client, Endpoint, Failure, ResponseBody};
+use super::{Budget, Client, Endpoint, Failure, ResponseBody};
 use crate::error::Result;
 use crate::export::Export;
+use crate::export::VerificationId;
 
 /// The attempts at one verification: the first export, then a new one each time the consumer
 /// fails in a way that may pass, within the one budget of
@@ -67,9 +68,9 @@ impl Client {
     /// # Errors
     ///
     /// [`ErrorKind::InvalidId`](crate::ErrorKind::InvalidId) when the id is not sent
-    /// ([`check_id`]).
+    /// ([`VerificationId`]).
     pub fn attempts(&self, endpoint: Endpoint, id: &str) -> Result<Attempts<'_>> {
-        check_id(id)?;
+        VerificationId::new(id)?;
         Ok(Attempts {
             client: self,
             endpoint,

@@ -68,7 +68,6 @@ mod save;
 mod transport;
 
 use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -81,15 +80,13 @@ pub use body::ResponseBody;
 pub use save::Fetched;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::export::{Export, ExportDecoder, ExportEvent, ExportLimits};
+pub use crate::export::Endpoint;
+use crate::export::{Export, ExportDecoder, ExportEvent, ExportLimits, VerificationId};
 use body::ProgressFn;
 use transport::{backoff, request_error, retry_after, Timeouts};
 
 /// The Authenteq API: `https://api.app.authenteq.com`.
 pub const DEFAULT_BASE_URL: &str = "https://api.app.authenteq.com";
-
-/// The longest verification id sent, in bytes.
-pub const MAX_ID_BYTES: usize = 128;
 
 /// How many bytes of an error answer's body are read to tell what it says.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -102,126 +99,6 @@ pub const HTTP2_STREAM_WINDOW: u32 = 128 << 10;
 /// connection received and not yet read (HTTP/2's connection window), 64 MiB: 512 stream
 /// windows, so that downloads not being read do not stall the others.
 pub const HTTP2_CONNECTION_WINDOW: u32 = 64 << 20;
-
-/// One of the three export endpoints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Endpoint {
-    /// `/export/verification-result-as-multipart`: `multipart/*`.
-    Multipart,
-    /// `/export/verification-result-as-json`: `application/json`, files in base64.
-    Json,
-    /// `/export/verification-result-as-pdf`: `application/pdf`, the report as one PDF.
-    Pdf,
-}
-
-impl Endpoint {
-    /// The endpoint's path: `/export/verification-result-as-json`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use authenteq_export::client::Endpoint;
-    ///
-    /// assert_eq!(Endpoint::Pdf.path(), "/export/verification-result-as-pdf");
-    /// assert_eq!("multipart".parse::<Endpoint>()?, Endpoint::Multipart);
-    /// # Ok::<(), authenteq_export::Error>(())
-    /// ```
-    pub fn path(self) -> &'static str {
-        match self {
-            Endpoint::Multipart => "/export/verification-result-as-multipart",
-            Endpoint::Json => "/export/verification-result-as-json",
-            Endpoint::Pdf => "/export/verification-result-as-pdf",
-        }
-    }
-
-    /// `multipart`, `json` or `pdf`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Endpoint::Multipart => "multipart",
-            Endpoint::Json => "json",
-            Endpoint::Pdf => "pdf",
-        }
-    }
-
-    /// The content type the endpoint answers with: `multipart/*`, `application/json`,
-    /// `application/pdf`.
-    fn expected(self) -> &'static str {
-        match self {
-            Endpoint::Multipart => "multipart/*",
-            Endpoint::Json => "application/json",
-            Endpoint::Pdf => "application/pdf",
-        }
-    }
-
-    fn accepts(self, content_type: &str) -> bool {
-        let Ok(mime) = content_type.parse::<mime::Mime>() else {
-            return false;
-        };
-        match self {
-            Endpoint::Multipart => mime.type_() == mime::MULTIPART,
-            Endpoint::Json => {
-                mime.type_() == mime::APPLICATION
-                    && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
-            }
-            Endpoint::Pdf => mime.type_() == mime::APPLICATION && mime.subtype() == "pdf",
-        }
-    }
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Reads `multipart`, `json` or `pdf`.
-impl FromStr for Endpoint {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "multipart" => Ok(Endpoint::Multipart),
-            "json" => Ok(Endpoint::Json),
-            "pdf" => Ok(Endpoint::Pdf),
-            _ => Err(Error::new(
-                ErrorKind::Usage,
-                "the endpoint is one of multipart, json, pdf",
-            )),
-        }
-    }
-}
-
-/// Checks a verification id before it is sent: not empty, at most [`MAX_ID_BYTES`] bytes, no
-/// control characters. Anything else is sent as it is, percent-encoded in the query.
-///
-/// # Examples
-///
-/// ```
-/// use authenteq_export::client::check_id;
-/// use authenteq_export::ErrorKind;
-///
-/// assert!(check_id("8c3f6a2e-8d2f-4a4c-9f0a-0d6b1b0e6c11").is_ok());
-/// assert_eq!(check_id("").unwrap_err().kind(), ErrorKind::InvalidId);
-/// assert_eq!(check_id("a\nb").unwrap_err().kind(), ErrorKind::InvalidId);
-/// ```
-///
-/// # Errors
-///
-/// An [`ErrorKind::InvalidId`] error saying which rule the id breaks (the id itself is not in
-/// it).
-pub fn check_id(id: &str) -> Result<()> {
-    let why = if id.is_empty() {
-        "it is empty".to_owned()
-    } else if id.len() > MAX_ID_BYTES {
-        format!("it is {} bytes long, over {MAX_ID_BYTES}", id.len())
-    } else if let Some(at) = id.find(char::is_control) {
-        format!("it holds a control character at byte {at}")
-    } else {
-        return Ok(());
-    };
-    Err(Error::new(ErrorKind::InvalidId, why))
-}
 
 /// Builds a [`Client`] with settings other than the defaults.
 ///
@@ -581,7 +458,7 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// - [`ErrorKind::InvalidId`]: the id is not sent ([`check_id`]).
+    /// - [`ErrorKind::InvalidId`]: the id is not sent ([`VerificationId`]).
     /// - [`ErrorKind::Api`]: the API answered one of its errors; [`Error::api_error`] gives its
     ///   code and message, [`Error::status`] the HTTP status.
     /// - [`ErrorKind::UnknownFormat`]: an error status whose body is no API error (an HTML
@@ -656,7 +533,7 @@ impl Client {
     ///
     /// As [`multipart`](Self::multipart).
     pub async fn export(&self, endpoint: Endpoint, id: &str) -> Result<Export<ResponseBody>> {
-        check_id(id)?;
+        VerificationId::new(id)?;
         let mut budget = Budget::new(&self.inner.settings);
         self.open(endpoint, id, &mut budget, None).await
     }
@@ -923,38 +800,6 @@ mod tests {
         fn send<T: Send>() {}
         send::<Export<ResponseBody>>();
         send::<Client>();
-    }
-
-    #[test]
-    fn endpoints_accept_their_content_types() {
-        assert!(Endpoint::Multipart.accepts("multipart/mixed; boundary=x"));
-        assert!(Endpoint::Multipart.accepts("multipart/form-data; boundary=x"));
-        assert!(Endpoint::Json.accepts("application/json"));
-        assert!(Endpoint::Json.accepts("application/json; charset=utf-8"));
-        assert!(Endpoint::Pdf.accepts("application/pdf"));
-        assert!(!Endpoint::Json.accepts("text/html"));
-        assert!(!Endpoint::Pdf.accepts("application/json"));
-        assert!(!Endpoint::Multipart.accepts("application/json"));
-        assert!(!Endpoint::Json.accepts("not a type"));
-    }
-
-    #[test]
-    fn ids_are_checked() {
-        assert!(check_id("a").is_ok());
-        assert!(check_id(&"a".repeat(MAX_ID_BYTES)).is_ok());
-        assert!(check_id("ä ö/?&=#").is_ok());
-        for bad in ["", "a\0b", "tab\there", "\u{7f}", "a\u{85}"] {
-            assert_eq!(
-                check_id(bad).unwrap_err().kind(),
-                ErrorKind::InvalidId,
-                "{bad:?}"
-            );
-        }
-        let long = check_id(&"a".repeat(MAX_ID_BYTES + 1)).unwrap_err();
-        assert_eq!(
-            long.to_string(),
-            "invalid verification id: it is 129 bytes long, over 128"
-        );
     }
 
     #[test]

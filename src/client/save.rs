@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use super::{check_id, Budget, Client, Endpoint, Failure};
+use super::{Budget, Client, Endpoint, Failure};
 use crate::error::Result;
 use crate::export::ExportFormat;
+use crate::export::VerificationId;
 use crate::save::{save_export, OutputDir, SavedExport};
 
 /// What [`Client::save`] did: the [`SavedExport`] of the attempt that completed, its format and
@@ -107,7 +108,7 @@ impl Client {
         dir: &OutputDir,
         progress: impl Fn(u64, Option<u64>) + Send + Sync + 'static,
     ) -> Result<Fetched> {
-        check_id(id)?;
+        VerificationId::new(id)?;
         let progress: super::ProgressFn = Arc::new(progress);
         let mut budget = Budget::new(&self.inner.settings);
         loop {

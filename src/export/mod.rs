@@ -14,8 +14,10 @@ mod decoder;
 mod encode;
 #[cfg(feature = "tokio-io")]
 mod encode_stream;
+mod endpoint;
 mod files;
 mod format;
+mod id;
 mod json;
 mod limits;
 mod macros;
@@ -28,8 +30,10 @@ pub use decoder::{ExportDecoder, ExportEvent};
 pub use encode::{json_export, write_multipart_export, OutgoingFile};
 #[cfg(feature = "tokio-io")]
 pub use encode_stream::{base64_len, ExportBody, StreamedFile};
+pub use endpoint::Endpoint;
 pub use files::{content_type_for, extension_for, sniff_content_type, FileInfo, FileKind};
 pub use format::{ExportFormat, DETECT_BYTES};
+pub use id::VerificationId;
 pub use limits::ExportLimits;
 pub use model::{
     DocumentData, DocumentSlot, DocumentType, EmbeddedFile, EmbeddedFileForm, LicenseClassDetail,

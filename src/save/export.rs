@@ -6,10 +6,10 @@ use std::io::Write;
 use bytes::Bytes;
 use futures_core::Stream;
 
-use super::names::{file_name, RESULT_JSON};
 use super::{io_error, NewFile, OutputDir, Saved};
 use crate::error::Result;
 use crate::export::{Export, ExportItem, FileInfo, VerificationResult};
+use crate::names::{file_name, RESULT_JSON};
 
 /// What [`save_export`] (or [`blocking::save_export`](super::blocking::save_export)) saved: the
 /// typed result and, in the export's order, every file with the name it got.

@@ -80,7 +80,6 @@
 
 pub mod blocking;
 mod export;
-mod names;
 mod sys;
 
 use std::fmt;
@@ -92,10 +91,10 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind, Result};
 
-pub use export::{save_export, SavedExport, SavedFile};
-pub use names::{
+pub use crate::names::{
     file_name, is_safe_file_name, safe_file_name, MAX_NAME_BYTES, RESULT_JSON, RESULT_PDF,
 };
+pub use export::{save_export, SavedExport, SavedFile};
 
 /// The file mode of new files unless [`OutputDir::file_mode`] says otherwise: readable and
 /// writable by their owner only, since exports hold personal data.
@@ -182,6 +181,15 @@ impl OutputDir {
     /// The folder's path, as it was given.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Makes the folder's new names durable (`fsync` of the folder).
+    #[cfg(feature = "store")]
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.inner
+            .dir
+            .sync()
+            .map_err(|e| Error::with_source(ErrorKind::Io, "syncing the output folder", e))
     }
 
     /// Starts a file that will be saved as `name` (or, if that name holds other bytes by then,
@@ -313,16 +321,62 @@ impl NewFile {
     ///
     /// [`ErrorKind::Io`] when syncing, naming or comparing fails (the file is then removed),
     /// or when no free name is left among 10,000.
-    pub fn commit(mut self) -> Result<Saved> {
+    pub fn commit(self) -> Result<Saved> {
+        let dir = Arc::clone(&self.dir);
+        self.publish_in(&dir, true)
+    }
+
+    /// As [`commit`](Self::commit), but the file gets its name in `dir`, another folder of the
+    /// same file system (a file written out of sight in one folder, named in a folder made only
+    /// once the whole set of files is there).
+    ///
+    /// # Errors
+    ///
+    /// As [`commit`](Self::commit); a folder on another file system cannot take the file
+    /// ([`ErrorKind::Io`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use authenteq_export::save::OutputDir;
+    ///
+    /// let folder = tempfile::tempdir()?;
+    /// let staging = OutputDir::create(folder.path())?;
+    /// let mut file = staging.create_file("faceImage.jpeg")?;
+    /// file.write_all(b"\xff\xd8")?;
+    /// let target = OutputDir::create(folder.path().join("v1"))?;
+    /// file.commit_in(&target)?;
+    /// assert_eq!(std::fs::read(folder.path().join("v1/faceImage.jpeg"))?, b"\xff\xd8");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn commit_in(self, dir: &OutputDir) -> Result<Saved> {
+        self.publish_in(&dir.inner, true)
+    }
+
+    /// As [`commit_in`](Self::commit_in), without syncing `dir` afterwards: for a caller that
+    /// names several files and then syncs the folder once ([`OutputDir::sync`]) before any of
+    /// them counts.
+    #[cfg(feature = "store")]
+    pub(crate) fn commit_in_unsynced(self, dir: &OutputDir) -> Result<Saved> {
+        self.publish_in(&dir.inner, false)
+    }
+
+    fn publish_in(mut self, target: &Shared, sync_folder: bool) -> Result<Saved> {
         let Some(mut temp) = self.temp.take() else {
             return Err(Error::new(ErrorKind::Usage, "file committed twice"));
         };
-        let result = self.publish(&mut temp);
+        let result = self.publish(target, &mut temp, sync_folder);
         self.dir.dir.discard(temp);
         result
     }
 
-    fn publish(&mut self, temp: &mut sys::Temp) -> Result<Saved> {
+    fn publish(
+        &mut self,
+        target: &Shared,
+        temp: &mut sys::Temp,
+        sync_folder: bool,
+    ) -> Result<Saved> {
         let wanted = self.wanted.as_str();
         let sha256: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();
         let mut synced = false;
@@ -338,7 +392,7 @@ impl NewFile {
             };
             // Looking first saves the `fsync` of a file that is already there; the name can
             // still be taken between this look and `publish`, which never replaces it.
-            match self.existing(&candidate, &sha256)? {
+            match self.existing(target, &candidate, &sha256)? {
                 Existing::Same => return Ok(self.saved(candidate, sha256, Outcome::AlreadyThere)),
                 Existing::Other => continue,
                 Existing::Missing => {}
@@ -349,12 +403,13 @@ impl NewFile {
                     .map_err(|e| io_error("writing", wanted, e))?;
                 synced = true;
             }
-            let outcome = match self.dir.dir.publish(temp, &candidate) {
+            let outcome = match target.dir.publish(&self.dir.dir, temp, &candidate) {
                 Ok(sys::Published::Done) => {
-                    self.dir
-                        .dir
-                        .sync()
-                        .map_err(|e| io_error("syncing the folder after saving", &candidate, e))?;
+                    if sync_folder {
+                        target.dir.sync().map_err(|e| {
+                            io_error("syncing the folder after saving", &candidate, e)
+                        })?;
+                    }
                     if n == 1 {
                         Outcome::Created
                     } else {
@@ -364,7 +419,7 @@ impl NewFile {
                     }
                 }
                 // Taken since the look: by a whole file, which may be this one.
-                Ok(sys::Published::Taken) => match self.existing(&candidate, &sha256)? {
+                Ok(sys::Published::Taken) => match self.existing(target, &candidate, &sha256)? {
                     Existing::Same => Outcome::AlreadyThere,
                     Existing::Other | Existing::Missing => continue,
                 },
@@ -389,9 +444,9 @@ impl NewFile {
 
     /// What the folder holds under `name`, compared with this file (`self.size` bytes with
     /// this SHA-256).
-    fn existing(&self, name: &str, sha256: &[u8; 32]) -> Result<Existing> {
+    fn existing(&self, target: &Shared, name: &str, sha256: &[u8; 32]) -> Result<Existing> {
         let compare = || -> io::Result<Existing> {
-            let (mut file, size) = match self.dir.dir.open_existing(name)? {
+            let (mut file, size) = match target.dir.open_existing(name)? {
                 sys::Found::Missing => return Ok(Existing::Missing),
                 sys::Found::Other => return Ok(Existing::Other),
                 sys::Found::File(file, size) => (file, size),

@@ -130,15 +130,17 @@ mod linux {
             }
         }
 
-        /// Gives the (synced) file `name`, unless the name is taken.
+        /// Gives the (synced) file `name` in this folder, unless the name is taken; `from` is
+        /// the folder the file was created in (on the same file system).
         pub(in crate::save) fn publish(
             &self,
+            from: &Dir,
             temp: &mut Temp,
             name: &str,
         ) -> io::Result<Published> {
             let done = match &temp.name {
                 None => self.link_anonymous(&temp.file, name),
-                Some(hidden) => self.move_named(hidden, name),
+                Some(hidden) => self.move_named(from, hidden, name),
             };
             match done {
                 Ok(()) => {
@@ -169,11 +171,12 @@ mod linux {
             }
         }
 
-        /// `renameat2(RENAME_NOREPLACE)` of a hidden name, else `linkat` and `unlinkat`.
-        fn move_named(&self, hidden: &str, name: &str) -> io::Result<()> {
+        /// `renameat2(RENAME_NOREPLACE)` of a hidden name in `from`, else `linkat` and
+        /// `unlinkat`.
+        fn move_named(&self, from: &Dir, hidden: &str, name: &str) -> io::Result<()> {
             if self.noreplace.load(Ordering::Relaxed) {
                 match rustix::fs::renameat_with(
-                    &self.fd,
+                    &from.fd,
                     hidden,
                     &self.fd,
                     name,
@@ -185,9 +188,9 @@ mod linux {
                     other => return other.map_err(io::Error::from),
                 }
             }
-            rustix::fs::linkat(&self.fd, hidden, &self.fd, name, AtFlags::empty())?;
+            rustix::fs::linkat(&from.fd, hidden, &self.fd, name, AtFlags::empty())?;
             // The file has its name: a failure to drop the hidden one loses nothing.
-            let _ = rustix::fs::unlinkat(&self.fd, hidden, AtFlags::empty());
+            let _ = rustix::fs::unlinkat(&from.fd, hidden, AtFlags::empty());
             Ok(())
         }
 
@@ -305,9 +308,11 @@ mod portable {
         }
 
         /// A hard link never replaces a name, so nothing is overwritten; a file system without
-        /// hard links cannot save safely and gives an error.
+        /// hard links cannot save safely and gives an error. The hidden name is a whole path,
+        /// so the folder it was made in (`_from`) is not needed.
         pub(in crate::save) fn publish(
             &self,
+            _from: &Dir,
             temp: &mut Temp,
             name: &str,
         ) -> io::Result<Published> {
@@ -381,11 +386,11 @@ mod tests {
         assert!(names()[0].starts_with(".partial-"), "{:?}", names());
         std::fs::write(folder.path().join("taken"), b"other").unwrap();
         assert!(matches!(
-            dir.publish(&mut temp, "taken").unwrap(),
+            dir.publish(&dir, &mut temp, "taken").unwrap(),
             Published::Taken
         ));
         assert!(matches!(
-            dir.publish(&mut temp, "free").unwrap(),
+            dir.publish(&dir, &mut temp, "free").unwrap(),
             Published::Done
         ));
         dir.discard(temp);

@@ -81,12 +81,10 @@ mod auth;
 mod fault;
 mod pdf;
 mod reply;
-pub(crate) mod serving;
-mod store;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -113,31 +111,48 @@ pub use fault::Fault;
 pub use crate::webhook::{RetrySchedule, Sender as WebhookSender};
 
 use crate::error::{Error, Result};
-use crate::export::{ExportBody, StreamedFile};
+use crate::export::{Endpoint, ExportBody, VerificationId};
 use crate::multipart::Boundary;
+use crate::stored::StoredVerification;
+use crate::Server;
 use auth::Credentials;
 use fault::Faults;
 use reply::Failure;
 
-/// The paths of the three endpoints.
-pub const MULTIPART_PATH: &str = "/export/verification-result-as-multipart";
-/// The path of the JSON export endpoint.
-pub const JSON_PATH: &str = "/export/verification-result-as-json";
-/// The path of the PDF export endpoint.
-pub const PDF_PATH: &str = "/export/verification-result-as-pdf";
+/// The largest `result.json` served; a bigger one is answered as a server error.
+const MAX_RESULT_BYTES: u64 = 16 << 20;
 
 const LOG_TARGET: &str = "authenteq_export::server";
 
-/// The emulator of the API's export endpoints; start one with [`Emulator::builder`].
+/// The emulator of the API's export endpoints: made by [`Emulator::builder`], then served with
+/// [`spawn`](Self::spawn) or [`bind`](Self::bind), or mounted with [`router`](Self::router).
+///
+/// Cheap to clone: clones share their settings, faults and request count.
 ///
 /// # Examples
 ///
 /// ```
-/// let builder = authenteq_export::server::Emulator::builder("/srv/verifications");
-/// # let _ = builder;
+/// use authenteq_export::server::Emulator;
+///
+/// let folder = tempfile::tempdir()?;
+/// let emulator = Emulator::builder(folder.path()).build()?;
+/// assert_eq!(emulator.requests(), 0);
+/// # Ok::<(), authenteq_export::Error>(())
 /// ```
-#[derive(Debug)]
-pub struct Emulator;
+#[derive(Clone)]
+pub struct Emulator {
+    settings: Arc<Settings>,
+    requests: Arc<AtomicU64>,
+}
+
+impl fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emulator")
+            .field("dir", &self.settings.dir)
+            .field("requests", &self.requests())
+            .finish_non_exhaustive()
+    }
+}
 
 impl Emulator {
     /// A builder for an emulator serving the verifications stored under `dir`.
@@ -242,36 +257,92 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The emulator.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) when the folder of verifications is not an
+    /// existing folder: an emulator that answers 404 to everything helps nobody.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::server::Emulator;
+    ///
+    /// let missing = Emulator::builder("/no/such/folder").build().unwrap_err();
+    /// assert!(missing.to_string().contains("/no/such/folder"), "{missing}");
+    /// ```
+    pub fn build(self) -> Result<Emulator> {
+        match std::fs::metadata(&self.dir) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::new(
+                    crate::ErrorKind::Io,
+                    format!(
+                        "the emulator's folder {} is a file: give the folder that holds one \
+                         folder per verification id",
+                        self.dir.display()
+                    ),
+                ))
+            }
+            Err(e) => {
+                return Err(Error::with_source(
+                    crate::ErrorKind::Io,
+                    format!(
+                        "the emulator's folder {} cannot be read: give the folder that holds \
+                         one folder per verification id",
+                        self.dir.display()
+                    ),
+                    e,
+                ))
+            }
+        }
+        Ok(Emulator {
+            settings: Arc::new(Settings {
+                dir: self.dir,
+                credentials: self.credentials,
+                deactivated: self.deactivated,
+                faults: Faults::new(&self.faults, self.faulty_answers),
+            }),
+            requests: Arc::new(AtomicU64::new(0)),
+        })
+    }
+}
+
+impl Emulator {
     /// The emulator as an axum [`Router`], to mount in a server of your own. Its stalls
     /// ([`Fault::StallAfter`]) last until the router is dropped.
     ///
     /// # Examples
     ///
     /// ```
-    /// let app = axum::Router::new().merge(authenteq_export::server::Emulator::builder("dir").router());
+    /// # let folder = tempfile::tempdir()?;
+    /// let emulator = authenteq_export::server::Emulator::builder(folder.path()).build()?;
+    /// let app = axum::Router::new().merge(emulator.router());
     /// # let _ = app;
+    /// # Ok::<(), authenteq_export::Error>(())
     /// ```
-    pub fn router(self) -> Router {
-        let (stop, _) = watch::channel(false);
-        self.into_app(stop).1
+    pub fn router(&self) -> Router {
+        let (stop, stopped) = watch::channel(false);
+        self.app(stopped, Some(stop))
     }
 
-    fn into_app(self, stop: watch::Sender<bool>) -> (Arc<App>, Router) {
+    /// The router of one serving: stalls end when `stopped` turns true. `keep` is a sender to
+    /// keep alive as long as the router, for a router that is never stopped.
+    fn app(&self, stopped: watch::Receiver<bool>, keep: Option<watch::Sender<bool>>) -> Router {
         let app = Arc::new(App {
-            dir: self.dir,
-            credentials: self.credentials,
-            deactivated: self.deactivated,
-            faults: Faults::new(&self.faults, self.faulty_answers),
-            requests: AtomicU64::new(0),
-            stop,
+            settings: Arc::clone(&self.settings),
+            requests: Arc::clone(&self.requests),
+            stopped,
+            _keep: keep,
         });
-        let router = Router::new()
-            .route(MULTIPART_PATH, get(multipart_export))
-            .route(JSON_PATH, get(json_export))
-            .route(PDF_PATH, get(pdf_export))
+        let mut router = Router::new();
+        for endpoint in Endpoint::ALL {
+            router = router.route(endpoint.path(), get(export));
+        }
+        router
             .layer(middleware::from_fn_with_state(app.clone(), observe))
-            .with_state(app.clone());
-        (app, router)
+            .with_state(app)
     }
 
     /// Starts the emulator on `127.0.0.1` at a free port, in a task of the current tokio
@@ -288,11 +359,12 @@ impl EmulatorBuilder {
     /// # Examples
     ///
     /// See the [module documentation](self).
-    pub async fn spawn(self) -> Result<RunningEmulator> {
+    pub async fn spawn(&self) -> Result<Server<Emulator>> {
         self.bind(SocketAddr::from(([127, 0, 0, 1], 0))).await
     }
 
-    /// Starts the emulator on `addr`, in a task of the current tokio runtime.
+    /// Starts the emulator on `addr`, in a task of the current tokio runtime. Stopping the
+    /// [`Server`] ends its stalls and drips too.
     ///
     /// # Errors
     ///
@@ -308,127 +380,55 @@ impl EmulatorBuilder {
     /// use authenteq_export::server::Emulator;
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let emulator = Emulator::builder("dir").bind("127.0.0.1:0".parse()?).await?;
-    /// assert_eq!(emulator.addr().ip().to_string(), "127.0.0.1");
-    /// emulator.shutdown().await?;
+    /// # let folder = tempfile::tempdir()?;
+    /// let server = Emulator::builder(folder.path()).build()?.bind("127.0.0.1:0".parse()?).await?;
+    /// assert_eq!(server.addr().ip().to_string(), "127.0.0.1");
+    /// server.shutdown().await?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
-    pub async fn bind(self, addr: SocketAddr) -> Result<RunningEmulator> {
-        let (listener, addr) = serving::listen(addr).await?;
-        let (stop, stopped) = watch::channel(false);
-        let (app, router) = self.into_app(stop);
-        let task = serving::spawn(listener, router, stopped);
-        Ok(RunningEmulator {
-            addr,
-            app,
-            task: Some(task),
+    pub async fn bind(&self, addr: SocketAddr) -> Result<Server<Emulator>> {
+        Server::bind(addr, "emulator", self.clone(), |emulator, stopped| {
+            emulator.app(stopped, None)
         })
-    }
-}
-
-/// A running emulator: its address, and the way to stop it. Dropping it stops it too, without
-/// waiting.
-pub struct RunningEmulator {
-    addr: SocketAddr,
-    app: Arc<App>,
-    task: Option<serving::ServeTask>,
-}
-
-impl fmt::Debug for RunningEmulator {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RunningEmulator")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RunningEmulator {
-    /// The address it listens on.
-    ///
-    /// # Examples
-    ///
-    /// See [`EmulatorBuilder::bind`].
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
+        .await
     }
 
-    /// Its base URL, `http://127.0.0.1:PORT`, without a trailing slash.
-    ///
-    /// # Examples
-    ///
-    /// See the [module documentation](self).
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// How many requests it has received so far, on any path, whatever their answer.
+    /// How many requests it has received so far, on any path, whatever their answer, across
+    /// every serving of it (and its clones).
     ///
     /// # Examples
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let emulator = authenteq_export::server::Emulator::builder("dir").spawn().await?;
-    /// assert_eq!(emulator.requests(), 0);
-    /// emulator.shutdown().await?;
+    /// # let folder = tempfile::tempdir()?;
+    /// let server = authenteq_export::server::Emulator::builder(folder.path()).build()?.spawn().await?;
+    /// assert_eq!(server.requests(), 0); // a `Server<Emulator>` is also its emulator
+    /// server.shutdown().await?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
     pub fn requests(&self) -> u64 {
-        self.app.requests.load(Ordering::Relaxed)
-    }
-
-    /// Stops it: no new connection is accepted, bodies being sent are finished (stalled and
-    /// dripping ones are cut), and it returns once every connection is closed.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::Io`](crate::ErrorKind::Io) when the server had failed.
-    ///
-    /// # Examples
-    ///
-    /// See the [module documentation](self).
-    pub async fn shutdown(mut self) -> Result<()> {
-        self.app.stop.send_replace(true);
-        serving::join(self.task.take(), "emulator").await
-    }
-
-    /// Serves until the server fails: for a process that does nothing else.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::Io`](crate::ErrorKind::Io) when the server fails.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # async fn serve() -> authenteq_export::Result<()> {
-    /// let emulator = authenteq_export::server::Emulator::builder("dir").spawn().await?;
-    /// println!("listening on {}", emulator.url());
-    /// emulator.wait().await
-    /// # }
-    /// ```
-    pub async fn wait(mut self) -> Result<()> {
-        serving::join(self.task.take(), "emulator").await
+        self.requests.load(Ordering::Relaxed)
     }
 }
 
-impl Drop for RunningEmulator {
-    fn drop(&mut self) {
-        self.app.stop.send_replace(true);
-    }
-}
-
-/// What the handlers share.
-struct App {
+/// What every serving of one emulator shares.
+struct Settings {
     dir: PathBuf,
     credentials: Credentials,
     deactivated: bool,
     faults: Faults,
+}
+
+/// What the handlers of one router share.
+struct App {
+    settings: Arc<Settings>,
     /// Requests answered (or being answered), every endpoint and outcome.
-    requests: AtomicU64,
-    /// Set to `true` when the emulator shuts down; stalls and drips end then.
-    stop: watch::Sender<bool>,
+    requests: Arc<AtomicU64>,
+    /// Turns `true` when the server stops; stalls and drips end then.
+    stopped: watch::Receiver<bool>,
+    _keep: Option<watch::Sender<bool>>,
 }
 
 /// A request whose credentials are good, for an active account.
@@ -441,22 +441,27 @@ impl FromRequestParts<Arc<App>> for Authorized {
         parts: &mut Parts,
         app: &Arc<App>,
     ) -> std::result::Result<Self, Failure> {
-        app.credentials
+        app.settings
+            .credentials
             .check(parts.headers.get(header::AUTHORIZATION))?;
-        if app.deactivated {
+        if app.settings.deactivated {
             return Err(Failure::deactivated());
         }
         Ok(Authorized)
     }
 }
 
-/// The request's `verificationId`, checked.
-struct VerificationId(String);
+/// The request's endpoint and `verificationId`, checked.
+struct Requested(Endpoint, VerificationId);
 
-impl<S: Send + Sync> FromRequestParts<S> for VerificationId {
+impl<S: Send + Sync> FromRequestParts<S> for Requested {
     type Rejection = Failure;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> std::result::Result<Self, Failure> {
+        let endpoint = Endpoint::ALL
+            .into_iter()
+            .find(|e| e.path() == parts.uri.path())
+            .ok_or_else(Failure::not_found)?;
         let Query(params) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
             .map_err(|_| Failure::invalid_parameter())?;
         let mut ids = params
@@ -467,82 +472,61 @@ impl<S: Send + Sync> FromRequestParts<S> for VerificationId {
         if ids.next().is_some() {
             return Err(Failure::invalid_parameter());
         }
-        store::check_id(&id)?;
-        Ok(VerificationId(id))
+        let id = VerificationId::new(id).map_err(|_| Failure::invalid_parameter())?;
+        Ok(Requested(endpoint, id))
     }
 }
 
 type Answer = std::result::Result<Response, Failure>;
 
-async fn multipart_export(
+/// Every endpoint: the stored verification `id`, encoded as `endpoint` asks.
+async fn export(
     State(app): State<Arc<App>>,
     _: Authorized,
-    VerificationId(id): VerificationId,
+    Requested(endpoint, id): Requested,
 ) -> Answer {
-    let (result, files) = load(&app.dir, &id).await?;
-    let body = ExportBody::multipart(Boundary::random(), Bytes::from(result), files)
-        .map_err(encode_failure)?;
-    Ok(streamed(body))
-}
-
-async fn json_export(
-    State(app): State<Arc<App>>,
-    _: Authorized,
-    VerificationId(id): VerificationId,
-) -> Answer {
-    let (result, files) = load(&app.dir, &id).await?;
-    let body = ExportBody::json(&result, files).map_err(encode_failure)?;
-    Ok(streamed(body))
-}
-
-async fn pdf_export(
-    State(app): State<Arc<App>>,
-    _: Authorized,
-    VerificationId(id): VerificationId,
-) -> Answer {
-    let stored = store::open(&app.dir, &id).await?;
-    if let Some((path, len)) = stored.pdf {
-        let file = tokio::fs::File::open(&path)
-            .await
-            .map_err(store::internal)?;
-        let body = ExportBody::raw("application/pdf", len, file).map_err(encode_failure)?;
-        return Ok(streamed(body));
+    let stored = StoredVerification::open(&app.settings.dir.join(id.as_str()))
+        .await
+        .map_err(internal)?
+        .ok_or_else(Failure::not_found)?;
+    if endpoint == Endpoint::Pdf {
+        if let Some((path, len)) = &stored.pdf {
+            let file = tokio::fs::File::open(path).await.map_err(internal)?;
+            let body = ExportBody::raw("application/pdf", *len, file).map_err(encode_failure)?;
+            return Ok(streamed(body));
+        }
     }
-    let path = stored.result.ok_or_else(Failure::not_found)?;
-    let result = store::read_result(&path).await?;
-    let result: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&result)
-        .map_err(|_| {
-            tracing::warn!(target: LOG_TARGET, "a stored result.json is not a JSON object");
-            Failure::internal()
-        })?;
-    Ok((
-        [(header::CONTENT_TYPE, "application/pdf")],
-        pdf::summary_pdf(&result),
-    )
-        .into_response())
+    let result = stored
+        .read_result(MAX_RESULT_BYTES)
+        .await
+        .map_err(internal)?
+        .ok_or_else(Failure::not_found)?;
+    let body = match endpoint {
+        Endpoint::Pdf => {
+            let result: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_slice(&result).map_err(|_| {
+                    tracing::warn!(target: LOG_TARGET, "a stored result.json is not a JSON object");
+                    Failure::internal()
+                })?;
+            return Ok((
+                [(header::CONTENT_TYPE, "application/pdf")],
+                pdf::summary_pdf(&result),
+            )
+                .into_response());
+        }
+        Endpoint::Json => ExportBody::json(&result, stored.open_files().await.map_err(internal)?),
+        _ => ExportBody::multipart(
+            Boundary::random(),
+            Bytes::from(result),
+            stored.open_files().await.map_err(internal)?,
+        ),
+    };
+    Ok(streamed(body.map_err(encode_failure)?))
 }
 
-/// The stored result and files of a verification, opened for streaming.
-async fn load(
-    dir: &Path,
-    id: &str,
-) -> std::result::Result<(Vec<u8>, Vec<StreamedFile<tokio::fs::File>>), Failure> {
-    let stored = store::open(dir, id).await?;
-    let path = stored.result.as_ref().ok_or_else(Failure::not_found)?;
-    let result = store::read_result(path).await?;
-    let mut files = Vec::with_capacity(stored.files.len());
-    for file in stored.files {
-        files.push(StreamedFile {
-            reader: tokio::fs::File::open(&file.path)
-                .await
-                .map_err(store::internal)?,
-            kind: file.kind,
-            filename: file.filename,
-            content_type: file.content_type.into(),
-            len: file.len,
-        });
-    }
-    Ok((result, files))
+fn internal(e: std::io::Error) -> Failure {
+    tracing::warn!(target: LOG_TARGET, error = %e, "cannot read a stored verification");
+    Failure::internal()
 }
 
 fn encode_failure(e: Error) -> Failure {
@@ -568,7 +552,7 @@ fn streamed(body: ExportBody<tokio::fs::File>) -> Response {
 async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     app.requests.fetch_add(1, Ordering::Relaxed);
-    let response = match app.faults.busy() {
+    let response = match app.settings.faults.busy() {
         Some((status, retry_after)) => Failure::busy(status, retry_after).into_response(),
         None => next.run(request).await,
     };
@@ -580,8 +564,8 @@ async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> R
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
         }
     }
-    let body = if parts.status == StatusCode::OK && app.faults.faulty_body() {
-        app.faults.wrap(body, app.stop.subscribe())
+    let body = if parts.status == StatusCode::OK && app.settings.faults.faulty_body() {
+        app.settings.faults.wrap(body, app.stopped.clone())
     } else {
         body
     };

@@ -8,9 +8,10 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::job::download_into;
-use super::{check_id, Sink};
+use super::Sink;
 use crate::client::{Client, Endpoint};
 use crate::error::{Error, ErrorKind};
+use crate::export::VerificationId;
 
 /// What happened to one id of a [`Batch`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -250,7 +251,7 @@ async fn one<K: Sink>(
     limiter: Option<Arc<Mutex<Interval>>>,
 ) -> Outcome {
     let result = async {
-        check_id(&id)?;
+        let id = VerificationId::new(&id)?;
         if let Some(manifest) = sink.manifest(&id).await? {
             return Ok((Status::Skipped, manifest.files().len(), manifest.bytes(), 0));
         }

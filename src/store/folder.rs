@@ -1,38 +1,45 @@
 //! [`FolderSink`]: verifications in a local folder, through the `save` module.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bytes::Bytes;
 
 use super::manifest::{Manifest, ManifestFile, MANIFEST_JSON};
-use super::{check_id, ensure_no_file_open, Committed, Names, Sink, Staging};
+use super::{ensure_no_file_open, Committed, Names, Sink, Staging};
 use crate::error::{Error, ErrorKind, Result};
+use crate::export::VerificationId;
 use crate::save::{io_error, NewFile, Outcome, OutputDir};
 
 /// Verifications in a local folder: verification `id` as `DIR/id/<file name>` and
-/// `DIR/id/manifest.json`, with the same contract as [`ObjectSink`](super::ObjectSink).
+/// `DIR/id/manifest.json`, with the same contract as every [`Sink`].
 ///
-/// Each file is written as it comes into an [`OutputDir`] file with no name yet
-/// ([`NewFile`]; on Linux an `O_TMPFILE` inode) and named only at [`Staging::commit`], after
-/// it is synced; the manifest comes last. Nothing is ever overwritten: a name that holds other
-/// bytes (say a `result.json` of the other format, left by a killed run) makes the file
-/// `stem-2.ext`, and the manifest lists the name each file got. A staging holds one open file
-/// per ended file until it commits.
+/// Each file is written as it comes into a file of `DIR` with no name yet ([`NewFile`]; on
+/// Linux an `O_TMPFILE` inode, elsewhere a hidden `.partial-*` name), so a staging makes no
+/// folder and leaves nothing when discarded. [`Staging::commit`] makes `DIR/id/`, names every
+/// file there (each synced first), syncs the folder once, and writes the manifest last.
+/// Nothing is ever overwritten: a name that holds other bytes (say a `result.json` of the
+/// other format, left by a killed run) makes the file `stem-2.ext`, and the manifest lists the
+/// name each file got. A staging holds one open file per ended file until it commits.
+///
+/// Two stagings of one id (two deliveries at once, or a `fetch` and a webhook) each write
+/// their own files; at commit the first manifest is the record, and the other writer finds the
+/// same bytes under the same names ([`Committed::AlreadyComplete`]).
 ///
 /// # Examples
 ///
 /// ```
+/// use authenteq_export::export::VerificationId;
 /// use authenteq_export::store::{Committed, FolderSink, Sink, Staging};
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let folder = tempfile::tempdir()?;
 /// let sink = FolderSink::create(folder.path())?;
-/// let mut staging = sink.stage("v1").await?;
+/// let mut staging = sink.stage(&VerificationId::new("v1")?).await?;
 /// staging.start_file("faceImage.jpeg", Some("image/jpeg")).await?;
 /// staging.write(bytes::Bytes::from_static(b"\xff\xd8\xff\xd9")).await?;
 /// staging.end_file().await?;
-/// assert!(!folder.path().join("v1/faceImage.jpeg").exists());
+/// assert!(!folder.path().join("v1").exists());
 /// let committed = staging.commit().await?;
 /// assert!(matches!(committed, Committed::Stored(_)));
 /// assert!(folder.path().join("v1/manifest.json").is_file());
@@ -41,7 +48,7 @@ use crate::save::{io_error, NewFile, Outcome, OutputDir};
 /// ```
 #[derive(Debug, Clone)]
 pub struct FolderSink {
-    root: PathBuf,
+    root: OutputDir,
     mode: Option<u32>,
 }
 
@@ -50,34 +57,40 @@ impl FolderSink {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Io`] when it cannot be created.
+    /// [`ErrorKind::Io`] when it cannot be created, naming the folder.
     pub fn create(root: impl AsRef<Path>) -> Result<FolderSink> {
         let root = root.as_ref();
-        OutputDir::create(root)?;
+        let dir = OutputDir::create(root).map_err(|e| {
+            Error::with_source(
+                ErrorKind::Io,
+                format!("cannot use {} as the store's folder", root.display()),
+                e,
+            )
+        })?;
         Ok(FolderSink {
-            root: root.to_owned(),
+            root: dir,
             mode: None,
         })
     }
 
     /// The permission bits of new files, as [`OutputDir::file_mode`] (default `0o600`).
     pub fn file_mode(mut self, mode: u32) -> FolderSink {
+        self.root = self.root.file_mode(mode);
         self.mode = Some(mode);
         self
     }
 
     /// The folder.
     pub fn path(&self) -> &Path {
-        &self.root
+        self.root.path()
     }
 }
 
 impl Sink for FolderSink {
     type Staging = FolderStaging;
 
-    async fn manifest(&self, id: &str) -> Result<Option<Manifest>> {
-        check_id(id)?;
-        let path = self.root.join(id).join(MANIFEST_JSON);
+    async fn manifest(&self, id: &VerificationId) -> Result<Option<Manifest>> {
+        let path = self.path().join(id.as_str()).join(MANIFEST_JSON);
         match tokio::fs::read(&path).await {
             Ok(json) => Manifest::from_json(&json).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -85,15 +98,11 @@ impl Sink for FolderSink {
         }
     }
 
-    async fn stage(&self, id: &str) -> Result<FolderStaging> {
-        check_id(id)?;
-        let mut dir = OutputDir::create(self.root.join(id))?;
-        if let Some(mode) = self.mode {
-            dir = dir.file_mode(mode);
-        }
+    async fn stage(&self, id: &VerificationId) -> Result<FolderStaging> {
         Ok(FolderStaging {
-            dir,
-            id: id.to_owned(),
+            root: self.root.clone(),
+            mode: self.mode,
+            id: id.clone(),
             names: Names::new(),
             current: None,
             ended: Vec::new(),
@@ -104,8 +113,10 @@ impl Sink for FolderSink {
 /// One verification being written into a [`FolderSink`]: see [`Staging`].
 #[derive(Debug)]
 pub struct FolderStaging {
-    dir: OutputDir,
-    id: String,
+    /// Where the files are written, unnamed, until commit.
+    root: OutputDir,
+    mode: Option<u32>,
+    id: VerificationId,
     names: Names,
     current: Option<(NewFile, Option<String>)>,
     ended: Vec<(NewFile, Option<String>)>,
@@ -119,28 +130,30 @@ impl FolderStaging {
                 "commit with a file started and not ended",
             ));
         }
-        let manifest_path = self.dir.path().join(MANIFEST_JSON);
+        let folder = self.root.path().join(self.id.as_str());
+        let manifest_path = folder.join(MANIFEST_JSON);
         if let Some(theirs) = read_manifest(&manifest_path)? {
             return Ok(Committed::AlreadyComplete(theirs));
         }
-        let mut files = Vec::with_capacity(self.ended.len());
-        for (file, content_type) in self.ended {
-            let saved = file.commit()?;
-            files.push(ManifestFile::new(
-                saved.name().to_owned(),
-                saved.size(),
-                saved.sha256(),
-                content_type,
-            ));
+        let created = match std::fs::create_dir(&folder) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+            Err(e) => return Err(io_error("creating the folder", self.id.as_str(), e)),
+        };
+        let named = self.name_files(&folder);
+        if named.is_err() && created {
+            // Nothing was named in it, or what was is gone with the error: only an empty
+            // folder is removed.
+            let _ = std::fs::remove_dir(&folder);
         }
-        let manifest = Manifest::new(&self.id, files);
-        let saved = self.dir.write_file(MANIFEST_JSON, &manifest.to_json())?;
+        let (dir, manifest) = named?;
+        let saved = dir.write_file(MANIFEST_JSON, &manifest.to_json())?;
         match saved.outcome() {
             Outcome::Created => Ok(Committed::Stored(manifest)),
             Outcome::AlreadyThere => Ok(Committed::AlreadyComplete(manifest)),
             _ => {
                 // Another writer's manifest came between the look and ours: it is the record.
-                let _ = std::fs::remove_file(self.dir.path().join(saved.name()));
+                let _ = std::fs::remove_file(dir.path().join(saved.name()));
                 let theirs = read_manifest(&manifest_path)?.ok_or_else(|| {
                     Error::new(ErrorKind::Conflict, "the manifest was taken, then gone")
                 })?;
@@ -148,6 +161,27 @@ impl FolderStaging {
                 Ok(Committed::AlreadyComplete(theirs))
             }
         }
+    }
+
+    /// Names every ended file in `folder`, then syncs it once: the manifest that follows
+    /// counts only files that are durable.
+    fn name_files(self, folder: &Path) -> Result<(OutputDir, Manifest)> {
+        let mut dir = OutputDir::open(folder)?;
+        if let Some(mode) = self.mode {
+            dir = dir.file_mode(mode);
+        }
+        let mut files = Vec::with_capacity(self.ended.len());
+        for (file, content_type) in self.ended {
+            let saved = file.commit_in_unsynced(&dir)?;
+            files.push(ManifestFile::new(
+                saved.name().to_owned(),
+                saved.size(),
+                saved.sha256(),
+                content_type,
+            ));
+        }
+        dir.sync()?;
+        Ok((dir, Manifest::new(self.id.as_str(), files)))
     }
 }
 
@@ -163,7 +197,7 @@ impl Staging for FolderStaging {
     async fn start_file(&mut self, name: &str, content_type: Option<&str>) -> Result<()> {
         ensure_no_file_open(self.current.is_some())?;
         let name = self.names.claim(name)?;
-        let file = self.dir.create_file(&name)?;
+        let file = self.root.create_file(&name)?;
         self.current = Some((file, content_type.map(str::to_owned)));
         Ok(())
     }

@@ -1,8 +1,9 @@
 //! The per-id job: one verification fetched into a sink, with retries.
 
-use super::{check_id, store_export, Committed, Manifest, Sink, Staging};
+use super::{store_export, Committed, Manifest, Sink, Staging};
 use crate::client::{Client, Endpoint};
 use crate::error::Result;
+use crate::export::VerificationId;
 
 /// What [`fetch_into`] did for one verification.
 #[derive(Debug, Clone)]
@@ -49,15 +50,15 @@ impl Stored {
 /// # Examples
 ///
 /// ```no_run
-/// use std::sync::Arc;
 /// use authenteq_export::client::{Client, Endpoint};
-/// use authenteq_export::store::{fetch_into, ObjectSink};
+/// use authenteq_export::export::VerificationId;
+/// use authenteq_export::store::{fetch_into, FolderSink};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = Client::new("my-client-id", "my-client-secret")?;
-/// let s3 = object_store::aws::AmazonS3Builder::from_env().with_bucket_name("kyc").build()?;
-/// let sink = ObjectSink::new(Arc::new(s3), "exports");
-/// let stored = fetch_into(&client, Endpoint::Multipart, "8c3f6a2e", &sink).await?;
+/// let sink = FolderSink::create("verifications")?; // or an ObjectSink into S3
+/// let id = VerificationId::new("8c3f6a2e")?;
+/// let stored = fetch_into(&client, Endpoint::Multipart, &id, &sink).await?;
 /// println!("{} files, {} bytes", stored.manifest().files().len(), stored.manifest().bytes());
 /// # Ok(())
 /// # }
@@ -71,10 +72,9 @@ impl Stored {
 pub async fn fetch_into<K: Sink>(
     client: &Client,
     endpoint: Endpoint,
-    id: &str,
+    id: &VerificationId,
     sink: &K,
 ) -> Result<Stored> {
-    check_id(id)?;
     if let Some(manifest) = sink.manifest(id).await? {
         return Ok(Stored {
             manifest,
@@ -90,7 +90,7 @@ pub async fn fetch_into<K: Sink>(
 pub(crate) async fn download_into<K: Sink>(
     client: &Client,
     endpoint: Endpoint,
-    id: &str,
+    id: &VerificationId,
     sink: &K,
 ) -> Result<Stored> {
     let mut attempts = client.attempts(endpoint, id)?;

@@ -54,7 +54,9 @@
 
 mod folder;
 mod manifest;
+#[cfg(feature = "object-store")]
 mod object;
+#[cfg(feature = "object-store")]
 mod stale;
 
 #[cfg(feature = "client")]
@@ -69,7 +71,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::export::{Export, ExportItem};
+use crate::export::{Export, ExportItem, VerificationId};
 use crate::save::{file_name, is_safe_file_name, RESULT_JSON};
 
 #[cfg(feature = "client")]
@@ -78,7 +80,9 @@ pub use folder::{FolderSink, FolderStaging};
 #[cfg(feature = "client")]
 pub use job::{fetch_into, Stored};
 pub use manifest::{Manifest, ManifestFile, MANIFEST_JSON};
+#[cfg(feature = "object-store")]
 pub use object::{ObjectSink, ObjectStaging, DEFAULT_HOLD_BYTES, DEFAULT_PART_SIZE, MIN_PART_SIZE};
+#[cfg(feature = "object-store")]
 pub use stale::{Aborted, OpenUpload, S3Uploads, DEFAULT_STALE_AGE};
 
 /// Where verifications are stored: [`ObjectSink`] or [`FolderSink`].
@@ -93,18 +97,22 @@ pub trait Sink: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidId`] for an id that is not one safe path component; an error of the
-    /// store (or folder) when it cannot tell; [`ErrorKind::Json`] for a manifest that does not
-    /// parse.
-    fn manifest(&self, id: &str) -> impl Future<Output = Result<Option<Manifest>>> + Send;
+    /// An error of the store (or folder) when it cannot tell; [`ErrorKind::Json`] for a
+    /// manifest that does not parse.
+    fn manifest(
+        &self,
+        id: &VerificationId,
+    ) -> impl Future<Output = Result<Option<Manifest>>> + Send;
 
-    /// Starts writing verification `id`. Nothing is visible before [`Staging::commit`].
+    /// Starts writing verification `id`. Nothing is visible before [`Staging::commit`], and
+    /// nothing is left by [`Staging::discard`]: not a file, not an upload, not a folder. Two
+    /// stagings of one id may run at once (in one process or several): each writes on its
+    /// own, and the first manifest written is the record.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidId`] for an id that is not one safe path component
-    /// ([`is_safe_file_name`]); an I/O or store error.
-    fn stage(&self, id: &str) -> impl Future<Output = Result<Self::Staging>> + Send;
+    /// An I/O or store error.
+    fn stage(&self, id: &VerificationId) -> impl Future<Output = Result<Self::Staging>> + Send;
 }
 
 /// One verification being written into a [`Sink`]: files, one at a time, then
@@ -174,18 +182,6 @@ impl Committed {
         match self {
             Committed::Stored(m) | Committed::AlreadyComplete(m) => m,
         }
-    }
-}
-
-/// Checks a verification id for use as a folder or key segment: [`is_safe_file_name`].
-pub(crate) fn check_id(id: &str) -> Result<()> {
-    if is_safe_file_name(id) && !id.contains(char::is_control) {
-        Ok(())
-    } else {
-        Err(Error::new(
-            ErrorKind::InvalidId,
-            "it is not one safe path component",
-        ))
     }
 }
 
@@ -280,6 +276,7 @@ where
     Ok(())
 }
 
+#[cfg(feature = "object-store")]
 /// The `object_store` error `e` while `doing` something, as this crate's error: credentials
 /// refused or missing are [`Error::is_credentials`], and failures that may pass are retryable.
 pub(crate) fn storage_error(doing: &str, e: object_store::Error) -> Error {

@@ -15,8 +15,9 @@ use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
 use super::manifest::{Manifest, ManifestFile, MANIFEST_JSON};
-use super::{check_id, ensure_no_file_open, storage_error, Committed, Names, Sink, Staging};
+use super::{ensure_no_file_open, storage_error, Committed, Names, Sink, Staging};
 use crate::error::{Error, ErrorKind, Result};
+use crate::export::VerificationId;
 
 /// The smallest part S3 takes (but for the last one): 5 MiB.
 pub const MIN_PART_SIZE: usize = 5 << 20;
@@ -173,16 +174,14 @@ impl ObjectSink {
 impl Sink for ObjectSink {
     type Staging = ObjectStaging;
 
-    async fn manifest(&self, id: &str) -> Result<Option<Manifest>> {
-        check_id(id)?;
+    async fn manifest(&self, id: &VerificationId) -> Result<Option<Manifest>> {
         self.read_manifest(id).await
     }
 
-    async fn stage(&self, id: &str) -> Result<ObjectStaging> {
-        check_id(id)?;
+    async fn stage(&self, id: &VerificationId) -> Result<ObjectStaging> {
         Ok(ObjectStaging {
             sink: self.clone(),
-            id: id.to_owned(),
+            id: id.to_string(),
             names: Names::new(),
             current: None,
             ended: Vec::new(),

@@ -11,8 +11,9 @@ use object_store::multipart::MultipartStore;
 use object_store::path::Path;
 use serde::Deserialize;
 
-use super::{check_id, storage_error};
+use super::storage_error;
 use crate::error::{Error, ErrorKind, Result};
+use crate::export::VerificationId;
 use crate::save::is_safe_file_name;
 
 /// How old an unfinished upload must be before [`S3Uploads::abort_stale`] aborts it, by
@@ -376,7 +377,7 @@ fn is_stale(upload: &OpenUpload, prefix: &str, cutoff: DateTime<Utc>) -> bool {
         return false;
     };
     match rest.split_once('/') {
-        Some((id, name)) => check_id(id).is_ok() && is_safe_file_name(name),
+        Some((id, name)) => VerificationId::new(id).is_ok() && is_safe_file_name(name),
         None => false,
     }
 }

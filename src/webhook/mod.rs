@@ -16,13 +16,13 @@
 //!   report the body's end only if the signature matches, and fail with
 //!   [`ErrorKind::Signature`](crate::ErrorKind::Signature) otherwise. Everything read before
 //!   the end is **provisional**.
-//! - With the `server` feature, [`Receiver`] is an axum router that stores verified deliveries
-//!   under `DIR/<verification id>/`, files named only after the check, once per id; with the
-//!   `object-store` feature too, into any [`store::Sink`](crate::store::Sink) instead (S3 and
-//!   the other object stores, or a folder with manifests), the way `fetch` stores downloads.
+//! - With the `webhook-receiver` feature, `Receiver` is an axum router (and a server) that
+//!   stores verified deliveries through any `store::Sink` (a folder, S3 and the other object
+//!   stores, or your own), files visible only after the check, once per id, the way `fetch`
+//!   stores downloads.
 //! - With the `client` feature, [`Sender`] delivers a stored verification as the vendor would,
 //!   streamed from disk, signed, retried on the vendor's schedule: to test a receiver
-//!   in-process (the emulator's [`server`](crate::server) module offers it too).
+//!   in-process (the emulator's `server` module offers it too).
 //!
 //! # Example: verify a delivery
 //!
@@ -52,22 +52,18 @@
 //! # }).unwrap();
 //! ```
 
-#[cfg(feature = "server")]
+#[cfg(feature = "webhook-receiver")]
 mod receiver;
 mod scheme;
 #[cfg(feature = "client")]
 mod send;
-#[cfg(all(feature = "server", feature = "object-store"))]
-mod sink;
-#[cfg(feature = "server")]
-mod store;
 mod verify;
 
-#[cfg(feature = "server")]
-pub use receiver::{Receiver, ReceiverBuilder, RunningReceiver, DEFAULT_MAX_BODY_BYTES};
+#[cfg(feature = "webhook-receiver")]
+pub use receiver::{Receiver, ReceiverBuilder, DEFAULT_MAX_BODY_BYTES};
 pub use scheme::{Scheme, Secret, Signer};
 #[cfg(feature = "client")]
-pub use send::{RetrySchedule, Sender, Sent};
+pub use send::{RetrySchedule, Sender, SenderBuilder, Sent};
 pub use verify::{
     detect, Delivery, DeliveryFile, Detector, SignedDecoder, Verifier, WebhookKey,
     CLIENT_ID_HEADER, SIGNATURE_HEADER,

@@ -1,7 +1,7 @@
 //! The sender: a stored verification delivered as the vendor delivers it, signed, streamed from
 //! disk and retried on the vendor's schedule.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -9,8 +9,9 @@ use futures_core::Stream;
 
 use super::verify::{WebhookKey, CLIENT_ID_HEADER, SIGNATURE_HEADER};
 use crate::error::{Error, ErrorKind, Result};
-use crate::export::{ExportBody, FileKind, StreamedFile};
+use crate::export::ExportBody;
 use crate::multipart::Boundary;
+use crate::stored::StoredVerification;
 
 /// When a delivery is tried again after an answer other than `200` (or none): every `every`,
 /// until `for_` has passed since the first attempt. The vendor's is [`RetrySchedule::VENDOR`].
@@ -53,23 +54,6 @@ pub struct Sent {
     pub signature: String,
 }
 
-/// One file of a stored verification, as it is sent.
-#[derive(Debug, Clone)]
-struct Listed {
-    kind: FileKind,
-    filename: String,
-    content_type: &'static str,
-    path: PathBuf,
-    len: u64,
-}
-
-/// A stored verification (`split`'s layout): its `result.json` and files.
-#[derive(Debug)]
-struct Stored {
-    result_json: Bytes,
-    files: Vec<Listed>,
-}
-
 /// Delivers stored verifications to a receiver as the vendor would: a `POST` whose body is the
 /// multipart export (the `result` part first, then each file with `name` = its stem, its file
 /// name and the content type of its extension), with `X-CLIENT-ID` and `X-SIGNATURE`.
@@ -87,8 +71,9 @@ struct Stored {
 /// use authenteq_export::webhook::{RetrySchedule, Sender, WebhookKey};
 ///
 /// # async fn run() -> authenteq_export::Result<()> {
-/// let sender = Sender::new(WebhookKey::new("my-client-id", "my-client-secret"))?
-///     .retry(RetrySchedule { every: Duration::from_secs(1), for_: Duration::from_secs(10) });
+/// let sender = Sender::builder(WebhookKey::new("my-client-id", "my-client-secret"))
+///     .retry(RetrySchedule { every: Duration::from_secs(1), for_: Duration::from_secs(10) })
+///     .build()?;
 /// let sent = sender.send_dir("http://127.0.0.1:8080/webhook", "store/8c3f6a2e".as_ref()).await?;
 /// println!("delivered in {} attempt(s)", sent.attempts);
 /// # Ok(())
@@ -103,34 +88,14 @@ pub struct Sender {
 }
 
 impl Sender {
-    /// A sender signing with `key`, on the vendor's retry schedule.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::Http`] when the HTTP client cannot be made (no TLS backend).
-    pub fn new(key: WebhookKey) -> Result<Sender> {
-        let http = reqwest::Client::builder()
-            .build()
-            .map_err(|e| Error::with_source(ErrorKind::Http, "cannot make the HTTP client", e))?;
-        Ok(Sender {
+    /// Settings for a sender signing with `key`: the vendor's retry schedule and
+    /// `multipart/mixed` unless told otherwise.
+    pub fn builder(key: WebhookKey) -> SenderBuilder {
+        SenderBuilder {
             key,
             retry: RetrySchedule::VENDOR,
-            http,
             form_data: false,
-        })
-    }
-
-    /// Sets the retry schedule.
-    pub fn retry(mut self, retry: RetrySchedule) -> Sender {
-        self.retry = retry;
-        self
-    }
-
-    /// Labels the body `multipart/form-data` instead of `multipart/mixed` (the bytes are the
-    /// same).
-    pub fn form_data(mut self, form_data: bool) -> Sender {
-        self.form_data = form_data;
-        self
+        }
     }
 
     /// Delivers the verification stored in `dir` (`result.json` and its files) to `url`,
@@ -221,79 +186,101 @@ impl Sender {
     }
 }
 
+/// Settings of a [`Sender`], with documented defaults.
+#[derive(Debug, Clone)]
+pub struct SenderBuilder {
+    key: WebhookKey,
+    retry: RetrySchedule,
+    form_data: bool,
+}
+
+impl SenderBuilder {
+    /// The retry schedule (default [`RetrySchedule::VENDOR`]: hourly for a week).
+    pub fn retry(mut self, retry: RetrySchedule) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Labels the body `multipart/form-data` instead of `multipart/mixed` (the bytes are the
+    /// same; default `false`).
+    pub fn form_data(mut self, form_data: bool) -> Self {
+        self.form_data = form_data;
+        self
+    }
+
+    /// The sender.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Http`] when the HTTP client cannot be made (no TLS backend).
+    pub fn build(self) -> Result<Sender> {
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| Error::with_source(ErrorKind::Http, "cannot make the HTTP client", e))?;
+        Ok(Sender {
+            key: self.key,
+            retry: self.retry,
+            http,
+            form_data: self.form_data,
+        })
+    }
+}
+
 async fn next_chunk<S: Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
     std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
 }
 
 /// The body of a delivery of `stored`, its files opened afresh.
 async fn body(stored: &Stored, boundary: &Boundary) -> Result<ExportBody<tokio::fs::File>> {
-    let mut files = Vec::with_capacity(stored.files.len());
-    for file in &stored.files {
-        let reader = tokio::fs::File::open(&file.path).await.map_err(|e| {
-            Error::with_source(ErrorKind::Io, format!("opening {:?}", file.filename), e)
-        })?;
-        files.push(StreamedFile {
-            kind: file.kind.clone(),
-            filename: file.filename.clone(),
-            content_type: file.content_type.to_owned(),
-            len: file.len,
-            reader,
-        });
-    }
+    let files = stored
+        .folder
+        .open_files()
+        .await
+        .map_err(|e| Error::with_source(ErrorKind::Io, "opening the stored files", e))?;
     ExportBody::multipart(boundary.clone(), stored.result_json.clone(), files)
 }
 
-/// Lists a stored verification: `result.json`, then every other regular, non-hidden file in
-/// name order (not `result.pdf` nor `manifest.json`).
+/// The largest `result.json` sent.
+const MAX_RESULT_BYTES: u64 = 16 << 20;
+
+/// A stored verification to deliver: its folder and its `result.json`, checked to be JSON.
+struct Stored {
+    folder: StoredVerification,
+    result_json: Bytes,
+}
+
+/// Reads the stored verification in `dir`.
 async fn list(dir: &Path) -> Result<Stored> {
-    let io = |doing: String| move |e: std::io::Error| Error::with_source(ErrorKind::Io, doing, e);
-    let result_json = tokio::fs::read(dir.join("result.json"))
+    let io = |e: std::io::Error| {
+        Error::with_source(
+            ErrorKind::Io,
+            format!("reading the stored verification in {}", dir.display()),
+            e,
+        )
+    };
+    let folder = StoredVerification::open(dir)
         .await
-        .map_err(io("reading result.json of the stored verification".into()))?;
+        .map_err(io)?
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Io,
+                format!("{} is not a folder of a stored verification", dir.display()),
+            )
+        })?;
+    let result_json = folder
+        .read_result(MAX_RESULT_BYTES)
+        .await
+        .map_err(io)?
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Io,
+                format!("{} holds no result.json", dir.display()),
+            )
+        })?;
     serde_json::from_slice::<serde_json::Value>(&result_json)
         .map_err(|e| Error::with_source(ErrorKind::Json, "result.json is not JSON", e))?;
-    let mut entries = tokio::fs::read_dir(dir)
-        .await
-        .map_err(io("listing the stored verification".into()))?;
-    let mut files = Vec::new();
-    while let Some(entry) = entries
-        .next_entry()
-        .await
-        .map_err(io("listing the stored verification".into()))?
-    {
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        if name.starts_with('.')
-            || matches!(
-                name.as_str(),
-                "result.json" | "result.pdf" | "manifest.json"
-            )
-        {
-            continue;
-        }
-        let meta = tokio::fs::symlink_metadata(entry.path())
-            .await
-            .map_err(io(format!("reading {name:?}")))?;
-        if !meta.is_file() {
-            continue;
-        }
-        let (stem, ext) = name.rsplit_once('.').unwrap_or((&name, ""));
-        if stem.is_empty() {
-            continue;
-        }
-        files.push(Listed {
-            kind: FileKind::from_part_name(stem),
-            content_type: crate::export::content_type_for(ext)
-                .unwrap_or("application/octet-stream"),
-            path: entry.path(),
-            len: meta.len(),
-            filename: name,
-        });
-    }
-    files.sort_by(|a, b| a.filename.cmp(&b.filename));
     Ok(Stored {
+        folder,
         result_json: Bytes::from(result_json),
-        files,
     })
 }

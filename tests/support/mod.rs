@@ -180,3 +180,9 @@ pub fn listening_url(child: &mut std::process::Child) -> String {
         .unwrap_or_else(|| panic!("the server said {line:?}"))
         .to_owned()
 }
+
+/// `id` as a [`VerificationId`](authenteq_export::export::VerificationId): for tests whose ids
+/// are known good.
+pub fn vid(id: &str) -> authenteq_export::export::VerificationId {
+    authenteq_export::export::VerificationId::new(id).expect("a valid verification id")
+}

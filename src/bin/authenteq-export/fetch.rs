@@ -82,7 +82,7 @@ fn client(options: &ClientOptions<'_>) -> Result<Client, Failure> {
 
 pub fn run(request: &Request<'_>) -> Result<Done, Failure> {
     let client = client(&request.client)?;
-    authenteq_export::client::check_id(request.id)?;
+    authenteq_export::export::VerificationId::new(request.id)?;
     let dir = OutputDir::create(request.out)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -39,7 +39,7 @@ pub fn run(options: Options) -> Result<(), Failure> {
         for fault in options.faults {
             builder = builder.fault(fault);
         }
-        let emulator = builder.bind(options.addr).await?;
+        let emulator = builder.build()?.bind(options.addr).await?;
         {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

@@ -13,6 +13,8 @@ use authenteq_export::webhook::{
 };
 use clap::Subcommand;
 
+use authenteq_export::store::Sink;
+
 use crate::destination::{Destination, Opened};
 use crate::output::{self, Context, Failure};
 
@@ -181,7 +183,7 @@ struct ServeSettings {
 }
 
 fn serve(out: &str, settings: ServeSettings) -> Result<(), Failure> {
-    let key = WebhookKey::new(settings.client_id, secret()?).scheme(settings.scheme);
+    let key = WebhookKey::new(settings.client_id.clone(), secret()?).scheme(settings.scheme);
     let out = Destination::parse(out)?.open()?;
     tracing_subscriber::fmt()
         .with_writer(io::stderr)
@@ -195,25 +197,33 @@ fn serve(out: &str, settings: ServeSettings) -> Result<(), Failure> {
         if let Some(aborted @ 1..) = out.abort_stale(settings.abort_older_than).await {
             eprintln!("aborted {aborted} unfinished uploads left by an earlier receiver");
         }
-        let builder = match out {
-            Opened::Folder(sink) => Receiver::builder_with_sink(sink),
-            Opened::Objects { sink, .. } => Receiver::builder_with_sink(sink),
-        };
-        let receiver = builder
-            .key(key)
-            .max_body_bytes(settings.max_body_bytes)
-            .build()?
-            .bind(settings.addr)
-            .await?;
-        {
-            let mut stdout = io::stdout().lock();
-            let _ = writeln!(stdout, "listening on {}", receiver.url());
-            let _ = stdout.flush();
+        match out {
+            Opened::Folder(sink) => receive_into(sink, key, &settings).await,
+            Opened::Objects { sink, .. } => receive_into(sink, key, &settings).await,
         }
-        stopped().await;
-        receiver.shutdown().await?;
-        Ok(())
     })
+}
+
+/// Receives deliveries into `sink` until Ctrl-C or SIGTERM.
+async fn receive_into<S>(sink: S, key: WebhookKey, settings: &ServeSettings) -> Result<(), Failure>
+where
+    S: Sink + std::fmt::Debug + 'static,
+    S::Staging: 'static,
+{
+    let server = Receiver::builder(sink)
+        .key(key)
+        .max_body_bytes(settings.max_body_bytes)
+        .build()?
+        .bind(settings.addr)
+        .await?;
+    {
+        let mut stdout = io::stdout().lock();
+        let _ = writeln!(stdout, "listening on {}", server.url());
+        let _ = stdout.flush();
+    }
+    stopped().await;
+    server.shutdown().await?;
+    Ok(())
 }
 
 /// Waits for Ctrl-C or SIGTERM.
@@ -243,7 +253,10 @@ fn send(
 ) -> Result<(), Failure> {
     let started = Instant::now();
     let key = WebhookKey::new(client_id, secret()?).scheme(scheme);
-    let sender = Sender::new(key)?.retry(retry).form_data(form_data);
+    let sender = Sender::builder(key)
+        .retry(retry)
+        .form_data(form_data)
+        .build()?;
     let sent = runtime()?.block_on(sender.send_dir(to, &dir))?;
     println!(
         "{}",

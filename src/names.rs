@@ -9,7 +9,7 @@ pub const RESULT_JSON: &str = "result.json";
 pub const RESULT_PDF: &str = "result.pdf";
 
 /// The longest name [`safe_file_name`] returns, in bytes. It leaves room under the 255-byte limit
-/// of common file systems for the `-N` that [`OutputDir`](super::OutputDir) adds to a taken name.
+/// of common file systems for the `-N` that [`OutputDir`](crate::save::OutputDir) adds to a taken name.
 pub const MAX_NAME_BYTES: usize = 200;
 
 /// An extension at most this long (dot included) is kept when a long name is shortened.
@@ -85,7 +85,7 @@ pub fn safe_file_name(raw: &str) -> Option<String> {
 }
 
 /// Whether `name` is a name [`safe_file_name`] could have made: one plain path component that
-/// [`safe_file_name`] leaves as it is. [`OutputDir`](super::OutputDir) accepts only such names.
+/// [`safe_file_name`] leaves as it is. [`OutputDir`](crate::save::OutputDir) accepts only such names.
 ///
 /// # Examples
 ///
