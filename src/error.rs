@@ -187,6 +187,7 @@ impl Limit {
 /// The part an error happened in: its 1-based number in the body and, when its headers were read,
 /// its `Content-Disposition` name.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PartRef {
     /// 1-based position of the part in the body.
     pub number: usize,

@@ -114,6 +114,24 @@
 //!
 //! Every fallible call returns [`Error`], with a [`kind`](Error::kind), the byte offset and the
 //! part where known.
+//!
+//! # Conventions
+//!
+//! - **One builder shape.** What runs or holds resources (the client, the emulator, the
+//!   webhook receiver and sender) is made by `X::builder(...)`, whose setters take and return
+//!   the builder, and `build()`, which checks the settings; a server is then started with
+//!   `spawn()` or `bind(addr)` and runs as a [`Server`](crate::Server) handle (with the
+//!   `server` or `webhook-receiver` feature). Plain settings values (`ExportLimits`,
+//!   `multipart::Limits`, `WebhookKey`, `ObjectSink`) are complete when made, with setters of
+//!   the same shape.
+//! - **Getters.** A setting that can be set is read back with `get_<name>` (`get_max_files`,
+//!   `get_scheme`), as `std::process::Command::get_program`; anything else is read with its
+//!   plain name (`path()`, `addr()`).
+//! - **Re-exports.** The crates whose types appear in this API are re-exported
+//!   ([`bytes`], [`chrono`], [`indexmap`], [`serde_json`], [`futures_core`], and with their
+//!   features `axum` and `object_store`), so a user needs no matching version of their own.
+//! - **One word per concept.** A verification id is an [`export::VerificationId`]; an
+//!   endpoint is an [`export::Endpoint`].
 
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
@@ -143,6 +161,18 @@ mod stored;
 pub mod webhook;
 
 pub use error::{Error, ErrorKind, Limit, PartRef, Result};
+
+// The crates whose types this crate's API takes or gives, so that users need not pin matching
+// versions (as reqwest re-exports `http`).
+#[cfg(any(feature = "server", feature = "webhook-receiver"))]
+pub use axum;
+pub use bytes;
+pub use chrono;
+pub use futures_core;
+pub use indexmap;
+#[cfg(feature = "object-store")]
+pub use object_store;
+pub use serde_json;
 #[cfg(any(feature = "server", feature = "webhook-receiver"))]
 pub use serving::Server;
 

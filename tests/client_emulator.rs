@@ -271,6 +271,11 @@ fn bad_authorization(request: &mut axum::http::Request<axum::body::Body>) {
     );
 }
 
+fn with_id(request: &mut axum::http::Request<axum::body::Body>, id: &str) {
+    let path = request.uri().path().to_owned();
+    *request.uri_mut() = format!("{path}?verificationId={id}").parse().unwrap();
+}
+
 fn no_query(request: &mut axum::http::Request<axum::body::Body>) {
     let path = request.uri().path().to_owned();
     *request.uri_mut() = path.parse().unwrap();
@@ -308,6 +313,22 @@ fn every_error_code_comes_from_its_cause_and_is_mapped_without_a_retry() {
             .spawn()
             .await
             .unwrap();
+        // The client sends no id that breaks the rule ...
+        for bad in ["..", ".hidden"] {
+            let client = client_of(&active.url()).build().unwrap();
+            let err = client.export(Endpoint::Json, bad).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidId, "{bad}");
+        }
+        assert_eq!(active.requests(), 0, "a refused id was sent");
+        // ... so a proxy that mangles the id is what makes the emulator see one.
+        let dotdot_id = behind(emulator_of(dir.path()).build().unwrap().router(), |r| {
+            with_id(r, "..")
+        })
+        .await;
+        let hidden_id = behind(emulator_of(dir.path()).build().unwrap().router(), |r| {
+            with_id(r, ".hidden")
+        })
+        .await;
         let keys_missing = behind(
             emulator_of(dir.path()).build().unwrap().router(),
             no_authorization,
@@ -378,16 +399,16 @@ fn every_error_code_comes_from_its_cause_and_is_mapped_without_a_retry() {
             ),
             (
                 "an id that is no path component",
-                client_of(&active.url()),
-                "..",
+                client_of(&dotdot_id),
+                "v1",
                 "INVALID_REQUEST_PARAMETER",
                 400,
                 "Parameter 'verificationId' is not a valid verification id",
             ),
             (
                 "a hidden id",
-                client_of(&active.url()),
-                ".hidden",
+                client_of(&hidden_id),
+                "v1",
                 "INVALID_REQUEST_PARAMETER",
                 400,
                 "Parameter 'verificationId' is not a valid verification id",

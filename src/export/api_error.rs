@@ -105,6 +105,7 @@ const ERROR_DESCRIPTION: &str = "errorDescription";
 /// assert!(ApiError::from_json(br#"{"id":"8c3f6a2e"}"#).is_none());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ApiError {
     /// The `errorCode`.
     pub code: ApiErrorCode,

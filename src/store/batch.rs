@@ -82,6 +82,7 @@ impl Outcome {
 
 /// What a whole [`Batch::run`] did.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Summary {
     /// Ids stored.
     pub stored: u64,

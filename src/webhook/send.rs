@@ -45,6 +45,7 @@ impl Default for RetrySchedule {
 
 /// What a successful [`Sender::send_dir`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Sent {
     /// Attempts made, the successful one included.
     pub attempts: u32,

@@ -47,6 +47,7 @@ use super::redact::{extra_keys, redacted, shown};
 /// ```
 #[derive(Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct DocumentData {
     /// The kind of document (`documentType`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -236,6 +237,7 @@ impl ReadMembers for DocumentData {
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Default, Serialize)]
+#[non_exhaustive]
 pub struct LicenseClassDetail {
     /// First valid day, `YYYY-MM-DD` (`from`).
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_date")]

@@ -59,6 +59,7 @@ pub enum EmbeddedFileForm {
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct EmbeddedFile {
     /// The MIME type (`contentType`), such as `image/jpeg` or `application/pdf`; `None` for the
     /// bare form.

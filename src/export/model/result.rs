@@ -62,6 +62,7 @@ use super::redact::{extra_keys, shown};
 /// ```
 #[derive(Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct VerificationResult {
     /// The verification's id (`id`), the only required field.
     pub id: String,
@@ -121,12 +122,26 @@ impl VerificationResult {
     ///
     /// assert_eq!(VerificationResult::from_json(br#"{"id":"x"}"#)?.id, "x");
     /// assert!(VerificationResult::from_json(br#"{"platform":"WEB"}"#).is_err());
-    /// # Ok::<(), serde_json::Error>(())
+    /// # Ok::<(), authenteq_export::Error>(())
     /// ```
-    pub fn from_json(json: &[u8]) -> Result<Self, serde_json::Error> {
+    ///
+    /// The error is an [`ErrorKind::Json`](crate::ErrorKind::Json) error whose `source()` is
+    /// serde_json's, with its line and column. Its message names the place, not the values:
+    /// a result holds personal data.
+    pub fn from_json(json: &[u8]) -> crate::Result<Self> {
         // (Filled in place: the struct is large, and every move is a copy.)
         let mut result = VerificationResult::default();
-        result.read_json(json)?;
+        result.read_json(json).map_err(|e| {
+            crate::Error::with_source(
+                crate::ErrorKind::Json,
+                format!(
+                    "the result is not a verification result (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+                e,
+            )
+        })?;
         Ok(result)
     }
 
