@@ -327,8 +327,7 @@ fn invalid_dates_are_clear_errors() {
         ),
     ];
     for (input, expected, hidden) in table {
-        let err = VerificationResult::from_json(input.as_bytes()).unwrap_err();
-        let message = err.to_string();
+        let message = cause_text(VerificationResult::from_json(input.as_bytes())).unwrap_err();
         assert!(message.starts_with(expected), "{input}: {message}");
         assert!(hidden.is_empty() || !message.contains(hidden), "{message}");
     }
@@ -366,8 +365,8 @@ fn missing_or_mistyped_id_fails() {
         (br#"[]"#, "invalid type: sequence"),
         (br#"{"id":"v1""#, "EOF while parsing an object"),
     ] {
-        let err = VerificationResult::from_json(input).unwrap_err();
-        assert!(err.to_string().starts_with(expected), "{err}");
+        let err = cause_text(VerificationResult::from_json(input)).unwrap_err();
+        assert!(err.starts_with(expected), "{err}");
     }
 }
 
@@ -502,11 +501,11 @@ fn invalid_base64_is_an_error_that_says_why() {
         }
     }
     // Inside a result, serde_json adds the position.
-    let err =
-        VerificationResult::from_json(br#"{"id":"v1","livenessFaceImage":"ab-d"}"#).unwrap_err();
-    assert!(err
-        .to_string()
-        .starts_with("invalid base64 in embedded file:"));
+    let err = cause_text(VerificationResult::from_json(
+        br#"{"id":"v1","livenessFaceImage":"ab-d"}"#,
+    ))
+    .unwrap_err();
+    assert!(err.starts_with("invalid base64 in embedded file:"));
     assert!(err.to_string().contains("at line 1 column"), "{err}");
 
     for (value, expected) in [
@@ -835,7 +834,7 @@ fn api_error_display() {
 /// `from_json` (fast path, falling back to serde_json), `serde_json::from_slice` and
 /// `serde_json::from_value` must agree, result for result and error for error.
 fn all_paths(input: &str) -> Result<VerificationResult, String> {
-    let fast = VerificationResult::from_json(input.as_bytes()).map_err(|e| e.to_string());
+    let fast = cause_text(VerificationResult::from_json(input.as_bytes()));
     let slice =
         serde_json::from_slice::<VerificationResult>(input.as_bytes()).map_err(|e| e.to_string());
     assert_eq!(fast, slice, "from_json vs from_slice on {input}");
@@ -1089,8 +1088,21 @@ fn inputs_the_fast_path_leaves_to_serde_json_read_the_same() {
     assert_eq!(document.address.as_deref(), Some("a/b\nc"));
 
     // Not UTF-8: serde_json's error, with its position.
-    let err = VerificationResult::from_json(b"{\"id\":\"v\xff1\"}").unwrap_err();
+    let err = cause_text(VerificationResult::from_json(b"{\"id\":\"v\xff1\"}")).unwrap_err();
     let slice_err =
         serde_json::from_slice::<VerificationResult>(b"{\"id\":\"v\xff1\"}").unwrap_err();
-    assert_eq!(err.to_string(), slice_err.to_string());
+    assert_eq!(err, slice_err.to_string());
+}
+
+/// `from_json`'s result with its error as the text of serde_json's error inside it (the crate's
+/// error says "invalid json", its source says where and why).
+fn cause_text(
+    parsed: authenteq_export::Result<VerificationResult>,
+) -> Result<VerificationResult, String> {
+    parsed.map_err(|e| {
+        assert_eq!(e.kind(), authenteq_export::ErrorKind::Json);
+        std::error::Error::source(&e)
+            .expect("serde_json's error")
+            .to_string()
+    })
 }

@@ -125,20 +125,16 @@ impl VerificationResult {
     /// # Ok::<(), authenteq_export::Error>(())
     /// ```
     ///
-    /// The error is an [`ErrorKind::Json`](crate::ErrorKind::Json) error whose `source()` is
-    /// serde_json's, with its line and column. Its message names the place, not the values:
-    /// a result holds personal data.
+    /// The error is an [`ErrorKind::Json`](crate::ErrorKind::Json) error, as the export
+    /// decoder gives for a result part that does not fit; its `source()` is serde_json's,
+    /// which names the field and the line and column.
     pub fn from_json(json: &[u8]) -> crate::Result<Self> {
         // (Filled in place: the struct is large, and every move is a copy.)
         let mut result = VerificationResult::default();
         result.read_json(json).map_err(|e| {
             crate::Error::with_source(
                 crate::ErrorKind::Json,
-                format!(
-                    "the result is not a verification result (line {}, column {})",
-                    e.line(),
-                    e.column()
-                ),
+                "the result does not fit the model",
                 e,
             )
         })?;
