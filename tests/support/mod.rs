@@ -6,6 +6,8 @@ pub mod export;
 pub mod generate;
 #[cfg(feature = "object-store")]
 pub mod moto;
+#[cfg(feature = "object-store")]
+pub mod object;
 
 use authenteq_export::multipart::{Boundary, Decoder, Event, Limits};
 use authenteq_export::{ErrorKind, Limit};
@@ -179,4 +181,44 @@ pub fn listening_url(child: &mut std::process::Child) -> String {
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("the server said {line:?}"))
         .to_owned()
+}
+
+/// A tokio runtime on this thread, with its timers and I/O.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The SHA-256 of `bytes` in lowercase hex, as manifests give it.
+#[cfg(any(feature = "save", feature = "webhook"))]
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Every regular file under `root`, recursively, by its path from `root` (`/`-separated), with
+/// its bytes; fails on anything that is neither a folder nor a regular file (a link).
+pub fn files_under(root: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut found = std::collections::BTreeMap::new();
+    let mut todo = vec![root.to_owned()];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                todo.push(entry.path());
+                continue;
+            }
+            let path = entry.path();
+            assert!(kind.is_file(), "{} is not a regular file", path.display());
+            let name = path.strip_prefix(root).unwrap().to_string_lossy();
+            found.insert(name.replace('\\', "/"), std::fs::read(&path).unwrap());
+        }
+    }
+    found
 }
