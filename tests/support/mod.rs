@@ -57,13 +57,23 @@ impl Outcome {
 
 /// The chunkings every table test runs under: whole, 1-byte chunks, and every 2-way split.
 pub fn chunkings(body: &[u8]) -> Vec<(String, Vec<Bytes>)> {
+    chunkings_at(body, 1..body.len())
+}
+
+/// Whole, 1-byte chunks, and the 2-way splits at `splits`.
+pub fn chunkings_at(
+    body: &[u8],
+    splits: impl IntoIterator<Item = usize>,
+) -> Vec<(String, Vec<Bytes>)> {
     let whole = Bytes::copy_from_slice(body);
-    let mut out = vec![("whole".to_string(), vec![whole.clone()])];
-    out.push((
-        "1-byte".to_string(),
-        (0..body.len()).map(|i| whole.slice(i..i + 1)).collect(),
-    ));
-    for split in 1..body.len() {
+    let mut out = vec![
+        ("whole".to_string(), vec![whole.clone()]),
+        (
+            "1-byte".to_string(),
+            (0..body.len()).map(|i| whole.slice(i..i + 1)).collect(),
+        ),
+    ];
+    for split in splits {
         out.push((
             format!("split at {split}"),
             vec![whole.slice(..split), whole.slice(split..)],
