@@ -344,9 +344,7 @@ fn crlf_floods_before_and_after() {
         .into_iter()
         .map(Ok)
         .collect();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = support::runtime();
     let read = rt.block_on(async {
         let mut body = Multipart::new(futures::stream::iter(chunks), boundary());
         while let Some(part) = body.next_part().await.unwrap() {

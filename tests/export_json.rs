@@ -21,12 +21,7 @@ fn all_bytes() -> Vec<u8> {
 }
 
 fn json_file(kind: FileKind, content_type: Option<&str>, bytes: &[u8]) -> DecodedFile {
-    DecodedFile {
-        kind,
-        content_type: content_type.map(str::to_owned),
-        filename: None,
-        bytes: bytes.to_vec(),
-    }
+    DecodedFile::new(kind, content_type, None, bytes)
 }
 
 fn liveness(content_type: Option<&str>, bytes: &[u8]) -> DecodedFile {
@@ -324,9 +319,8 @@ fn json_strings_do_not_confuse_the_scanner() {
     ));
     let outcome = every_way(&doc, &json(), default_limits());
     outcome.assert_complete();
-    let kinds: Vec<_> = outcome.files.iter().map(|f| f.kind.clone()).collect();
     assert_eq!(
-        kinds,
+        outcome.kinds(),
         [
             FileKind::FaceImage(DocumentSlot::First),
             FileKind::LivenessFaceImage

@@ -1,6 +1,8 @@
 //! The typed verification result and the API error bodies, against the sample export in
 //! `corpus/` and hand-written edge cases.
 
+mod support;
+
 use authenteq_export::export::{
     ApiError, ApiErrorCode, DocumentData, DocumentSlot, DocumentType, EmbeddedFile,
     EmbeddedFileForm, LicenseClassDetail, Platform, Sex, VerificationResult,
@@ -9,11 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde_json::{json, Value};
-
-fn corpus(name: &str) -> Vec<u8> {
-    let path = format!("{}/corpus/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
-}
+use support::export::corpus;
 
 fn corpus_result() -> VerificationResult {
     VerificationResult::from_json(&corpus("result.json")).expect("corpus/result.json parses")

@@ -1034,12 +1034,6 @@ fn check<S: Strategy>(
     }
 }
 
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("a current-thread runtime")
-}
-
 // ---------------------------------------------------------------------------------------------
 // Properties
 // ---------------------------------------------------------------------------------------------
@@ -1073,7 +1067,7 @@ fn roundtrip_through_decoder_and_reference() {
 #[test]
 fn roundtrip_through_blocking_and_async_front_ends() {
     let stats = Stats::default();
-    let rt = current_thread();
+    let rt = support::runtime();
     let modes = prop::sample::select(vec![
         ReadMode::Chunks,
         ReadMode::Read,

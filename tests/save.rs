@@ -3,11 +3,13 @@
 
 #![cfg(feature = "save")]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::error::Error as _;
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Barrier;
 
 use authenteq_export::export::{blocking, Export};
@@ -16,12 +18,7 @@ use authenteq_export::save::{
 };
 use authenteq_export::ErrorKind;
 use bytes::Bytes;
-
-fn corpus(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("corpus")
-        .join(name)
-}
+use support::corpus_path as corpus;
 
 /// The names in `dir`, sorted.
 fn names(dir: &Path) -> Vec<String> {
@@ -180,9 +177,7 @@ fn a_body_cut_mid_file_leaves_whole_files_only() {
 fn an_async_body_cut_mid_file_leaves_whole_files_only() {
     let body = Bytes::from(fs::read(corpus("verification-result.json")).unwrap());
     let sample = sample_files();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let runtime = support::runtime();
     let mut most = 0;
     // The result comes last in the JSON export: only the eleven files can be whole.
     const WANT_MOST: usize = 11;
@@ -411,25 +406,22 @@ fn async_writes_and_commit() {
     use tokio::io::AsyncWriteExt;
     let folder = tempfile::tempdir().unwrap();
     let dir = OutputDir::open(folder.path()).unwrap();
-    let saved = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-        .block_on(async {
-            let mut file = dir.create_file("async.jpeg").unwrap();
-            AsyncWriteExt::write_all(&mut file, b"\xff\xd8")
-                .await
-                .unwrap();
-            AsyncWriteExt::write_all(&mut file, b"\xff\xd9")
-                .await
-                .unwrap();
-            file.shutdown().await.unwrap();
-            assert_eq!(
-                names(folder.path()),
-                Vec::<String>::new(),
-                "shutdown commits nothing"
-            );
-            file.commit().unwrap()
-        });
+    let saved = support::runtime().block_on(async {
+        let mut file = dir.create_file("async.jpeg").unwrap();
+        AsyncWriteExt::write_all(&mut file, b"\xff\xd8")
+            .await
+            .unwrap();
+        AsyncWriteExt::write_all(&mut file, b"\xff\xd9")
+            .await
+            .unwrap();
+        file.shutdown().await.unwrap();
+        assert_eq!(
+            names(folder.path()),
+            Vec::<String>::new(),
+            "shutdown commits nothing"
+        );
+        file.commit().unwrap()
+    });
     assert_eq!(saved.size(), 4);
     let sha = <sha2::Sha256 as sha2::Digest>::digest(b"\xff\xd8\xff\xd9");
     assert_eq!(saved.sha256()[..], sha[..]);

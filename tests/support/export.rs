@@ -25,6 +25,22 @@ pub struct DecodedFile {
     pub bytes: Vec<u8>,
 }
 
+impl DecodedFile {
+    pub fn new(
+        kind: FileKind,
+        content_type: Option<&str>,
+        filename: Option<&str>,
+        bytes: &[u8],
+    ) -> DecodedFile {
+        DecodedFile {
+            kind,
+            content_type: content_type.map(str::to_owned),
+            filename: filename.map(str::to_owned),
+            bytes: bytes.to_vec(),
+        }
+    }
+}
+
 impl fmt::Debug for DecodedFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The bytes can be kilobytes of JPEG: show their length and first bytes only.
@@ -115,6 +131,10 @@ impl Outcome {
     /// The number of the part the error names.
     pub fn part_number(&self) -> Option<usize> {
         self.part().map(|p| p.number)
+    }
+    /// The kinds of the files reported complete, in order.
+    pub fn kinds(&self) -> Vec<FileKind> {
+        self.files.iter().map(|f| f.kind.clone()).collect()
     }
     pub fn result(&self) -> &DecodedResult {
         assert_eq!(self.results.len(), 1, "{self:?}");
@@ -371,10 +391,9 @@ pub fn find(haystack: &[u8], needle: &[u8]) -> usize {
 // The sample exports in corpus/
 // ---------------------------------------------------------------------------------------------
 
+/// The bytes of `name` in `corpus/`.
 pub fn corpus(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("corpus")
-        .join(name);
+    let path = super::corpus_path(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

@@ -164,6 +164,13 @@ pub fn decode_every_way(body: &[u8], boundary: &Boundary, limits: Limits) -> Out
     first.expect("at least one chunking")
 }
 
+/// The path of `name` in the sample exports of `corpus/` (`""` for the folder).
+pub fn corpus_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(name)
+}
+
 /// Free space in `dir`, in bytes, from `df` (None when it cannot tell).
 pub fn free_bytes(dir: &std::path::Path) -> Option<u64> {
     let out = std::process::Command::new("df")
@@ -231,4 +238,14 @@ pub fn files_under(root: &std::path::Path) -> std::collections::BTreeMap<String,
         }
     }
     found
+}
+
+/// The code between the `// README: begin` and `// README: end` markers of
+/// `examples/<example>.rs`: what the README shows.
+pub fn readme_code(example: &str) -> String {
+    let path = format!("{}/examples/{example}.rs", env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let begin = source.find("// README: begin\n").expect("begin marker") + 17;
+    let end = source.find("// README: end").expect("end marker");
+    source[begin..end].to_owned()
 }
