@@ -4,6 +4,7 @@
 
 pub mod export;
 pub mod generate;
+pub mod measure;
 #[cfg(feature = "object-store")]
 pub mod moto;
 #[cfg(feature = "object-store")]
@@ -12,6 +13,8 @@ pub mod object;
 use authenteq_export::multipart::{Boundary, Decoder, Event, Limits};
 use authenteq_export::{ErrorKind, Limit};
 use bytes::Bytes;
+#[allow(unused_imports)] // Not every test binary measures.
+pub use measure::free_bytes;
 
 /// One decoded part: its headers as `(name, value)` byte strings and its payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,21 +172,6 @@ pub fn corpus_path(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("corpus")
         .join(name)
-}
-
-/// Free space in `dir`, in bytes, from `df` (None when it cannot tell).
-pub fn free_bytes(dir: &std::path::Path) -> Option<u64> {
-    let out = std::process::Command::new("df")
-        .args(["--output=avail", "-B1"])
-        .arg(dir)
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .nth(1)?
-        .trim()
-        .parse()
-        .ok()
 }
 
 /// The URL a server child process announces on the first line of its standard output,
