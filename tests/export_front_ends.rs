@@ -41,6 +41,16 @@ struct Items {
     error: Option<ErrorKind>,
 }
 
+impl Items {
+    /// The item in `next`, or `None` at the end or after an error, which is recorded.
+    fn item<T>(&mut self, next: Result<Option<T>, authenteq_export::Error>) -> Option<T> {
+        next.unwrap_or_else(|e| {
+            self.error = Some(e.kind());
+            None
+        })
+    }
+}
+
 fn decoded_file(info: &authenteq_export::export::FileInfo, bytes: Vec<u8>) -> DecodedFile {
     DecodedFile {
         kind: info.kind().clone(),
@@ -69,13 +79,8 @@ fn read_async(chunks: Vec<Bytes>, content_type: Option<&str>) -> Items {
         let mut items = Items::default();
         let mut n = 0;
         loop {
-            let item = match export.next_item().await {
-                Ok(Some(item)) => item,
-                Ok(None) => break,
-                Err(e) => {
-                    items.error = Some(e.kind());
-                    break;
-                }
+            let Some(item) = items.item(export.next_item().await) else {
+                break;
             };
             match item {
                 ExportItem::Result { result, json } => {
@@ -155,13 +160,8 @@ fn read_blocking(body: Vec<u8>, content_type: Option<&str>) -> Items {
     let mut items = Items::default();
     let mut n = 0;
     loop {
-        let item = match export.next_item() {
-            Ok(Some(item)) => item,
-            Ok(None) => break,
-            Err(e) => {
-                items.error = Some(e.kind());
-                break;
-            }
+        let Some(item) = items.item(export.next_item()) else {
+            break;
         };
         match item {
             ExportItem::Result { result, json } => items.results.push((result.id, json.to_vec())),

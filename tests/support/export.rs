@@ -221,12 +221,7 @@ pub fn decode_chunks(chunks: &[Bytes], mut decoder: ExportDecoder) -> Outcome {
                 });
             }
             Ok(Some(ExportEvent::FileData(data))) => {
-                assert!(!data.is_empty(), "empty FileData");
-                current
-                    .as_mut()
-                    .expect("FileData outside a file")
-                    .bytes
-                    .extend_from_slice(&data);
+                super::append(current.as_mut().map(|f| &mut f.bytes), &data, "FileData")
             }
             Ok(Some(ExportEvent::FileEnd)) => {
                 files.push(current.take().expect("FileEnd outside a file"));

@@ -93,6 +93,13 @@ pub fn fixed_chunks(body: &Bytes, size: usize) -> Vec<Bytes> {
         .collect()
 }
 
+/// Appends the bytes of a data event named `event` to the part or file being read.
+pub fn append(to: Option<&mut Vec<u8>>, data: &[u8], event: &str) {
+    assert!(!data.is_empty(), "empty {event}");
+    to.unwrap_or_else(|| panic!("{event} outside a part or file"))
+        .extend_from_slice(data);
+}
+
 /// Decodes `chunks` with the sans-I/O decoder, feeding only when it asks for input.
 pub fn decode_chunks(chunks: &[Bytes], boundary: &Boundary, limits: Limits) -> Outcome {
     let mut decoder = Decoder::with_limits(boundary.clone(), limits);
@@ -114,14 +121,7 @@ pub fn decode_chunks(chunks: &[Bytes], boundary: &Boundary, limits: Limits) -> O
                     data: Vec::new(),
                 });
             }
-            Ok(Some(Event::Data(d))) => {
-                assert!(!d.is_empty(), "empty Data event");
-                current
-                    .as_mut()
-                    .expect("data outside a part")
-                    .data
-                    .extend_from_slice(&d);
-            }
+            Ok(Some(Event::Data(d))) => append(current.as_mut().map(|p| &mut p.data), &d, "Data"),
             Ok(Some(Event::PartEnd)) => parts.push(current.take().expect("end outside a part")),
             Ok(Some(Event::End)) => {
                 assert!(current.is_none(), "body ended inside a part");

@@ -1,5 +1,6 @@
-//! Object-store helpers: what a store lists, and an in-memory store that counts its unfinished
-//! multipart uploads as S3 does (`InMemory` forgets an upload nobody completes).
+//! Object-store helpers: what a store lists, and an in-memory store with hooks on its writes,
+//! to count unfinished multipart uploads as S3 keeps them (`InMemory` forgets an upload nobody
+//! completes) or to fail writes.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,73 +34,121 @@ pub async fn listed(store: &dyn ObjectStore, prefix: &str) -> BTreeMap<String, B
     out
 }
 
-/// An [`InMemory`] store that counts the multipart uploads started and neither completed nor
-/// aborted: what S3 keeps (and bills) after a writer forgets one.
-#[derive(Debug, Default)]
-pub struct CountingUploads {
-    inner: InMemory,
-    open: Arc<AtomicUsize>,
+/// What a [`Hooked`] store does on its writes before passing them on to memory: an `Err`
+/// fails the write. Every hook does nothing by default.
+pub trait Hooks: Send + Sync + std::fmt::Debug + 'static {
+    /// A `put` of a whole object.
+    fn put(&self) -> object_store::Result<()> {
+        Ok(())
+    }
+    /// A part of a multipart upload.
+    fn part(&self) -> object_store::Result<()> {
+        Ok(())
+    }
+    /// A multipart upload was started.
+    fn upload_started(&self) {}
+    /// A multipart upload was completed or aborted.
+    fn upload_finished(&self) {}
 }
+
+/// An [`InMemory`] store whose writes go through [`Hooks`] first.
+#[derive(Debug, Default)]
+pub struct Hooked<H> {
+    pub inner: InMemory,
+    pub hooks: Arc<H>,
+}
+
+impl<H: Hooks> Hooked<H> {
+    pub fn new(hooks: H) -> Self {
+        Hooked {
+            inner: InMemory::new(),
+            hooks: Arc::new(hooks),
+        }
+    }
+}
+
+/// Counts the multipart uploads started and neither completed nor aborted: what S3 keeps (and
+/// bills) after a writer forgets one.
+#[derive(Debug, Default)]
+pub struct OpenUploads(AtomicUsize);
+
+impl OpenUploads {
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Hooks for OpenUploads {
+    fn upload_started(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+    fn upload_finished(&self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// An in-memory store that counts its unfinished uploads.
+pub type CountingUploads = Hooked<OpenUploads>;
 
 impl CountingUploads {
     /// Uploads started and not completed or aborted yet.
     pub fn unfinished_uploads(&self) -> usize {
-        self.open.load(Ordering::SeqCst)
+        self.hooks.count()
     }
 }
 
-impl std::fmt::Display for CountingUploads {
+impl<H> std::fmt::Display for Hooked<H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CountingUploads")
+        f.write_str("Hooked")
     }
 }
 
 #[derive(Debug)]
-struct CountedUpload {
+struct HookedUpload<H> {
     inner: Box<dyn MultipartUpload>,
-    open: Arc<AtomicUsize>,
+    hooks: Arc<H>,
     finished: bool,
 }
 
-impl CountedUpload {
-    fn finish(&mut self) {
-        if !std::mem::replace(&mut self.finished, true) {
-            self.open.fetch_sub(1, Ordering::SeqCst);
+impl<H: Hooks> HookedUpload<H> {
+    fn finished(&mut self, done: bool) {
+        if done && !std::mem::replace(&mut self.finished, true) {
+            self.hooks.upload_finished();
         }
     }
 }
 
 #[async_trait]
-impl MultipartUpload for CountedUpload {
+impl<H: Hooks> MultipartUpload for HookedUpload<H> {
     fn put_part(&mut self, data: PutPayload) -> UploadPart {
-        self.inner.put_part(data)
+        match self.hooks.part() {
+            Ok(()) => self.inner.put_part(data),
+            Err(e) => Box::pin(async { Err(e) }),
+        }
     }
 
     async fn complete(&mut self) -> object_store::Result<PutResult> {
         let done = self.inner.complete().await;
-        if done.is_ok() {
-            self.finish();
-        }
+        self.finished(done.is_ok());
         done
     }
 
     async fn abort(&mut self) -> object_store::Result<()> {
         let done = self.inner.abort().await;
-        if done.is_ok() {
-            self.finish();
-        }
+        self.finished(done.is_ok());
         done
     }
 }
 
 #[async_trait]
-impl ObjectStore for CountingUploads {
+impl<H: Hooks> ObjectStore for Hooked<H> {
     async fn put_opts(
         &self,
         location: &Key,
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
+        self.hooks.put()?;
         self.inner.put_opts(location, payload, opts).await
     }
 
@@ -109,10 +158,10 @@ impl ObjectStore for CountingUploads {
         opts: PutMultipartOptions,
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
         let inner = self.inner.put_multipart_opts(location, opts).await?;
-        self.open.fetch_add(1, Ordering::SeqCst);
-        Ok(Box::new(CountedUpload {
+        self.hooks.upload_started();
+        Ok(Box::new(HookedUpload {
             inner,
-            open: self.open.clone(),
+            hooks: self.hooks.clone(),
             finished: false,
         }))
     }
