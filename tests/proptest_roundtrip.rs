@@ -1110,6 +1110,41 @@ fn roundtrip_through_blocking_and_async_front_ends() {
     stats.report("roundtrip_through_blocking_and_async_front_ends");
 }
 
+/// Checks the unfinished part of a body cut at `cut`, after `started` delimiters: there is
+/// one exactly when the cut is inside a payload, and its payload is a prefix of the input's.
+fn check_unfinished(
+    case: &Case,
+    enc: &Encoded,
+    cut: usize,
+    started: usize,
+    unfinished: Option<&DecodedPart>,
+) -> Result<(), TestCaseError> {
+    let in_payload = started > 0 && cut >= enc.payloads[started - 1].start;
+    match (unfinished, in_payload) {
+        (None, false) => {}
+        (Some(part), true) => {
+            let input = &case.parts[started - 1];
+            let mut want = expected(input);
+            prop_assert!(
+                input.payload.starts_with(&part.data),
+                "unfinished payload {:?} is not a prefix of {:?}",
+                Escaped(&part.data),
+                Escaped(&input.payload)
+            );
+            want.data.clone_from(&part.data);
+            same_parts("unfinished part", std::slice::from_ref(part), &[want])?;
+        }
+        (unfinished, _) => {
+            return Err(TestCaseError::fail(format!(
+                "cut at {cut} (payload of part {started} starts at {:?}): unfinished {:?}",
+                enc.payloads.get(started.wrapping_sub(1)),
+                unfinished.map(|p| Escaped(&p.data))
+            )))
+        }
+    }
+    Ok(())
+}
+
 /// (c) A body cut anywhere before the end of its close delimiter is an unexpected end at the
 /// cut, never complete; exactly the parts whose closing delimiter was read are complete and
 /// equal to the input, and an unfinished payload is a prefix of its input.
@@ -1157,29 +1192,7 @@ fn truncated_bodies_end_unexpectedly() {
             }
             let want: Vec<DecodedPart> = case.parts[..completed].iter().map(expected).collect();
             same_parts("complete parts", &got.parts, &want)?;
-            let in_payload = started > 0 && cut >= enc.payloads[started - 1].start;
-            match (&got.unfinished, in_payload) {
-                (None, false) => {}
-                (Some(part), true) => {
-                    let input = &case.parts[started - 1];
-                    let mut want = expected(input);
-                    prop_assert!(
-                        input.payload.starts_with(&part.data),
-                        "unfinished payload {:?} is not a prefix of {:?}",
-                        Escaped(&part.data),
-                        Escaped(&input.payload)
-                    );
-                    want.data.clone_from(&part.data);
-                    same_parts("unfinished part", std::slice::from_ref(part), &[want])?;
-                }
-                (unfinished, _) => {
-                    return Err(TestCaseError::fail(format!(
-                        "cut at {cut} (payload of part {started} starts at {:?}): unfinished {:?}",
-                        enc.payloads.get(started.wrapping_sub(1)),
-                        unfinished.as_ref().map(|p| Escaped(&p.data))
-                    )))
-                }
-            }
+            check_unfinished(&case, &enc, cut, started, got.unfinished.as_ref())?;
 
             // The blocking front-end reports the same end, never a clean `None`.
             let modes = [ReadMode::Chunks];

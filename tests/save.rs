@@ -204,12 +204,19 @@ fn an_async_body_cut_mid_file_leaves_whole_files_only() {
     );
 }
 
-#[test]
-fn saving_twice_writes_nothing_new_and_other_bytes_get_a_new_name() {
+/// A folder with the sample multipart export saved into it: the folder, and what was saved.
+fn folder_with_the_sample() -> (tempfile::TempDir, OutputDir, SavedExport) {
     let folder = tempfile::tempdir().unwrap();
     let dir = OutputDir::open(folder.path()).unwrap();
     let body = fs::read(corpus("verification-result.multipart")).unwrap();
     let first = save_blocking(&body, &dir).unwrap();
+    (folder, dir, first)
+}
+
+#[test]
+fn saving_twice_writes_nothing_new() {
+    let (folder, dir, first) = folder_with_the_sample();
+    let body = fs::read(corpus("verification-result.multipart")).unwrap();
     assert_eq!(files(folder.path()), sample_files());
     assert!(first
         .files()
@@ -249,8 +256,12 @@ fn saving_twice_writes_nothing_new_and_other_bytes_get_a_new_name() {
         assert_eq!(have, want);
         assert_eq!(inodes(folder.path()), before, "a file was written again");
     }
+}
 
-    // Other bytes under a name that is taken: the next free name, said so.
+#[test]
+fn other_bytes_under_a_taken_name_get_the_next_free_name() {
+    let (folder, dir, _) = folder_with_the_sample();
+    // The next free name, said so.
     let other = dir.write_file("faceImage.jpeg", b"another face").unwrap();
     assert_eq!(other.name(), "faceImage-2.jpeg");
     assert_eq!(
