@@ -15,42 +15,20 @@
 
 #[path = "../tests/support/generate.rs"]
 mod generate;
+#[path = "../tests/support/measure.rs"]
+mod measure;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
+
+use measure::{free_bytes, median, peak_rss_kib};
 
 const BIN: &str = env!("CARGO_BIN_EXE_authenteq-export");
 const ID: &str = "bench-1gib";
 const CLIENT: &str = "bench-id";
 const SECRET: &str = "bench-secret";
 const IMAGE_BYTES: u64 = 1 << 30;
-
-fn free_bytes(dir: &Path) -> Option<u64> {
-    let out = Command::new("df")
-        .args(["--output=avail", "-B1"])
-        .arg(dir)
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .nth(1)?
-        .trim()
-        .parse()
-        .ok()
-}
-
-fn vm_hwm_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter that is not ours means another bench was meant.
@@ -191,7 +169,7 @@ fn main() {
             }
         }
     }
-    let serve_rss = vm_hwm_kib(serve.id());
+    let serve_rss = peak_rss_kib(serve.id());
     serve.kill().unwrap();
     serve.wait().unwrap();
 

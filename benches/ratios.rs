@@ -19,17 +19,8 @@ use authenteq_export::multipart::Boundary;
 use criterion::black_box;
 
 mod common;
+use common::measure::median;
 use common::{generate, Source};
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
-}
 
 /// The command line's filters (criterion's harness arguments such as `--bench` are skipped).
 fn filters() -> Vec<String> {

@@ -32,26 +32,20 @@ use authenteq_export::webhook::{Receiver, SignedDecoder, WebhookKey};
 use bytes::Bytes;
 use sha2::Digest;
 
+#[path = "../tests/support/generate.rs"]
+mod generate;
+#[path = "../tests/support/measure.rs"]
+mod measure;
+
+use generate::noise;
+use measure::median;
+
 const CLIENT_ID: &str = "bench-client";
 const SECRET: &str = "bench-secret";
 const BOUNDARY: &str = "bench-boundary-Qx81";
 const BODY_BYTES: usize = 256 << 20;
 const ROUNDS: usize = 7;
 const CHUNK: usize = 64 << 10;
-
-/// Seeded incompressible bytes.
-fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    let mut out = Vec::with_capacity(n + 8);
-    while out.len() < n {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(n);
-    out
-}
 
 /// A 256 MiB delivery of verification `id`: the result, then four image-sized files and one
 /// large file making up the rest. Every body has the same length.
@@ -171,11 +165,6 @@ async fn post(http: &reqwest::Client, url: &str, body: &Bytes, signature: &str) 
     took
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 fn main() {
     let key = WebhookKey::new(CLIENT_ID, SECRET);
     let payload = noise(BODY_BYTES, 42);
@@ -267,8 +256,8 @@ fn main() {
     for (i, name) in names.iter().enumerate() {
         println!(
             "| {name} | {:.2} | {:.2} | {:.2} | {:.2} |",
-            median(speeds[i].clone()),
-            median(ratios[i].clone()),
+            median(&mut speeds[i].clone()),
+            median(&mut ratios[i].clone()),
             best(i),
             best(i) / best(0)
         );

@@ -97,9 +97,7 @@ fn decode_sans_io(chunks: &[Bytes], boundary: &Boundary) -> Run {
 }
 
 fn decode_async(chunks: &[Bytes], boundary: &Boundary) -> (u64, usize) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let runtime = support::runtime();
     let stream = futures::stream::iter(chunks.iter().cloned().map(Ok::<_, std::io::Error>));
     let before = allocations();
     let payload = runtime.block_on(async {

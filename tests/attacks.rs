@@ -85,6 +85,15 @@ struct Run {
     peak: u64,
 }
 
+impl Run {
+    /// Where the limit error of this run was, asserting that it names `limit`.
+    fn over(&self, limit: Limit) -> Option<u64> {
+        let (kind, named, at) = self.error.expect("a limit error");
+        assert_eq!((kind, named), (ErrorKind::LimitExceeded, Some(limit)));
+        at
+    }
+}
+
 /// Decodes `body` in chunks of `chunk` bytes (0: whole), feeding only when asked, dropping
 /// payload as it comes (as a streaming user does).
 fn run(body: &Bytes, chunk: usize, limits: Limits) -> Run {
@@ -190,11 +199,7 @@ fn two_hundred_thousand_parts() {
     // (plus one chunk).
     let r = run_every_way(&body, &[0, 65536, 4096, 777], Limits::default());
     let peak = r.peak;
-    let (kind, limit, at) = r.error.unwrap();
-    assert_eq!(
-        (kind, limit),
-        (ErrorKind::LimitExceeded, Some(Limit::Parts))
-    );
+    let at = r.over(Limit::Parts);
     let part_len = body.len() as u64 / 200_000;
     assert!(at.unwrap() <= 1001 * part_len, "error at {at:?}");
     assert_eq!(r.parts, 1000);
@@ -224,11 +229,7 @@ fn two_hundred_thousand_headers() {
     // The header block is refused once it passes 8 KiB, before it is ever parsed.
     let r = run_every_way(&body, &[0, 65536, 4096, 1000], Limits::default());
     let peak = r.peak;
-    let (kind, limit, at) = r.error.unwrap();
-    assert_eq!(
-        (kind, limit),
-        (ErrorKind::LimitExceeded, Some(Limit::HeaderBytes))
-    );
+    let at = r.over(Limit::HeaderBytes);
     assert_eq!(at, Some(header_start + 8192));
     assert!(peak < 96 << 10, "peak {peak} bytes");
 
@@ -250,11 +251,7 @@ fn endless_header_line() {
     for chunk in [0, 65536, 4096] {
         let r = run(&body, chunk, Limits::default());
         let peak = r.peak;
-        let (kind, limit, at) = r.error.unwrap();
-        assert_eq!(
-            (kind, limit),
-            (ErrorKind::LimitExceeded, Some(Limit::HeaderBytes))
-        );
+        let at = r.over(Limit::HeaderBytes);
         assert_eq!(at, Some((B.len() + 4) as u64 + 8192));
         assert!(peak < 96 << 10, "chunk {chunk}: peak {peak} bytes");
         if chunk > 0 {
@@ -344,9 +341,7 @@ fn crlf_floods_before_and_after() {
         .into_iter()
         .map(Ok)
         .collect();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = support::runtime();
     let read = rt.block_on(async {
         let mut body = Multipart::new(futures::stream::iter(chunks), boundary());
         while let Some(part) = body.next_part().await.unwrap() {

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use authenteq_export::export::{json_export, write_multipart_export, FileKind, OutgoingFile};
 use authenteq_export::multipart::{Boundary, Limits};
@@ -14,16 +14,12 @@ const CORPUS_BOUNDARY: &str = "authenteq-export-sample-7Qm2Xc9LrT4vWb8N";
 /// The sample's files, in the order the API writes them.
 use support::generate::FILE_PARTS as FILES;
 
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")
-}
-
 /// (kind, content type, bytes) of one file of the sample.
 type SourceFile = (FileKind, &'static str, Vec<u8>);
 
 /// The sample's sources: the result JSON and its files.
 fn sources() -> (Vec<u8>, Vec<SourceFile>) {
-    let dir = corpus();
+    let dir = support::corpus_path("");
     let result = std::fs::read(dir.join("result.json")).unwrap();
     let files = FILES
         .iter()
@@ -75,7 +71,7 @@ fn check_or_update(path: &Path, want: &[u8]) {
 
 #[test]
 fn multipart_sample_is_written_by_our_encoder() {
-    let dir = corpus();
+    let dir = support::corpus_path("");
     let body = multipart_export();
     check_or_update(&dir.join("verification-result.multipart"), &body);
     let content_type = format!(
@@ -92,7 +88,7 @@ fn multipart_sample_is_written_by_our_encoder() {
 
 #[test]
 fn multipart_sample_decodes_to_its_sources() {
-    let dir = corpus();
+    let dir = support::corpus_path("");
     let body = std::fs::read(dir.join("verification-result.multipart")).unwrap();
     let content_type =
         std::fs::read_to_string(dir.join("verification-result.multipart.content-type")).unwrap();
@@ -126,5 +122,8 @@ fn multipart_sample_decodes_to_its_sources() {
 #[test]
 fn json_sample_is_written_by_our_encoder() {
     let body = with_outgoing(|result, files| json_export(result, files).unwrap());
-    check_or_update(&corpus().join("verification-result.json"), &body);
+    check_or_update(
+        &support::corpus_path("").join("verification-result.json"),
+        &body,
+    );
 }

@@ -399,15 +399,19 @@ fn error_messages_name_kind_part_and_offset() {
     }
 }
 
-/// Findings of a review, pinned.
+/// A CRLF before the first delimiter is the delimiter's, not preamble.
 #[test]
-fn review_findings() {
+fn a_crlf_before_the_first_delimiter_is_not_preamble() {
     let boundary = Boundary::new(B).unwrap();
-    // A CRLF before the first delimiter is the delimiter's, not preamble.
     let body = b"\r\n--XyZ\r\n\r\nx\r\n--XyZ--";
     let outcome = decode_every_way(body, &boundary, Limits::default().max_preamble_bytes(0));
     assert!(outcome.is_complete(), "{outcome:?}");
-    // "No limit" spelled as usize::MAX neither panics nor refuses every part.
+}
+
+/// "No limit" spelled as `usize::MAX` neither panics nor refuses every part.
+#[test]
+fn a_limit_of_usize_max_is_no_limit() {
+    let boundary = Boundary::new(B).unwrap();
     let body = b"--XyZ\r\nA: b\r\n\r\nx\r\n--XyZ--";
     let limits = Limits::default().max_header_bytes(usize::MAX);
     let outcome = decode_every_way(body, &boundary, limits);

@@ -77,12 +77,12 @@ fn corpus_pdf_export() {
     outcome.assert_complete();
     assert_eq!(
         outcome.files,
-        [DecodedFile {
-            kind: FileKind::Report,
-            content_type: Some("application/pdf".into()),
-            filename: Some("result.pdf".into()),
-            bytes: body,
-        }]
+        [DecodedFile::new(
+            FileKind::Report,
+            Some("application/pdf"),
+            Some("result.pdf"),
+            &body,
+        )]
     );
     assert!(outcome.results.is_empty());
 }

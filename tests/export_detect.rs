@@ -1,6 +1,6 @@
 //! What the export layer makes of a body before it knows its format: API error bodies (whatever
-//! was asked for), format detection from the first bytes and from a `Content-Type`, and pinned
-//! findings of a review.
+//! was asked for), format detection from the first bytes and from a `Content-Type`, and where
+//! errors found while telling the format are placed.
 
 mod support;
 
@@ -343,49 +343,53 @@ fn from_content_type_table() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Review findings
+// Bodies read to their end in 4 KiB chunks
 // ---------------------------------------------------------------------------------------------
 
-/// Findings of a review, pinned.
-#[test]
-fn review_findings() {
-    use authenteq_export::export::{ExportDecoder, ExportLimits};
-    use bytes::Bytes;
-
-    fn ending(body: &[u8], declared: Option<&str>) -> Result<(), authenteq_export::Error> {
-        let mut d = ExportDecoder::for_content_type(declared, ExportLimits::default()).unwrap();
-        let body = Bytes::copy_from_slice(body);
-        for chunk in support::fixed_chunks(&body, 4096) {
-            d.feed(chunk);
-            while let Some(event) = d.next_event()? {
-                if event == ExportEvent::End {
-                    return Ok(());
-                }
-            }
-        }
-        d.finish();
+/// Reads `body` (declared as `declared`) in 4 KiB chunks to its end or its first error.
+fn ending(body: &[u8], declared: Option<&str>) -> Result<(), authenteq_export::Error> {
+    use authenteq_export::export::ExportLimits;
+    let mut d = ExportDecoder::for_content_type(declared, ExportLimits::default()).unwrap();
+    let body = bytes::Bytes::copy_from_slice(body);
+    for chunk in support::fixed_chunks(&body, 4096) {
+        d.feed(chunk);
         while let Some(event) = d.next_event()? {
             if event == ExportEvent::End {
                 return Ok(());
             }
         }
-        unreachable!("finish() was called")
     }
+    d.finish();
+    while let Some(event) = d.next_event()? {
+        if event == ExportEvent::End {
+            return Ok(());
+        }
+    }
+    unreachable!("finish() was called")
+}
 
-    // Whitespace counts toward the bytes looked at to tell the format: detection gives up after
-    // 8 KiB of it instead of keeping (and rescanning) all of it.
+/// Whitespace counts toward the bytes looked at to tell the format: detection gives up after
+/// 8 KiB of it instead of keeping (and rescanning) all of it.
+#[test]
+fn detection_gives_up_after_8_kib_of_whitespace() {
     let spaces = vec![b' '; 64 << 10];
     let err = ending(&spaces, None).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::UnknownFormat);
     assert!(err.offset().unwrap() <= 8192 + 4096, "{err}");
+}
 
-    // A JSON syntax error outside the files is placed in the body, not in the skeleton.
+/// A JSON syntax error outside the files is placed in the body, not in the skeleton.
+#[test]
+fn a_json_syntax_error_outside_the_files_is_placed_in_the_body() {
     let body = br#"{"id":"x","livenessFaceImage":{"contentType":"image/jpeg","content":"/9j/2Q=="},"platform":tru}"#;
     let err = ending(body, Some("application/json")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Json);
     assert_eq!(err.offset(), Some(body.len() as u64 - 1), "{err}");
+}
 
-    // A second content member in one embedded file is refused, not appended.
+/// A second content member in one embedded file is refused, not appended.
+#[test]
+fn a_second_content_member_in_one_file_is_refused() {
     let body = br#"{"id":"x","livenessFaceImage":{"contentType":"image/jpeg","content":"QUFB","content":"QkJC"}}"#;
     let err = ending(body, Some("application/json")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Json, "{err}");

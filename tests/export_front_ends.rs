@@ -34,11 +34,21 @@ fn corpus_bodies() -> Vec<(&'static str, Vec<u8>, String)> {
 
 /// What a front-end yielded: the files read to their end, the results (id and JSON) and the
 /// error that ended it, if any.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 struct Items {
     files: Vec<DecodedFile>,
     results: Vec<(String, Vec<u8>)>,
     error: Option<ErrorKind>,
+}
+
+impl Items {
+    /// The item in `next`, or `None` at the end or after an error, which is recorded.
+    fn item<T>(&mut self, next: Result<Option<T>, authenteq_export::Error>) -> Option<T> {
+        next.unwrap_or_else(|e| {
+            self.error = Some(e.kind());
+            None
+        })
+    }
 }
 
 fn decoded_file(info: &authenteq_export::export::FileInfo, bytes: Vec<u8>) -> DecodedFile {
@@ -62,26 +72,15 @@ fn inner_kind(e: &std::io::Error) -> ErrorKind {
 /// `AsyncRead` (7-byte reads) and `chunk()`.
 fn read_async(chunks: Vec<Bytes>, content_type: Option<&str>) -> Items {
     use tokio::io::AsyncReadExt as _;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let runtime = support::runtime();
     runtime.block_on(async {
         let stream = futures::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
         let mut export = Export::new(stream, content_type).unwrap();
-        let mut items = Items {
-            files: Vec::new(),
-            results: Vec::new(),
-            error: None,
-        };
+        let mut items = Items::default();
         let mut n = 0;
         loop {
-            let item = match export.next_item().await {
-                Ok(Some(item)) => item,
-                Ok(None) => break,
-                Err(e) => {
-                    items.error = Some(e.kind());
-                    break;
-                }
+            let Some(item) = items.item(export.next_item().await) else {
+                break;
             };
             match item {
                 ExportItem::Result { result, json } => {
@@ -158,20 +157,11 @@ fn read_blocking(body: Vec<u8>, content_type: Option<&str>) -> Items {
     let mut export = blocking::Export::new(source, content_type)
         .unwrap()
         .chunk_size(1000);
-    let mut items = Items {
-        files: Vec::new(),
-        results: Vec::new(),
-        error: None,
-    };
+    let mut items = Items::default();
     let mut n = 0;
     loop {
-        let item = match export.next_item() {
-            Ok(Some(item)) => item,
-            Ok(None) => break,
-            Err(e) => {
-                items.error = Some(e.kind());
-                break;
-            }
+        let Some(item) = items.item(export.next_item()) else {
+            break;
         };
         match item {
             ExportItem::Result { result, json } => items.results.push((result.id, json.to_vec())),
@@ -247,9 +237,7 @@ fn front_ends_skip_unread_files() {
             &[Bytes::from(body.clone())],
             ExportDecoder::for_content_type(Some(&content_type), default_limits()).unwrap(),
         ));
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let runtime = support::runtime();
         let (kinds, results) = runtime.block_on(async {
             let chunks = support::fixed_chunks(&Bytes::from(body.clone()), 100);
             let stream = futures::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
@@ -320,9 +308,7 @@ fn json_reader_stops_at_an_error() {
 /// Reads an export whose stream fails after its first half, then would go on; returns what each
 /// of four `next_item` calls after the failure gave.
 fn after_a_source_error(body: &[u8], content_type: &str) -> Vec<Result<&'static str, ErrorKind>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let runtime = support::runtime();
     runtime.block_on(async {
         let half = body.len() / 2;
         let chunks = vec![

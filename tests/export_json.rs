@@ -21,12 +21,7 @@ fn all_bytes() -> Vec<u8> {
 }
 
 fn json_file(kind: FileKind, content_type: Option<&str>, bytes: &[u8]) -> DecodedFile {
-    DecodedFile {
-        kind,
-        content_type: content_type.map(str::to_owned),
-        filename: None,
-        bytes: bytes.to_vec(),
-    }
+    DecodedFile::new(kind, content_type, None, bytes)
 }
 
 fn liveness(content_type: Option<&str>, bytes: &[u8]) -> DecodedFile {
@@ -43,12 +38,36 @@ fn wrap(s: &str, every: usize, sep: &str) -> String {
         .join(sep)
 }
 
+/// Decodes a JSON export whose `livenessFaceImage` member is `value`, with and without
+/// whitespace around it: the file comes out as `file`, and the result JSON holds the other
+/// members only.
+fn assert_liveness_member(label: &str, value: &str, file: &DecodedFile) {
+    for ws in ["", " \r\n\t "] {
+        let doc = json_doc(&format!(
+            r#""platform":"WEB",{ws}"livenessFaceImage"{ws}:{ws}{value}{ws},"nfcVerified":true"#
+        ));
+        let outcome = every_way(&doc, &json(), default_limits());
+        assert_eq!(outcome.ending, Ending::Complete, "{label}: {outcome:?}");
+        assert_eq!(outcome.files, std::slice::from_ref(file), "{label}");
+        let result = outcome.result();
+        let want = b"{\n  \"id\": \"j1\",\n  \"platform\": \"WEB\",\n  \"nfcVerified\": true\n}\n";
+        assert_eq!(
+            String::from_utf8_lossy(&result.json),
+            String::from_utf8_lossy(want),
+            "{label}"
+        );
+        assert_eq!(result.typed.liveness_face_image, None, "{label}");
+        assert_eq!(result.files_before, 1);
+    }
+}
+
 #[test]
-fn json_file_forms() {
+fn json_file_objects_in_every_form() {
     let jpeg = b64(JPEG);
     let png = b64(PNG);
     let bin = b64(&all_bytes());
     assert!(bin.contains('/') && bin.contains('+'));
+    assert_eq!(jpeg.matches('=').count(), 2);
     let rows: Vec<(&str, String, DecodedFile)> = vec![
         (
             "contentType first: the declared type wins over the bytes",
@@ -59,26 +78,6 @@ fn json_file_forms() {
             "contentType after content, agreeing with the bytes",
             format!(r#"{{"content":"{jpeg}","contentType":"image/jpeg"}}"#),
             liveness(Some("image/jpeg"), JPEG),
-        ),
-        (
-            "bare base64 string: sniffed JPEG",
-            format!(r#""{jpeg}""#),
-            liveness(Some("image/jpeg"), JPEG),
-        ),
-        (
-            "bare base64 string: sniffed PNG",
-            format!(r#""{png}""#),
-            liveness(Some("image/png"), PNG),
-        ),
-        (
-            "bare base64 string: sniffed PDF",
-            format!(r#""{}""#, b64(PDF)),
-            liveness(Some("application/pdf"), PDF),
-        ),
-        (
-            "bare base64 string: unknown bytes",
-            format!(r#""{bin}""#),
-            liveness(None, &all_bytes()),
         ),
         (
             "\\/ escapes inside the base64",
@@ -113,11 +112,6 @@ fn json_file_forms() {
             liveness(Some("image/jpeg"), JPEG),
         ),
         (
-            "unpadded base64 (one = dropped)",
-            format!(r#""{}""#, png.trim_end_matches('=')),
-            liveness(Some("image/png"), PNG),
-        ),
-        (
             "escaped contentType",
             file_object("image\\/png", &png),
             liveness(Some("image/png"), PNG),
@@ -135,27 +129,46 @@ fn json_file_forms() {
             liveness(Some("image/jpeg"), JPEG),
         ),
     ];
-    assert_eq!(jpeg.matches('=').count(), 2);
-    assert_eq!(png.matches('=').count(), 1);
     for (label, value, file) in rows {
-        for ws in ["", " \r\n\t "] {
-            let doc = json_doc(&format!(
-                r#""platform":"WEB",{ws}"livenessFaceImage"{ws}:{ws}{value}{ws},"nfcVerified":true"#
-            ));
-            let outcome = every_way(&doc, &json(), default_limits());
-            assert_eq!(outcome.ending, Ending::Complete, "{label}: {outcome:?}");
-            assert_eq!(outcome.files, std::slice::from_ref(&file), "{label}");
-            let result = outcome.result();
-            let want =
-                b"{\n  \"id\": \"j1\",\n  \"platform\": \"WEB\",\n  \"nfcVerified\": true\n}\n";
-            assert_eq!(
-                String::from_utf8_lossy(&result.json),
-                String::from_utf8_lossy(want),
-                "{label}"
-            );
-            assert_eq!(result.typed.liveness_face_image, None, "{label}");
-            assert_eq!(result.files_before, 1);
-        }
+        assert_liveness_member(label, &value, &file);
+    }
+}
+
+#[test]
+fn json_bare_base64_strings_are_sniffed() {
+    let jpeg = b64(JPEG);
+    let png = b64(PNG);
+    let bin = b64(&all_bytes());
+    assert_eq!(png.matches('=').count(), 1);
+    let rows: Vec<(&str, String, DecodedFile)> = vec![
+        (
+            "sniffed JPEG",
+            format!(r#""{jpeg}""#),
+            liveness(Some("image/jpeg"), JPEG),
+        ),
+        (
+            "sniffed PNG",
+            format!(r#""{png}""#),
+            liveness(Some("image/png"), PNG),
+        ),
+        (
+            "sniffed PDF",
+            format!(r#""{}""#, b64(PDF)),
+            liveness(Some("application/pdf"), PDF),
+        ),
+        (
+            "unknown bytes",
+            format!(r#""{bin}""#),
+            liveness(None, &all_bytes()),
+        ),
+        (
+            "unpadded base64 (one = dropped)",
+            format!(r#""{}""#, png.trim_end_matches('=')),
+            liveness(Some("image/png"), PNG),
+        ),
+    ];
+    for (label, value, file) in rows {
+        assert_liveness_member(label, &value, &file);
     }
 }
 
@@ -324,9 +337,8 @@ fn json_strings_do_not_confuse_the_scanner() {
     ));
     let outcome = every_way(&doc, &json(), default_limits());
     outcome.assert_complete();
-    let kinds: Vec<_> = outcome.files.iter().map(|f| f.kind.clone()).collect();
     assert_eq!(
-        kinds,
+        outcome.kinds(),
         [
             FileKind::FaceImage(DocumentSlot::First),
             FileKind::LivenessFaceImage

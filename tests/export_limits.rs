@@ -5,263 +5,32 @@
 //! agree on everything: the files, the result, the bytes of the file being read, the error and
 //! its offset. Rows stand at the limit (complete) and one byte over it (the limit error).
 
-use std::fmt;
+mod support;
+
 use std::io::Read;
 
-use authenteq_export::export::{
-    blocking, ExportDecoder, ExportEvent, ExportFormat, ExportItem, ExportLimits, FileKind,
-};
-use authenteq_export::multipart::{Boundary, Limits};
+use authenteq_export::export::{blocking, ExportDecoder, ExportFormat, ExportItem, ExportLimits};
+use authenteq_export::multipart::Limits;
 use authenteq_export::{ErrorKind, Limit};
 use bytes::Bytes;
+use support::export::{
+    b64, decode_all, decode_chunks, every_way_by, few_chunkings, find, json, mp, part, pdf,
+    same_by, Format, Outcome, PDF, RESULT_JSON,
+};
 
-// ---------------------------------------------------------------------------------------------
-// The harness
-// ---------------------------------------------------------------------------------------------
-
-/// A file the decoder reported complete, or the one it was reading when it stopped.
-#[derive(Clone, PartialEq, Eq)]
-struct DecodedFile {
-    kind: FileKind,
-    bytes: Vec<u8>,
-}
-
-impl fmt::Debug for DecodedFile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let head = &self.bytes[..self.bytes.len().min(12)];
-        write!(
-            f,
-            "{} {} bytes {:?}",
-            self.kind,
-            self.bytes.len(),
-            String::from_utf8_lossy(head)
-        )
-    }
-}
-
-/// How a decode ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Ending {
-    Complete,
-    Failed {
-        kind: ErrorKind,
-        offset: Option<u64>,
-        limit: Option<(Limit, u64)>,
-        part: Option<usize>,
-    },
-}
-
-/// Everything a decode produced, comparable across chunkings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Outcome {
-    files: Vec<DecodedFile>,
-    results: usize,
-    unfinished: Option<DecodedFile>,
-    ending: Ending,
-}
-
-impl Outcome {
-    fn assert_complete(&self) -> &Self {
-        assert_eq!(self.ending, Ending::Complete, "{self:?}");
-        self
-    }
-
-    /// Asserts the error names `limit` with `max`, at `offset`.
-    fn assert_over(&self, limit: Limit, max: u64, offset: u64) -> &Self {
-        match &self.ending {
-            Ending::Failed {
-                kind,
-                offset: at,
-                limit: named,
-                ..
-            } => {
-                assert_eq!(*kind, ErrorKind::LimitExceeded, "{self:?}");
-                assert_eq!(*named, Some((limit, max)), "{self:?}");
-                assert_eq!(*at, Some(offset), "{self:?}");
-            }
-            Ending::Complete => panic!("complete, expected {limit:?} over {max}: {self:?}"),
-        }
-        self
-    }
-
-    fn part(&self) -> Option<usize> {
-        match &self.ending {
-            Ending::Failed { part, .. } => *part,
-            Ending::Complete => None,
-        }
-    }
-}
-
-/// Decodes `chunks`, feeding the decoder only when it asks for input, then finishing it.
-fn decode_chunks(chunks: &[Bytes], mut decoder: ExportDecoder) -> Outcome {
-    let mut input = chunks.iter();
-    let mut finished = false;
-    let mut files = Vec::new();
-    let mut results = 0;
-    let mut current: Option<DecodedFile> = None;
-    let ending = loop {
-        match decoder.next_event() {
-            Ok(None) => match input.next() {
-                Some(chunk) => decoder.feed(chunk.clone()),
-                None => {
-                    assert!(!finished, "Ok(None) after finish()");
-                    finished = true;
-                    decoder.finish();
-                }
-            },
-            Ok(Some(ExportEvent::FileStart(info))) => {
-                assert!(current.is_none(), "a file started inside a file");
-                current = Some(DecodedFile {
-                    kind: info.kind().clone(),
-                    bytes: Vec::new(),
-                });
-            }
-            Ok(Some(ExportEvent::FileData(data))) => {
-                assert!(!data.is_empty(), "empty FileData");
-                current
-                    .as_mut()
-                    .expect("FileData outside a file")
-                    .bytes
-                    .extend_from_slice(&data);
-            }
-            Ok(Some(ExportEvent::FileEnd)) => {
-                files.push(current.take().expect("FileEnd outside a file"));
-            }
-            Ok(Some(ExportEvent::Result { .. })) => results += 1,
-            Ok(Some(ExportEvent::End)) => {
-                assert!(current.is_none(), "the export ended inside a file");
-                assert_eq!(decoder.next_event().unwrap(), Some(ExportEvent::End));
-                break Ending::Complete;
-            }
-            Err(e) => {
-                // Fused: asking again gives the same error.
-                let again = decoder.next_event().unwrap_err();
-                assert_eq!((again.kind(), again.offset()), (e.kind(), e.offset()));
-                // Never past the limit.
-                let max = decoder_max_body(&e);
-                assert!(decoder.bytes_fed() <= max, "fed past the body limit");
-                break Ending::Failed {
-                    kind: e.kind(),
-                    offset: e.offset(),
-                    limit: e.limit(),
-                    part: e.part().map(|p| p.number),
-                };
-            }
-        }
-    };
-    Outcome {
-        files,
-        results,
-        unfinished: current,
-        ending,
-    }
-}
-
-/// The body limit a body-limit error names, else no bound.
-fn decoder_max_body(e: &authenteq_export::Error) -> u64 {
-    match e.limit() {
-        Some((Limit::BodyBytes, max)) => max,
-        _ => u64::MAX,
-    }
-}
-
-/// Whole, 1-byte chunks, and every 2-way split.
-fn chunkings(body: &[u8]) -> Vec<(String, Vec<Bytes>)> {
-    let whole = Bytes::copy_from_slice(body);
-    let mut out = vec![
-        ("whole".to_string(), vec![whole.clone()]),
-        (
-            "1-byte".to_string(),
-            (0..body.len()).map(|i| whole.slice(i..i + 1)).collect(),
-        ),
-    ];
-    for split in 1..body.len() {
-        out.push((
-            format!("split at {split}"),
-            vec![whole.slice(..split), whole.slice(split..)],
-        ));
-    }
-    out
-}
-
-/// Whole, 1-byte chunks and a few splits: for sweeps over every limit.
-fn few_chunkings(body: &[u8]) -> Vec<(String, Vec<Bytes>)> {
-    let whole = Bytes::copy_from_slice(body);
-    let mut out = vec![
-        ("whole".to_string(), vec![whole.clone()]),
-        (
-            "1-byte".to_string(),
-            (0..body.len()).map(|i| whole.slice(i..i + 1)).collect(),
-        ),
-    ];
-    for split in [
-        1,
-        body.len() / 3,
-        body.len() / 2,
-        body.len().saturating_sub(1),
-    ] {
-        if split > 0 && split < body.len() {
-            out.push((
-                format!("split at {split}"),
-                vec![whole.slice(..split), whole.slice(split..)],
-            ));
-        }
-    }
-    out
-}
-
-/// How the decoder is told the format.
-#[derive(Debug, Clone)]
-enum Format {
-    Known(ExportFormat),
-    Detect,
-}
-
-fn decoder(format: &Format, limits: ExportLimits) -> ExportDecoder {
-    match format {
-        Format::Known(f) => ExportDecoder::new(f.clone(), limits),
-        Format::Detect => ExportDecoder::detecting(limits),
-    }
-}
-
-fn mp() -> Format {
-    Format::Known(ExportFormat::Multipart(Boundary::new("b").unwrap()))
-}
-
-fn json() -> Format {
-    Format::Known(ExportFormat::Json)
-}
-
-fn pdf() -> Format {
-    Format::Known(ExportFormat::Pdf)
-}
-
-/// Decodes `body` under `chunkings` and asserts that all agree; returns the outcome.
-fn agree(
-    chunkings: Vec<(String, Vec<Bytes>)>,
-    body: &[u8],
-    format: &Format,
-    limits: ExportLimits,
-) -> Outcome {
-    let mut first: Option<Outcome> = None;
-    for (label, chunks) in chunkings {
-        let outcome = decode_chunks(&chunks, decoder(format, limits));
-        match &first {
-            None => first = Some(outcome),
-            Some(whole) => assert_eq!(
-                &outcome,
-                whole,
-                "chunking {label} differs from whole under {limits:?} for body {:?}",
-                String::from_utf8_lossy(&body[..body.len().min(300)])
-            ),
-        }
-    }
-    first.expect("at least one chunking")
-}
-
-/// Decodes `body` under every chunking and asserts that all agree; returns the outcome.
+/// Decodes `body` under every chunking and asserts that all agree on everything, the error
+/// being fused included; returns the outcome.
 fn every_way(body: &[u8], format: &Format, limits: ExportLimits) -> Outcome {
-    agree(chunkings(body), body, format, limits)
+    every_way_by(body, format, limits, Outcome::clone)
+}
+
+/// As [`every_way`], under [`few_chunkings`]: for sweeps over every limit.
+fn few_ways(body: &[u8], format: &Format, limits: ExportLimits) -> Outcome {
+    same_by(
+        &decode_all(few_chunkings(body), format, limits),
+        body,
+        Outcome::clone,
+    )
 }
 
 fn body_limit(n: u64) -> ExportLimits {
@@ -272,24 +41,9 @@ fn file_limit(n: u64) -> ExportLimits {
     ExportLimits::default().multipart(Limits::default().max_part_bytes(n))
 }
 
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .unwrap_or_else(|| panic!("{:?} not found", String::from_utf8_lossy(needle)))
-}
-
 // ---------------------------------------------------------------------------------------------
 // The bodies
 // ---------------------------------------------------------------------------------------------
-
-const RESULT_JSON: &[u8] = br#"{"id":"v1","platform":"WEB"}"#;
-const PDF: &[u8] = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
 
 /// Bytes of a JPEG-looking file of `n` bytes (every byte value, `/` and `+` in its base64).
 fn jpeg(n: usize) -> Vec<u8> {
@@ -303,21 +57,12 @@ fn jpeg(n: usize) -> Vec<u8> {
     out
 }
 
-fn part(name: &str, content_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "--b\r\nContent-Disposition: form-data; name=\"{name}\"\r\nContent-Type: {content_type}\r\n\r\n"
-    )
-    .into_bytes();
-    out.extend_from_slice(payload);
-    out.extend_from_slice(b"\r\n");
-    out
-}
-
 /// A multipart export: the result part, then a face image and a PDF.
 fn multipart_export(face: &[u8]) -> Vec<u8> {
-    let mut body = part("result", "application/json", RESULT_JSON);
-    body.extend(part("faceImage", "image/jpeg", face));
-    body.extend(part("addressProofDocument", "application/pdf", PDF));
+    let typed = |name, content_type, payload| part(name, None, Some(content_type), payload);
+    let mut body = typed("result", "application/json", RESULT_JSON);
+    body.extend(typed("faceImage", "image/jpeg", face));
+    body.extend(typed("addressProofDocument", "application/pdf", PDF));
     body.extend_from_slice(b"--b--\r\n");
     body
 }
@@ -431,7 +176,7 @@ fn body_limit_one_byte_over_fails_at_the_limit() {
         );
         if label.starts_with("json") {
             // The JSON export's result comes at the end of the document, never reached.
-            assert_eq!(outcome.results, 0, "{label}");
+            assert_eq!(outcome.results.len(), 0, "{label}");
         }
     }
 }
@@ -443,7 +188,7 @@ fn body_limit_at_every_offset() {
     for (label, body, format) in body_rows() {
         let complete = every_way(&body, &format, ExportLimits::default());
         for max in 0..needed(&body, &format) {
-            let outcome = agree(few_chunkings(&body), &body, &format, body_limit(max));
+            let outcome = few_ways(&body, &format, body_limit(max));
             outcome.assert_over(Limit::BodyBytes, max, max);
             assert_eq!(
                 outcome.files[..],
@@ -500,14 +245,14 @@ fn body_limit_names_the_part_or_file_being_read() {
     let body = multipart_export(&jpeg(40));
     let max = find(&body, b"\xff\xd8") as u64 + 10;
     let outcome = every_way(&body, &mp(), body_limit(max));
-    assert_eq!(outcome.part(), Some(2), "{outcome:?}");
+    assert_eq!(outcome.part_number(), Some(2), "{outcome:?}");
     assert_eq!(outcome.unfinished.as_ref().map(|f| f.bytes.len()), Some(10));
 
     let body = json_export(&b64(&jpeg(60)), &b64(PDF));
     let start = find(&body, b"/9j/");
     let max = start as u64 + 40;
     let outcome = every_way(&body, &json(), body_limit(max));
-    assert_eq!(outcome.part(), Some(1), "{outcome:?}");
+    assert_eq!(outcome.part_number(), Some(1), "{outcome:?}");
     // 40 characters are 10 quads: 30 bytes, handed out.
     assert_eq!(outcome.unfinished.as_ref().map(|f| f.bytes.len()), Some(30));
 }
@@ -534,7 +279,7 @@ fn multipart_file_limit() {
         outcome.unfinished.as_ref().unwrap().bytes,
         face[..max as usize]
     );
-    assert_eq!(outcome.part(), Some(2));
+    assert_eq!(outcome.part_number(), Some(2));
 }
 
 #[test]
@@ -544,8 +289,8 @@ fn multipart_file_limit_bounds_the_result_part_too() {
     let outcome = every_way(&body, &mp(), file_limit(max));
     let at = find(&body, RESULT_JSON) as u64 + max;
     outcome.assert_over(Limit::PartBytes, max, at);
-    assert_eq!(outcome.part(), Some(1));
-    assert_eq!(outcome.results, 0);
+    assert_eq!(outcome.part_number(), Some(1));
+    assert_eq!(outcome.results.len(), 0);
 }
 
 /// JSON file rows: (label, file bytes, base64 as written).
@@ -589,7 +334,7 @@ fn json_file_limit_at_the_limit_passes() {
         let outcome = every_way(&body, &json(), file_limit(bytes.len() as u64));
         outcome.assert_complete();
         assert_eq!(outcome.files[0].bytes, bytes, "{label}");
-        assert_eq!(outcome.results, 1, "{label}");
+        assert_eq!(outcome.results.len(), 1, "{label}");
     }
 }
 
@@ -606,8 +351,8 @@ fn json_file_limit_one_byte_over() {
         assert!(outcome.files.is_empty(), "{label}: no FileEnd: {outcome:?}");
         let unfinished = outcome.unfinished.as_ref().expect("the file was announced");
         assert_eq!(unfinished.bytes, bytes[..max as usize], "{label}");
-        assert_eq!(outcome.part(), Some(1), "{label}");
-        assert_eq!(outcome.results, 0, "{label}");
+        assert_eq!(outcome.part_number(), Some(1), "{label}");
+        assert_eq!(outcome.results.len(), 0, "{label}");
     }
 }
 
@@ -619,7 +364,7 @@ fn json_file_limit_at_every_size() {
         let body = json_export(&content, "");
         let start = find(&body, b"\"content\":\"") + 11;
         for max in 0..bytes.len() as u64 {
-            let outcome = agree(few_chunkings(&body), &body, &json(), file_limit(max));
+            let outcome = few_ways(&body, &json(), file_limit(max));
             let at = base64_char_offset(&body, start, (max as usize) / 3 * 4);
             outcome.assert_over(Limit::PartBytes, max, at);
             match &outcome.unfinished {
@@ -642,7 +387,7 @@ fn json_file_limit_holds_for_each_file() {
     assert_eq!(outcome.files.len(), 1);
     assert_eq!(outcome.files[0].bytes, liveness);
     assert_eq!(outcome.unfinished.as_ref().unwrap().bytes, address[..30]);
-    assert_eq!(outcome.part(), Some(2));
+    assert_eq!(outcome.part_number(), Some(2));
 
     every_way(&body, &json(), file_limit(31)).assert_complete();
 }
@@ -749,7 +494,7 @@ fn limit_errors_read_as_the_multipart_ones() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The issue: a 41.9 MB JSON export and a 5 MB PDF export passed under max_body_bytes(1 << 20)
+// Exports megabytes long stop at a 1 MiB body limit, read as users read them
 // ---------------------------------------------------------------------------------------------
 
 /// Reads `body` with the blocking front-end in 64 KiB reads, as a user does; returns the error.
@@ -775,7 +520,7 @@ fn read_export(body: Vec<u8>, content_type: &str, limits: ExportLimits) -> authe
 }
 
 #[test]
-fn issue_large_json_and_pdf_exports_fail_under_a_1_mib_body_limit() {
+fn large_json_and_pdf_exports_fail_under_a_1_mib_body_limit() {
     let max = 1 << 20;
     let limits = ExportLimits::default().multipart(Limits::default().max_body_bytes(max));
 
@@ -801,10 +546,7 @@ fn issue_large_json_and_pdf_exports_fail_under_a_1_mib_body_limit() {
         (pdf_body, ExportFormat::Pdf),
     ] {
         let whole = Bytes::from(body);
-        let in_chunks: Vec<Bytes> = (0..whole.len())
-            .step_by(65_536)
-            .map(|i| whole.slice(i..(i + 65_536).min(whole.len())))
-            .collect();
+        let in_chunks = support::fixed_chunks(&whole, 65_536);
         let fits = ExportLimits::default().max_body_bytes(whole.len() as u64);
         decode_chunks(&in_chunks, ExportDecoder::new(format.clone(), fits)).assert_complete();
         let over = ExportLimits::default().max_body_bytes(whole.len() as u64 - 1);
@@ -818,7 +560,7 @@ fn issue_large_json_and_pdf_exports_fail_under_a_1_mib_body_limit() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Found on the way
+// Error statuses
 // ---------------------------------------------------------------------------------------------
 
 #[test]

@@ -12,21 +12,21 @@ use support::export::{
 };
 
 fn face_file() -> DecodedFile {
-    DecodedFile {
-        kind: FileKind::FaceImage(DocumentSlot::First),
-        content_type: Some("image/jpeg".into()),
-        filename: Some("faceImage.jpeg".into()),
-        bytes: JPEG.to_vec(),
-    }
+    DecodedFile::new(
+        FileKind::FaceImage(DocumentSlot::First),
+        Some("image/jpeg"),
+        Some("faceImage.jpeg"),
+        JPEG,
+    )
 }
 
 fn pdf_file() -> DecodedFile {
-    DecodedFile {
-        kind: FileKind::AddressProofDocument,
-        content_type: Some("application/pdf".into()),
-        filename: Some("addressProofDocument.pdf".into()),
-        bytes: PDF.to_vec(),
-    }
+    DecodedFile::new(
+        FileKind::AddressProofDocument,
+        Some("application/pdf"),
+        Some("addressProofDocument.pdf"),
+        PDF,
+    )
 }
 
 #[test]
@@ -64,18 +64,13 @@ fn multipart_unknown_parts_are_kept() {
     assert_eq!(
         outcome.files,
         [
-            DecodedFile {
-                kind: FileKind::Other("selfieVideo".into()),
-                content_type: Some("video/mp4".into()),
-                filename: Some("selfie.mp4".into()),
-                bytes: video.to_vec(),
-            },
-            DecodedFile {
-                kind: FileKind::Other("faceImage4".into()),
-                content_type: None,
-                filename: None,
-                bytes: b"four".to_vec(),
-            },
+            DecodedFile::new(
+                FileKind::Other("selfieVideo".into()),
+                Some("video/mp4"),
+                Some("selfie.mp4"),
+                video,
+            ),
+            DecodedFile::new(FileKind::Other("faceImage4".into()), None, None, b"four"),
             face_file(),
         ]
     );
@@ -92,9 +87,8 @@ fn multipart_document_slots() {
     ]);
     let outcome = every_way(&body, &mp(), default_limits());
     outcome.assert_complete();
-    let kinds: Vec<_> = outcome.files.iter().map(|f| f.kind.clone()).collect();
     assert_eq!(
-        kinds,
+        outcome.kinds(),
         [
             FileKind::CroppedFrontImage(DocumentSlot::Second),
             FileKind::CroppedBackImage(DocumentSlot::Third),

@@ -11,12 +11,12 @@ use support::export::{
 };
 
 fn report(bytes: &[u8]) -> DecodedFile {
-    DecodedFile {
-        kind: FileKind::Report,
-        content_type: Some("application/pdf".into()),
-        filename: Some("result.pdf".into()),
-        bytes: bytes.to_vec(),
-    }
+    DecodedFile::new(
+        FileKind::Report,
+        Some("application/pdf"),
+        Some("result.pdf"),
+        bytes,
+    )
 }
 
 #[test]

@@ -19,12 +19,6 @@ fn boundary() -> Boundary {
     Boundary::new("b").unwrap()
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-}
-
 /// A stream over fixed chunks that counts how many chunks were pulled.
 struct CountingStream {
     chunks: Vec<Bytes>,
@@ -63,7 +57,7 @@ fn counting(chunk: usize, fail_at: Option<usize>) -> (CountingStream, Arc<Atomic
 
 #[test]
 fn async_pulls_only_what_it_needs() {
-    runtime().block_on(async {
+    support::runtime().block_on(async {
         let (stream, pulled) = counting(16, None);
         let mut body = Multipart::new(stream, boundary());
         let part = body.next_part().await.unwrap().unwrap();
@@ -91,7 +85,7 @@ fn async_pulls_only_what_it_needs() {
 #[test]
 fn async_parts_read_as_chunks_stream_and_asyncread() {
     use futures::StreamExt;
-    runtime().block_on(async {
+    support::runtime().block_on(async {
         for chunk in [1, 3, 7, 64, 4096] {
             let (stream, _) = counting(chunk, None);
             let mut body = Multipart::new(stream, boundary());
@@ -122,7 +116,7 @@ fn async_parts_read_as_chunks_stream_and_asyncread() {
 #[test]
 fn async_small_reads_through_asyncread() {
     use tokio::io::AsyncReadExt;
-    runtime().block_on(async {
+    support::runtime().block_on(async {
         let (stream, _) = counting(64, None);
         let mut body = Multipart::new(stream, boundary());
         let _ = body.next_part().await.unwrap().unwrap();
@@ -142,7 +136,7 @@ fn async_small_reads_through_asyncread() {
 
 #[test]
 fn async_truncation_fails_on_part_and_next_part() {
-    runtime().block_on(async {
+    support::runtime().block_on(async {
         let cut = BODY.len() - 15; // inside the last payload
         let stream = futures::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from_static(
             &BODY[..cut],
@@ -172,7 +166,7 @@ fn async_truncation_fails_on_part_and_next_part() {
 
 #[test]
 fn async_truncation_between_parts_is_not_the_end() {
-    runtime().block_on(async {
+    support::runtime().block_on(async {
         // Cut right after a delimiter line: other parsers report "no more parts" here.
         let end_of_first = BODY.windows(7).position(|w| w == b"\r\n--b\r\n").unwrap() + 7;
         let stream = futures::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from_static(
@@ -188,7 +182,7 @@ fn async_truncation_between_parts_is_not_the_end() {
 
 #[test]
 fn async_source_error_is_reported_with_source() {
-    runtime().block_on(async {
+    support::runtime().block_on(async {
         let (stream, _) = counting(16, Some(6));
         let mut body = Multipart::new(stream, boundary());
         let _ = body.next_part().await.unwrap().unwrap();

@@ -1,6 +1,8 @@
 //! The typed verification result and the API error bodies, against the sample export in
 //! `corpus/` and hand-written edge cases.
 
+mod support;
+
 use authenteq_export::export::{
     ApiError, ApiErrorCode, DocumentData, DocumentSlot, DocumentType, EmbeddedFile,
     EmbeddedFileForm, LicenseClassDetail, Platform, Sex, VerificationResult,
@@ -9,11 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde_json::{json, Value};
-
-fn corpus(name: &str) -> Vec<u8> {
-    let path = format!("{}/corpus/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
-}
+use support::export::corpus;
 
 fn corpus_result() -> VerificationResult {
     VerificationResult::from_json(&corpus("result.json")).expect("corpus/result.json parses")
@@ -534,8 +532,9 @@ fn invalid_base64_is_an_error_that_says_why() {
 // Debug redaction
 // -------------------------------------------------------------------------------------------
 
-#[test]
-fn debug_shows_no_personal_data() {
+/// The sample result with embedded files (the face image and the PDF) and unknown members
+/// that hold personal data; with the face and PDF bytes.
+fn sample_with_files() -> (VerificationResult, Vec<u8>, Vec<u8>) {
     let mut result = corpus_result();
     let face = corpus("files/faceImage.jpeg");
     let pdf = corpus("files/addressProofDocument.pdf");
@@ -549,7 +548,12 @@ fn debug_shows_no_personal_data() {
     result
         .extra
         .insert("selfieUrl".into(), json!("https://example.test/jane-doe"));
+    (result, face, pdf)
+}
 
+#[test]
+fn debug_shows_no_personal_data() {
+    let (result, face, _) = sample_with_files();
     let forbidden = [
         // names
         "DOE",
@@ -587,8 +591,13 @@ fn debug_shows_no_personal_data() {
             "Debug shows bytes"
         );
         assert!(!output.contains("%PDF"), "Debug shows the PDF");
+    }
+}
 
-        // What it may show.
+#[test]
+fn debug_shows_what_is_not_personal_and_the_sizes_of_files() {
+    let (result, face, pdf) = sample_with_files();
+    for output in [format!("{result:?}"), format!("{result:#?}")] {
         for shown in [
             "8c3f6a2e-5b1d-4e7a-9f20-6d4b2c1a7e95",
             "Web",
@@ -612,7 +621,10 @@ fn debug_shows_no_personal_data() {
             assert!(output.contains(shown), "Debug hides {shown:?}:\n{output}");
         }
     }
+}
 
+#[test]
+fn debug_of_a_file_shows_its_size_type_and_extra_keys() {
     let mut file = EmbeddedFile::new("image/png", vec![0]);
     file.extra.insert("width".into(), json!(1));
     assert_eq!(

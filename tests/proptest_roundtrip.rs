@@ -1034,12 +1034,6 @@ fn check<S: Strategy>(
     }
 }
 
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("a current-thread runtime")
-}
-
 // ---------------------------------------------------------------------------------------------
 // Properties
 // ---------------------------------------------------------------------------------------------
@@ -1073,7 +1067,7 @@ fn roundtrip_through_decoder_and_reference() {
 #[test]
 fn roundtrip_through_blocking_and_async_front_ends() {
     let stats = Stats::default();
-    let rt = current_thread();
+    let rt = support::runtime();
     let modes = prop::sample::select(vec![
         ReadMode::Chunks,
         ReadMode::Read,
@@ -1114,6 +1108,41 @@ fn roundtrip_through_blocking_and_async_front_ends() {
         },
     );
     stats.report("roundtrip_through_blocking_and_async_front_ends");
+}
+
+/// Checks the unfinished part of a body cut at `cut`, after `started` delimiters: there is
+/// one exactly when the cut is inside a payload, and its payload is a prefix of the input's.
+fn check_unfinished(
+    case: &Case,
+    enc: &Encoded,
+    cut: usize,
+    started: usize,
+    unfinished: Option<&DecodedPart>,
+) -> Result<(), TestCaseError> {
+    let in_payload = started > 0 && cut >= enc.payloads[started - 1].start;
+    match (unfinished, in_payload) {
+        (None, false) => {}
+        (Some(part), true) => {
+            let input = &case.parts[started - 1];
+            let mut want = expected(input);
+            prop_assert!(
+                input.payload.starts_with(&part.data),
+                "unfinished payload {:?} is not a prefix of {:?}",
+                Escaped(&part.data),
+                Escaped(&input.payload)
+            );
+            want.data.clone_from(&part.data);
+            same_parts("unfinished part", std::slice::from_ref(part), &[want])?;
+        }
+        (unfinished, _) => {
+            return Err(TestCaseError::fail(format!(
+                "cut at {cut} (payload of part {started} starts at {:?}): unfinished {:?}",
+                enc.payloads.get(started.wrapping_sub(1)),
+                unfinished.map(|p| Escaped(&p.data))
+            )))
+        }
+    }
+    Ok(())
 }
 
 /// (c) A body cut anywhere before the end of its close delimiter is an unexpected end at the
@@ -1163,29 +1192,7 @@ fn truncated_bodies_end_unexpectedly() {
             }
             let want: Vec<DecodedPart> = case.parts[..completed].iter().map(expected).collect();
             same_parts("complete parts", &got.parts, &want)?;
-            let in_payload = started > 0 && cut >= enc.payloads[started - 1].start;
-            match (&got.unfinished, in_payload) {
-                (None, false) => {}
-                (Some(part), true) => {
-                    let input = &case.parts[started - 1];
-                    let mut want = expected(input);
-                    prop_assert!(
-                        input.payload.starts_with(&part.data),
-                        "unfinished payload {:?} is not a prefix of {:?}",
-                        Escaped(&part.data),
-                        Escaped(&input.payload)
-                    );
-                    want.data.clone_from(&part.data);
-                    same_parts("unfinished part", std::slice::from_ref(part), &[want])?;
-                }
-                (unfinished, _) => {
-                    return Err(TestCaseError::fail(format!(
-                        "cut at {cut} (payload of part {started} starts at {:?}): unfinished {:?}",
-                        enc.payloads.get(started.wrapping_sub(1)),
-                        unfinished.as_ref().map(|p| Escaped(&p.data))
-                    )))
-                }
-            }
+            check_unfinished(&case, &enc, cut, started, got.unfinished.as_ref())?;
 
             // The blocking front-end reports the same end, never a clean `None`.
             let modes = [ReadMode::Chunks];
@@ -1375,6 +1382,106 @@ fn garbage_decodes_the_same_under_any_chunking() {
     );
 }
 
+/// How a body was cut into chunks sliced from it, and how many bytes of a candidate delimiter
+/// the decoder may hold back (and so copy) at a cut.
+struct ChunkMap {
+    /// Where each chunk starts and ends in the body.
+    chunks: Vec<Range<usize>>,
+    /// The chunk boundaries inside the body.
+    cuts: Vec<usize>,
+    /// The address of the body's first byte.
+    base: usize,
+    len: usize,
+    /// The longest copy: a candidate delimiter `CRLF--B`, the most padding the decoder accepts,
+    /// and a CR waiting for its LF. (`B + 4 + 256` alone is one byte short: see the seed in
+    /// proptest-regressions, `CRLF--a` + 256 spaces + CR in 1-byte chunks.)
+    max_copy: usize,
+    /// How far from a cut a copy may start or end.
+    slack: usize,
+}
+
+impl ChunkMap {
+    fn new(body: &Bytes, chunks: &[Bytes], boundary_len: usize) -> ChunkMap {
+        let mut at = 0;
+        let chunks: Vec<Range<usize>> = chunks
+            .iter()
+            .map(|c| {
+                at += c.len();
+                at - c.len()..at
+            })
+            .collect();
+        let cuts = chunks
+            .iter()
+            .map(|c| c.start)
+            .filter(|&s| s > 0 && s < body.len())
+            .collect();
+        ChunkMap {
+            chunks,
+            cuts,
+            base: body.as_ptr() as usize,
+            len: body.len(),
+            max_copy: boundary_len + 4 + MAX_TRANSPORT_PADDING + 1,
+            slack: boundary_len + 4 + MAX_TRANSPORT_PADDING + 2,
+        }
+    }
+
+    /// Where the chunk holding body offset `offset` ends.
+    fn chunk_end(&self, offset: usize) -> usize {
+        let i = self.chunks.partition_point(|c| c.start <= offset) - 1;
+        self.chunks[i].end
+    }
+
+    /// Checks payload `d` found at body offset `start`: a slice of the input at that place,
+    /// within one chunk, or else a small copy near a cut. Returns the bytes copied.
+    fn check_data(&self, d: &Bytes, start: usize) -> Result<usize, TestCaseError> {
+        let end = start + d.len();
+        let p = d.as_ptr() as usize;
+        if p >= self.base && p + d.len() <= self.base + self.len {
+            prop_assert_eq!(p - self.base, start, "a slice of the wrong input bytes");
+            prop_assert!(
+                end <= self.chunk_end(start),
+                "a slice spans chunks at {}..{}",
+                start,
+                end
+            );
+            return Ok(0);
+        }
+        prop_assert!(
+            d.len() <= self.max_copy,
+            "a copy of {} bytes at {}..{}",
+            d.len(),
+            start,
+            end
+        );
+        let slack = self.slack;
+        prop_assert!(
+            self.cuts
+                .iter()
+                .any(|&c| start + slack >= c && end <= c + slack),
+            "a copy at {}..{} far from every chunk boundary {:?}",
+            start,
+            end,
+            self.cuts
+        );
+        Ok(d.len())
+    }
+
+    /// Checks the bytes copied in a whole body: none from a body in one chunk, and at most two
+    /// delimiters' worth per cut.
+    fn check_copied(&self, copied: usize) -> Result<(), TestCaseError> {
+        if self.cuts.is_empty() {
+            prop_assert_eq!(copied, 0, "copies from a body in one chunk");
+        }
+        prop_assert!(
+            copied <= self.cuts.len() * 2 * self.slack,
+            "{} bytes copied at {} chunk boundaries",
+            copied,
+            self.cuts.len()
+        );
+        Ok(())
+    }
+}
+
 /// (e) With chunks sliced from one buffer, payload leaves the decoder as slices of the chunks
 /// at the right place; only bytes of a candidate delimiter that straddled a chunk boundary may be
 /// copies, each small and near a chunk boundary. One chunk means no copy at all.
@@ -1389,29 +1496,7 @@ fn payload_is_sliced_from_the_input_chunks() {
         };
         let body = &enc.body;
         let chunks = case.chunking.apply(body);
-        let b = case.boundary.as_bytes();
-        // The longest candidate delimiter the decoder must hold back: `CRLF--B`, the most padding
-        // it accepts, and a CR waiting for its LF. (`b.len() + 4 + 256` alone is one byte short:
-        // see the seed in proptest-regressions, `CRLF--a` + 256 spaces + CR in 1-byte chunks.)
-        let max_copy = b.len() + 4 + MAX_TRANSPORT_PADDING + 1;
-        // Chunk boundaries inside the body, and where each chunk starts.
-        let mut starts = Vec::new();
-        let mut at = 0;
-        for c in &chunks {
-            starts.push(at);
-            at += c.len();
-        }
-        let cuts: Vec<usize> = starts
-            .iter()
-            .copied()
-            .filter(|&s| s > 0 && s < body.len())
-            .collect();
-        let chunk_end = |offset: usize| {
-            let i = starts.partition_point(|&s| s <= offset) - 1;
-            starts[i] + chunks[i].len()
-        };
-        let base = body.as_ptr() as usize;
-
+        let map = ChunkMap::new(body, &chunks, case.boundary.as_bytes().len());
         let mut decoder = Decoder::new(case.boundary.clone());
         let mut input = chunks.iter();
         let mut part: Option<(usize, usize)> = None; // (index, payload bytes so far)
@@ -1437,33 +1522,7 @@ fn payload_is_sliced_from_the_input_chunks() {
                     *k += d.len();
                     prop_assert!(end <= enc.payloads[*i].end, "part {} too long", *i + 1);
                     prop_assert!(d[..] == body[start..end], "wrong bytes at {}", start);
-                    let p = d.as_ptr() as usize;
-                    if p >= base && p + d.len() <= base + body.len() {
-                        prop_assert_eq!(p - base, start, "a slice of the wrong input bytes");
-                        prop_assert!(
-                            end <= chunk_end(start),
-                            "a slice spans chunks at {}..{}",
-                            start,
-                            end
-                        );
-                    } else {
-                        copied += d.len();
-                        prop_assert!(
-                            d.len() <= max_copy,
-                            "a copy of {} bytes at {}..{}",
-                            d.len(),
-                            start,
-                            end
-                        );
-                        let slack = b.len() + 4 + MAX_TRANSPORT_PADDING + 2;
-                        prop_assert!(
-                            cuts.iter().any(|&c| start + slack >= c && end <= c + slack),
-                            "a copy at {}..{} far from every chunk boundary {:?}",
-                            start,
-                            end,
-                            cuts
-                        );
-                    }
+                    copied += map.check_data(&d, start)?;
                 }
                 Some(Event::PartEnd) => {
                     let (i, k) = part.take().expect("end outside a part");
@@ -1473,15 +1532,7 @@ fn payload_is_sliced_from_the_input_chunks() {
             }
         }
         prop_assert_eq!(parts, case.parts.len());
-        if cuts.is_empty() {
-            prop_assert_eq!(copied, 0, "copies from a body in one chunk");
-        }
-        prop_assert!(
-            copied <= cuts.len() * 2 * (b.len() + 4 + MAX_TRANSPORT_PADDING + 2),
-            "{} bytes copied at {} chunk boundaries",
-            copied,
-            cuts.len()
-        );
+        map.check_copied(copied)?;
         copied_total.fetch_add(copied, Relaxed);
         payload_total.fetch_add(enc.payloads.iter().map(Range::len).sum(), Relaxed);
         Ok(())

@@ -2,6 +2,8 @@
 //! word for word, and it is run here over real HTTP on loopback against bodies that try to
 //! escape the folder or are cut mid-file.
 
+mod support;
+
 #[path = "../examples/save_over_http.rs"]
 mod example;
 
@@ -12,30 +14,11 @@ use authenteq_export::ErrorKind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// The code between the example's `README` markers.
-fn example_code() -> String {
-    let source = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/save_over_http.rs"
-    ))
-    .unwrap();
-    let begin = source.find("// README: begin\n").expect("begin marker") + 17;
-    let end = source.find("// README: end").expect("end marker");
-    source[begin..end].to_owned()
-}
-
 #[test]
 fn the_readme_shows_the_example_word_for_word() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let code = example_code();
+    let code = support::readme_code("save_over_http");
     assert!(
         readme.contains(&format!("```rust,no_run\n{code}```")),
         "the README's library example differs from examples/save_over_http.rs:\n{code}"
@@ -120,7 +103,7 @@ fn names_that_try_to_escape_the_folder_stay_in_it() {
     let abs = abs.to_str().unwrap();
     let names = ["../../escaped", abs, "a/b", "..", ".", "CON", "x\\..\\y"];
     let body = multipart_with_names(&names, 3000);
-    runtime().block_on(async {
+    support::runtime().block_on(async {
         let url = serve_once(200, "multipart/mixed; boundary=b", body.clone(), body.len()).await;
         let response = reqwest::get(&url).await.unwrap();
         let saved = example::save(response, &out).await.unwrap();
@@ -153,7 +136,7 @@ fn a_body_cut_mid_file_leaves_only_whole_files() {
     // Cut in the middle of the second file.
     let cut = body.len() - 20_000;
     let out = tempfile::tempdir().unwrap();
-    runtime().block_on(async {
+    support::runtime().block_on(async {
         let url = serve_once(200, "multipart/mixed; boundary=b", body.clone(), cut).await;
         let response = reqwest::get(&url).await.unwrap();
         let err = match example::save(response, out.path()).await {
@@ -182,7 +165,7 @@ fn an_api_error_answer_saves_nothing_and_names_its_status() {
     let body =
         br#"{"errorCode":"VERIFICATION_NOT_FOUND","errorMessage":"Verification not found."}"#;
     let out = tempfile::tempdir().unwrap();
-    runtime().block_on(async {
+    support::runtime().block_on(async {
         let url = serve_once(404, "application/json", body.to_vec(), body.len()).await;
         let response = reqwest::get(&url).await.unwrap();
         let err = example::save(response, out.path()).await.unwrap_err();

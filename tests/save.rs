@@ -3,11 +3,13 @@
 
 #![cfg(feature = "save")]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::error::Error as _;
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Barrier;
 
 use authenteq_export::export::{blocking, Export};
@@ -16,12 +18,7 @@ use authenteq_export::save::{
 };
 use authenteq_export::ErrorKind;
 use bytes::Bytes;
-
-fn corpus(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("corpus")
-        .join(name)
-}
+use support::corpus_path as corpus;
 
 /// The names in `dir`, sorted.
 fn names(dir: &Path) -> Vec<String> {
@@ -180,9 +177,7 @@ fn a_body_cut_mid_file_leaves_whole_files_only() {
 fn an_async_body_cut_mid_file_leaves_whole_files_only() {
     let body = Bytes::from(fs::read(corpus("verification-result.json")).unwrap());
     let sample = sample_files();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let runtime = support::runtime();
     let mut most = 0;
     // The result comes last in the JSON export: only the eleven files can be whole.
     const WANT_MOST: usize = 11;
@@ -209,12 +204,19 @@ fn an_async_body_cut_mid_file_leaves_whole_files_only() {
     );
 }
 
-#[test]
-fn saving_twice_writes_nothing_new_and_other_bytes_get_a_new_name() {
+/// A folder with the sample multipart export saved into it: the folder, and what was saved.
+fn folder_with_the_sample() -> (tempfile::TempDir, OutputDir, SavedExport) {
     let folder = tempfile::tempdir().unwrap();
     let dir = OutputDir::open(folder.path()).unwrap();
     let body = fs::read(corpus("verification-result.multipart")).unwrap();
     let first = save_blocking(&body, &dir).unwrap();
+    (folder, dir, first)
+}
+
+#[test]
+fn saving_twice_writes_nothing_new() {
+    let (folder, dir, first) = folder_with_the_sample();
+    let body = fs::read(corpus("verification-result.multipart")).unwrap();
     assert_eq!(files(folder.path()), sample_files());
     assert!(first
         .files()
@@ -254,8 +256,12 @@ fn saving_twice_writes_nothing_new_and_other_bytes_get_a_new_name() {
         assert_eq!(have, want);
         assert_eq!(inodes(folder.path()), before, "a file was written again");
     }
+}
 
-    // Other bytes under a name that is taken: the next free name, said so.
+#[test]
+fn other_bytes_under_a_taken_name_get_the_next_free_name() {
+    let (folder, dir, _) = folder_with_the_sample();
+    // The next free name, said so.
     let other = dir.write_file("faceImage.jpeg", b"another face").unwrap();
     assert_eq!(other.name(), "faceImage-2.jpeg");
     assert_eq!(
@@ -411,25 +417,22 @@ fn async_writes_and_commit() {
     use tokio::io::AsyncWriteExt;
     let folder = tempfile::tempdir().unwrap();
     let dir = OutputDir::open(folder.path()).unwrap();
-    let saved = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-        .block_on(async {
-            let mut file = dir.create_file("async.jpeg").unwrap();
-            AsyncWriteExt::write_all(&mut file, b"\xff\xd8")
-                .await
-                .unwrap();
-            AsyncWriteExt::write_all(&mut file, b"\xff\xd9")
-                .await
-                .unwrap();
-            file.shutdown().await.unwrap();
-            assert_eq!(
-                names(folder.path()),
-                Vec::<String>::new(),
-                "shutdown commits nothing"
-            );
-            file.commit().unwrap()
-        });
+    let saved = support::runtime().block_on(async {
+        let mut file = dir.create_file("async.jpeg").unwrap();
+        AsyncWriteExt::write_all(&mut file, b"\xff\xd8")
+            .await
+            .unwrap();
+        AsyncWriteExt::write_all(&mut file, b"\xff\xd9")
+            .await
+            .unwrap();
+        file.shutdown().await.unwrap();
+        assert_eq!(
+            names(folder.path()),
+            Vec::<String>::new(),
+            "shutdown commits nothing"
+        );
+        file.commit().unwrap()
+    });
     assert_eq!(saved.size(), 4);
     let sha = <sha2::Sha256 as sha2::Digest>::digest(b"\xff\xd8\xff\xd9");
     assert_eq!(saved.sha256()[..], sha[..]);

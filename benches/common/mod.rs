@@ -14,6 +14,8 @@ use futures::{Stream, StreamExt};
 
 #[path = "../../tests/support/generate.rs"]
 pub mod generate;
+#[path = "../../tests/support/measure.rs"]
+pub mod measure;
 
 /// The body sizes, chunk sizes and source modes of the throughput groups.
 pub const SIZES: [(&str, usize); 2] = [("10MiB", 10 << 20), ("100MiB", 100 << 20)];

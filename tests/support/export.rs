@@ -25,6 +25,22 @@ pub struct DecodedFile {
     pub bytes: Vec<u8>,
 }
 
+impl DecodedFile {
+    pub fn new(
+        kind: FileKind,
+        content_type: Option<&str>,
+        filename: Option<&str>,
+        bytes: &[u8],
+    ) -> DecodedFile {
+        DecodedFile {
+            kind,
+            content_type: content_type.map(str::to_owned),
+            filename: filename.map(str::to_owned),
+            bytes: bytes.to_vec(),
+        }
+    }
+}
+
 impl fmt::Debug for DecodedFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The bytes can be kilobytes of JPEG: show their length and first bytes only.
@@ -70,7 +86,8 @@ pub enum Ending {
         kind: ErrorKind,
         offset: Option<u64>,
         part: Option<PartRef>,
-        limit: Option<Limit>,
+        /// The limit the error names, with its setting.
+        limit: Option<(Limit, u64)>,
         api: Option<(ApiErrorCode, Option<String>)>,
     },
 }
@@ -108,8 +125,16 @@ impl Outcome {
     pub fn limit(&self) -> Option<Limit> {
         match &self.ending {
             Ending::Complete => None,
-            Ending::Failed { limit, .. } => *limit,
+            Ending::Failed { limit, .. } => limit.map(|(l, _)| l),
         }
+    }
+    /// The number of the part the error names.
+    pub fn part_number(&self) -> Option<usize> {
+        self.part().map(|p| p.number)
+    }
+    /// The kinds of the files reported complete, in order.
+    pub fn kinds(&self) -> Vec<FileKind> {
+        self.files.iter().map(|f| f.kind.clone()).collect()
     }
     pub fn result(&self) -> &DecodedResult {
         assert_eq!(self.results.len(), 1, "{self:?}");
@@ -121,6 +146,24 @@ impl Outcome {
     }
     pub fn assert_failed(&self, kind: ErrorKind) -> &Self {
         assert_eq!(self.kind(), Some(kind), "{self:?}");
+        self
+    }
+    /// Asserts a fused error that names `limit` with `max`, at `offset`.
+    pub fn assert_over(&self, limit: Limit, max: u64, offset: u64) -> &Self {
+        match &self.ending {
+            Ending::Failed {
+                kind,
+                offset: at,
+                limit: named,
+                ..
+            } => {
+                assert_eq!(*kind, ErrorKind::LimitExceeded, "{self:?}");
+                assert_eq!(*named, Some((limit, max)), "{self:?}");
+                assert_eq!(*at, Some(offset), "{self:?}");
+                assert!(self.fused, "asking again gave another error: {self:?}");
+            }
+            Ending::Complete => panic!("complete, expected {limit:?} over {max}: {self:?}"),
+        }
         self
     }
     /// The outcome as chunkings must agree on it: everything but `fused`, which
@@ -178,12 +221,7 @@ pub fn decode_chunks(chunks: &[Bytes], mut decoder: ExportDecoder) -> Outcome {
                 });
             }
             Ok(Some(ExportEvent::FileData(data))) => {
-                assert!(!data.is_empty(), "empty FileData");
-                current
-                    .as_mut()
-                    .expect("FileData outside a file")
-                    .bytes
-                    .extend_from_slice(&data);
+                super::append(current.as_mut().map(|f| &mut f.bytes), &data, "FileData")
             }
             Ok(Some(ExportEvent::FileEnd)) => {
                 files.push(current.take().expect("FileEnd outside a file"));
@@ -203,6 +241,10 @@ pub fn decode_chunks(chunks: &[Bytes], mut decoder: ExportDecoder) -> Outcome {
                 break (Ending::Complete, true);
             }
             Err(e) => {
+                // The decoder never takes bytes past a body limit it names.
+                if let Some((Limit::BodyBytes, max)) = e.limit() {
+                    assert!(decoder.bytes_fed() <= max, "fed past the body limit");
+                }
                 let fused = matches!(
                     decoder.next_event(),
                     Err(again) if (again.kind(), again.offset()) == (e.kind(), e.offset())
@@ -211,7 +253,7 @@ pub fn decode_chunks(chunks: &[Bytes], mut decoder: ExportDecoder) -> Outcome {
                     kind: e.kind(),
                     offset: e.offset(),
                     part: e.part().cloned(),
-                    limit: e.limit().map(|(l, _)| l),
+                    limit: e.limit(),
                     api: e
                         .api_error()
                         .map(|api| (api.code.clone(), api.message.clone())),
@@ -259,22 +301,17 @@ pub fn mp() -> Format {
 /// Whole, 1-byte chunks and about `splits` evenly spaced 2-way splits: for the corpus bodies,
 /// where every split point would be quadratic in their size.
 pub fn sampled_chunkings(body: &[u8], splits: usize) -> Vec<(String, Vec<Bytes>)> {
-    let whole = Bytes::copy_from_slice(body);
-    let mut out = vec![
-        ("whole".to_string(), vec![whole.clone()]),
-        (
-            "1-byte".to_string(),
-            (0..body.len()).map(|i| whole.slice(i..i + 1)).collect(),
-        ),
-    ];
     let step = (body.len() / splits.max(1)).max(1);
-    for split in (1..body.len()).step_by(step) {
-        out.push((
-            format!("split at {split}"),
-            vec![whole.slice(..split), whole.slice(split..)],
-        ));
-    }
-    out
+    super::chunkings_at(body, (1..body.len()).step_by(step))
+}
+
+/// Whole, 1-byte chunks and four 2-way splits (after the first byte, at a third, at the
+/// middle, before the last byte): for sweeps over every limit.
+pub fn few_chunkings(body: &[u8]) -> Vec<(String, Vec<Bytes>)> {
+    let n = body.len();
+    let mut splits = vec![1, n / 3, n / 2, n.saturating_sub(1)];
+    splits.retain(|&s| s > 0 && s < n);
+    super::chunkings_at(body, splits)
 }
 
 /// Decodes under each chunking; returns the outcomes with their labels.
@@ -349,10 +386,9 @@ pub fn find(haystack: &[u8], needle: &[u8]) -> usize {
 // The sample exports in corpus/
 // ---------------------------------------------------------------------------------------------
 
+/// The bytes of `name` in `corpus/`.
 pub fn corpus(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("corpus")
-        .join(name);
+    let path = super::corpus_path(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

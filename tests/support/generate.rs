@@ -57,6 +57,13 @@ impl Noise {
     }
 }
 
+/// `len` seeded pseudo-random bytes ([`Noise`]).
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut bytes = vec![0u8; len];
+    Noise::new(seed).fill(&mut bytes);
+    bytes
+}
+
 /// Payload sizes of the eleven files for an export of about `total` bytes: ten images of 8 %
 /// each, the PDF the remaining 20 %.
 pub fn file_sizes(total: usize) -> [usize; 11] {

@@ -4,12 +4,17 @@
 
 pub mod export;
 pub mod generate;
+pub mod measure;
 #[cfg(feature = "object-store")]
 pub mod moto;
+#[cfg(feature = "object-store")]
+pub mod object;
 
 use authenteq_export::multipart::{Boundary, Decoder, Event, Limits};
 use authenteq_export::{ErrorKind, Limit};
 use bytes::Bytes;
+#[allow(unused_imports)] // Not every test binary measures.
+pub use measure::free_bytes;
 
 /// One decoded part: its headers as `(name, value)` byte strings and its payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,13 +60,23 @@ impl Outcome {
 
 /// The chunkings every table test runs under: whole, 1-byte chunks, and every 2-way split.
 pub fn chunkings(body: &[u8]) -> Vec<(String, Vec<Bytes>)> {
+    chunkings_at(body, 1..body.len())
+}
+
+/// Whole, 1-byte chunks, and the 2-way splits at `splits`.
+pub fn chunkings_at(
+    body: &[u8],
+    splits: impl IntoIterator<Item = usize>,
+) -> Vec<(String, Vec<Bytes>)> {
     let whole = Bytes::copy_from_slice(body);
-    let mut out = vec![("whole".to_string(), vec![whole.clone()])];
-    out.push((
-        "1-byte".to_string(),
-        (0..body.len()).map(|i| whole.slice(i..i + 1)).collect(),
-    ));
-    for split in 1..body.len() {
+    let mut out = vec![
+        ("whole".to_string(), vec![whole.clone()]),
+        (
+            "1-byte".to_string(),
+            (0..body.len()).map(|i| whole.slice(i..i + 1)).collect(),
+        ),
+    ];
+    for split in splits {
         out.push((
             format!("split at {split}"),
             vec![whole.slice(..split), whole.slice(split..)],
@@ -76,6 +91,13 @@ pub fn fixed_chunks(body: &Bytes, size: usize) -> Vec<Bytes> {
         .step_by(size.max(1))
         .map(|i| body.slice(i..(i + size).min(body.len())))
         .collect()
+}
+
+/// Appends the bytes of a data event named `event` to the part or file being read.
+pub fn append(to: Option<&mut Vec<u8>>, data: &[u8], event: &str) {
+    assert!(!data.is_empty(), "empty {event}");
+    to.unwrap_or_else(|| panic!("{event} outside a part or file"))
+        .extend_from_slice(data);
 }
 
 /// Decodes `chunks` with the sans-I/O decoder, feeding only when it asks for input.
@@ -99,14 +121,7 @@ pub fn decode_chunks(chunks: &[Bytes], boundary: &Boundary, limits: Limits) -> O
                     data: Vec::new(),
                 });
             }
-            Ok(Some(Event::Data(d))) => {
-                assert!(!d.is_empty(), "empty Data event");
-                current
-                    .as_mut()
-                    .expect("data outside a part")
-                    .data
-                    .extend_from_slice(&d);
-            }
+            Ok(Some(Event::Data(d))) => append(current.as_mut().map(|p| &mut p.data), &d, "Data"),
             Ok(Some(Event::PartEnd)) => parts.push(current.take().expect("end outside a part")),
             Ok(Some(Event::End)) => {
                 assert!(current.is_none(), "body ended inside a part");
@@ -152,19 +167,11 @@ pub fn decode_every_way(body: &[u8], boundary: &Boundary, limits: Limits) -> Out
     first.expect("at least one chunking")
 }
 
-/// Free space in `dir`, in bytes, from `df` (None when it cannot tell).
-pub fn free_bytes(dir: &std::path::Path) -> Option<u64> {
-    let out = std::process::Command::new("df")
-        .args(["--output=avail", "-B1"])
-        .arg(dir)
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .nth(1)?
-        .trim()
-        .parse()
-        .ok()
+/// The path of `name` in the sample exports of `corpus/` (`""` for the folder).
+pub fn corpus_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(name)
 }
 
 /// The URL a server child process announces on the first line of its standard output,
@@ -185,4 +192,54 @@ pub fn listening_url(child: &mut std::process::Child) -> String {
 /// are known good.
 pub fn vid(id: &str) -> authenteq_export::export::VerificationId {
     authenteq_export::export::VerificationId::new(id).expect("a valid verification id")
+}
+
+/// A tokio runtime on this thread, with its timers and I/O.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The SHA-256 of `bytes` in lowercase hex, as manifests give it.
+#[cfg(any(feature = "save", feature = "webhook"))]
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Every regular file under `root`, recursively, by its path from `root` (`/`-separated), with
+/// its bytes; fails on anything that is neither a folder nor a regular file (a link).
+pub fn files_under(root: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut found = std::collections::BTreeMap::new();
+    let mut todo = vec![root.to_owned()];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                todo.push(entry.path());
+                continue;
+            }
+            let path = entry.path();
+            assert!(kind.is_file(), "{} is not a regular file", path.display());
+            let name = path.strip_prefix(root).unwrap().to_string_lossy();
+            found.insert(name.replace('\\', "/"), std::fs::read(&path).unwrap());
+        }
+    }
+    found
+}
+
+/// The code between the `// README: begin` and `// README: end` markers of
+/// `examples/<example>.rs`: what the README shows.
+pub fn readme_code(example: &str) -> String {
+    let path = format!("{}/examples/{example}.rs", env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let begin = source.find("// README: begin\n").expect("begin marker") + 17;
+    let end = source.find("// README: end").expect("end marker");
+    source[begin..end].to_owned()
 }
