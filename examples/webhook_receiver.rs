@@ -18,9 +18,8 @@ pub async fn serve(addr: std::net::SocketAddr, dir: &str) -> authenteq_export::R
     let id = std::env::var("AUTHENTEQ_CLIENT_ID").unwrap_or_default();
     let secret = std::env::var("AUTHENTEQ_CLIENT_SECRET").unwrap_or_default();
     let key = WebhookKey::new(id, secret).scheme(Scheme::Sha256BodySecret);
-    let receiver = Receiver::builder(FolderSink::create(dir).unwrap())
-        .key(key)
-        .build()?;
+    let sink = FolderSink::create(dir)?;
+    let receiver = Receiver::builder(sink).key(key).build()?;
     // Bodies up to 128 MiB. In your own app: `app.nest_service("/authenteq-webhook", receiver.router())`.
     let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, receiver.router()).await?;
