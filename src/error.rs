@@ -217,6 +217,8 @@ struct Inner {
     connect: bool,
     /// Credentials were missing or refused.
     credentials: bool,
+    /// What to do about it, shown last: `raise it with ...`.
+    hint: Option<Cow<'static, str>>,
 }
 
 /// The error type of every fallible operation in this crate.
@@ -262,6 +264,7 @@ impl Error {
             transient: false,
             connect: false,
             credentials: false,
+            hint: None,
         }))
     }
 
@@ -310,6 +313,13 @@ impl Error {
     pub(crate) fn connecting(mut self) -> Self {
         self.0.connect = true;
         self.0.transient = true;
+        self
+    }
+
+    /// Adds what to do about the error, shown at the end of its `Display`.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) fn with_hint(mut self, hint: impl Into<Cow<'static, str>>) -> Self {
+        self.0.hint = Some(hint.into());
         self
     }
 
@@ -537,6 +547,9 @@ impl fmt::Display for Error {
         }
         if let Some(offset) = inner.offset {
             write!(f, " at byte {offset}")?;
+        }
+        if let Some(hint) = &inner.hint {
+            write!(f, "; {hint}")?;
         }
         Ok(())
     }

@@ -330,9 +330,17 @@ fn an_html_404_names_status_type_and_first_bytes() {
             .json("v1")
             .await
             .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::UnknownFormat);
+        // A path the server does not know is no format problem: the error points at the base URL.
+        assert_eq!(err.kind(), ErrorKind::Http);
         assert_eq!(err.status(), Some(404));
         let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "http error: the server answered 404 for /export/verification-result-as-json: \
+                 is the base URL right? ("
+            ),
+            "{text}"
+        );
         assert!(text.contains("HTTP 404 text/html"), "{text}");
         assert!(text.contains("<html><body>"), "{text}");
         assert!(!err.is_retryable());
@@ -532,7 +540,7 @@ fn a_stalled_answer_times_out() {
             let client = server
                 .client()
                 .retries(1)
-                .idle_timeout(Duration::from_millis(300))
+                .read_timeout(Duration::from_millis(300))
                 .build()
                 .unwrap();
             let err = match client.multipart("v1").await {

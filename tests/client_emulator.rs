@@ -121,7 +121,7 @@ fn client_of(url: &str) -> ClientBuilder {
         .backoff_base(Duration::from_millis(1))
         .backoff_cap(Duration::from_millis(5))
         .retry_after_cap(Duration::from_millis(150))
-        .idle_timeout(Duration::from_millis(300))
+        .read_timeout(Duration::from_millis(300))
 }
 
 /// Every file of a folder, by name; fails on anything but regular files (a hidden partial file,

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 
 use super::transport::{body_error, Timeouts};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Limit, Result};
 
 type Chunks = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
@@ -25,9 +25,12 @@ pub(crate) type ProgressFn = Arc<dyn Fn(u64, Option<u64>) + Send + Sync>;
 /// backpressure) and nothing is buffered whole.
 ///
 /// Its errors are the crate's: [`ErrorKind::Http`] when the connection breaks,
-/// [`ErrorKind::Timeout`] when no bytes come for the idle timeout (or the total deadline
-/// passes), and [`ErrorKind::UnexpectedEnd`] when it ends before its `Content-Length`; all three
-/// are [retryable](Error::is_retryable).
+/// [`ErrorKind::Timeout`] when no bytes come for the read timeout or a deadline passes, and
+/// [`ErrorKind::UnexpectedEnd`] when it ends before its `Content-Length`: all
+/// [retryable](Error::is_retryable) but the total deadline. A body longer than the client's
+/// [`max_body_bytes`](super::ClientBuilder::max_body_bytes) is an
+/// [`ErrorKind::LimitExceeded`] error ([`Limit::BodyBytes`]) once a byte over it arrives, not
+/// retried.
 pub struct ResponseBody {
     /// Chunks already read from the socket (to find the export's first item) and not yet handed
     /// out.
@@ -36,6 +39,7 @@ pub struct ResponseBody {
     received: u64,
     content_length: Option<u64>,
     timeouts: Timeouts,
+    max_bytes: u64,
     progress: Option<ProgressFn>,
     done: bool,
 }
@@ -50,7 +54,7 @@ impl fmt::Debug for ResponseBody {
 }
 
 impl ResponseBody {
-    pub(super) fn new(response: reqwest::Response, timeouts: Timeouts) -> Self {
+    pub(super) fn new(response: reqwest::Response, timeouts: Timeouts, max_bytes: u64) -> Self {
         let content_length = response.content_length();
         ResponseBody {
             replay: VecDeque::new(),
@@ -58,6 +62,7 @@ impl ResponseBody {
             received: 0,
             content_length,
             timeouts,
+            max_bytes,
             progress: None,
             done: false,
         }
@@ -96,6 +101,10 @@ impl ResponseBody {
             Poll::Ready(next) => next,
         };
         Poll::Ready(match next {
+            Some(Ok(chunk)) if chunk.len() as u64 > self.max_bytes - self.received => {
+                self.done = true;
+                Some(Err(self.over_cap()))
+            }
             Some(Ok(chunk)) => {
                 self.received += chunk.len() as u64;
                 if let Some(progress) = &self.progress {
@@ -127,6 +136,15 @@ impl ResponseBody {
             }
             _ => body_error(e, &self.timeouts, self.received),
         }
+    }
+
+    fn over_cap(&self) -> Error {
+        Error::limit_exceeded(Limit::BodyBytes, self.max_bytes)
+            .at(self.max_bytes)
+            .with_hint(
+                "an answer over the client's max_body_bytes cap: raise it with \
+                 ClientBuilder::max_body_bytes or the --max-body-bytes flag",
+            )
     }
 
     fn cut_short(&self, expected: u64, cause: Option<reqwest::Error>) -> Error {
