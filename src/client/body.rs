@@ -42,6 +42,8 @@ pub struct ResponseBody {
     max_bytes: u64,
     progress: Option<ProgressFn>,
     done: bool,
+    /// The bytes up to the body cap were handed out: the next poll is the cap's error.
+    over_cap: bool,
 }
 
 impl fmt::Debug for ResponseBody {
@@ -65,6 +67,7 @@ impl ResponseBody {
             max_bytes,
             progress: None,
             done: false,
+            over_cap: false,
         }
     }
 
@@ -96,16 +99,27 @@ impl ResponseBody {
         if self.done {
             return Poll::Ready(None);
         }
+        if self.over_cap {
+            self.done = true;
+            return Poll::Ready(Some(Err(self.cap_error())));
+        }
         let next = match self.chunks.as_mut().poll_next(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(next) => next,
         };
         Poll::Ready(match next {
-            Some(Ok(chunk)) if chunk.len() as u64 > self.max_bytes - self.received => {
-                self.done = true;
-                Some(Err(self.over_cap()))
-            }
-            Some(Ok(chunk)) => {
+            Some(Ok(mut chunk)) => {
+                let room = self.max_bytes - self.received;
+                if chunk.len() as u64 > room {
+                    // The bytes up to the cap, so that the error comes at the cap itself
+                    // whatever the chunks, then the error.
+                    chunk.truncate(room as usize);
+                    self.over_cap = true;
+                    if chunk.is_empty() {
+                        self.done = true;
+                        return Poll::Ready(Some(Err(self.cap_error())));
+                    }
+                }
                 self.received += chunk.len() as u64;
                 if let Some(progress) = &self.progress {
                     progress(self.received, self.content_length);
@@ -138,7 +152,7 @@ impl ResponseBody {
         }
     }
 
-    fn over_cap(&self) -> Error {
+    fn cap_error(&self) -> Error {
         Error::limit_exceeded(Limit::BodyBytes, self.max_bytes)
             .at(self.max_bytes)
             .with_hint(

@@ -119,6 +119,9 @@ pub const MAX_ID_BYTES: usize = 128;
 /// How many bytes of an error answer's body are read to tell what it says.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
+/// How many first bytes of an error answer that is no API error its error shows.
+const SHOWN_ERROR_BYTES: usize = 48;
+
 /// With [`ClientBuilder::http2_prior_knowledge`]: the most bytes of one download received and
 /// not yet read (HTTP/2's stream window), 128 KiB.
 pub const HTTP2_STREAM_WINDOW: u32 = 128 << 10;
@@ -964,6 +967,7 @@ async fn error_answer(
         },
     };
     let mut read = 0usize;
+    let mut first = Vec::new();
     let transport = loop {
         if read >= MAX_ERROR_BODY {
             break None;
@@ -971,6 +975,8 @@ async fn error_answer(
         match body.next_from_socket().await {
             Some(Ok(chunk)) => {
                 read += chunk.len();
+                let room = SHOWN_ERROR_BYTES.saturating_sub(first.len());
+                first.extend_from_slice(&chunk[..room.min(chunk.len())]);
                 decoder.feed(chunk);
             }
             Some(Err(e)) => break Some(e),
@@ -998,14 +1004,22 @@ async fn error_answer(
         // The body broke off before it said anything we know.
         Some(cut) if error.kind() != ErrorKind::Api => cut.with_http_status(status),
         // No such path, rather than no such verification: the base URL is likely wrong.
-        _ if status == 404 && error.kind() != ErrorKind::Api => Error::new(
-            ErrorKind::Http,
-            format!(
-                "the server answered 404 for {path}: is the base URL right? ({})",
-                error.detail()
-            ),
-        )
-        .with_http_status(status),
+        _ if status == 404 && error.kind() != ErrorKind::Api => {
+            let shown = content_type.unwrap_or("no content-type");
+            let body = if first.is_empty() {
+                "an empty body".to_owned()
+            } else {
+                format!("first bytes {:?}", String::from_utf8_lossy(&first))
+            };
+            Error::new(
+                ErrorKind::Http,
+                format!(
+                    "the server answered 404 for {path}: is the base URL right? \
+                     (HTTP 404 {shown}, {body})"
+                ),
+            )
+            .with_http_status(status)
+        }
         _ => error,
     };
     if matches!(status, 429 | 500 | 502 | 503 | 504) && !documented {

@@ -101,16 +101,18 @@ fn cause(e: &reqwest::Error, origin: &str) -> String {
     let mut next = Some(innermost);
     while let Some(err) = next {
         innermost = err;
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            io_kind = Some(io.kind());
-            if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                return tls_cause(tls, origin);
-            }
-        }
         if let Some(tls) = err.downcast_ref::<rustls::Error>() {
             return tls_cause(tls, origin);
         }
-        next = err.source();
+        next = match err.downcast_ref::<std::io::Error>() {
+            // An io::Error's `source()` skips the error it wraps: step into that one.
+            Some(io) => {
+                io_kind = Some(io.kind());
+                io.get_ref()
+                    .map(|inner| inner as &(dyn std::error::Error + 'static))
+            }
+            None => err.source(),
+        };
     }
     use std::io::ErrorKind as Io;
     let known = match io_kind {
