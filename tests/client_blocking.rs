@@ -47,7 +47,7 @@ fn emulator(store: &Path, faults: &[Fault], first_only: bool) -> (tokio::runtime
         builder = builder.faulty_answers(1);
     }
     for fault in faults {
-        builder = builder.fault(fault.clone());
+        builder = builder.fault(*fault);
     }
     let running = runtime.block_on(builder.spawn()).unwrap();
     let url = running.url();
