@@ -72,8 +72,9 @@ pub enum ErrorKind {
     /// The HTTP exchange failed: no connection could be made ([`Error::is_connect`]), it broke,
     /// or the answer was not valid HTTP; see `source()`.
     Http,
-    /// A timeout passed ([`Error::is_timeout`]): the connect timeout, the idle timeout (no
-    /// response head, or no body bytes, for that long) or the total deadline of a call.
+    /// A timeout passed ([`Error::is_timeout`]): the connect timeout, the read timeout (no
+    /// response head, or no body bytes, for that long), the deadline of one attempt or the total
+    /// deadline of a call.
     Timeout,
     /// A success answer whose `Content-Type` is not the one its endpoint gives (HTML from a proxy
     /// on the JSON endpoint, JSON on the PDF endpoint...).

@@ -1426,4 +1426,64 @@ mod cli {
             "{stderr}"
         );
     }
+
+    #[test]
+    fn fetch_has_the_client_settings_as_flags_and_keeps_idle_timeout_hidden() {
+        let help = Command::new(env!("CARGO_BIN_EXE_authenteq-export"))
+            .args(["fetch", "--help"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&help.stdout);
+        for flag in [
+            "--read-timeout",
+            "--attempt-timeout",
+            "--max-body-bytes",
+            "--max-file-bytes",
+            "--allow-insecure-http",
+        ] {
+            assert!(help.contains(flag), "{flag} not in {help}");
+        }
+        assert!(!help.contains("idle-timeout"), "{help}");
+
+        // The old name still works, and a cap names its flag.
+        let (server, _rt) = serve(vec![Answer::Whole(multipart_export())]);
+        let folder = tempfile::tempdir().unwrap();
+        let out = fetch(
+            &server.url,
+            folder.path(),
+            &[
+                "v1",
+                "--format",
+                "multipart",
+                "--idle-timeout",
+                "5",
+                "--max-file-bytes",
+                "1000",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with("error: limit max_part_bytes (1000) exceeded"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("--max-file-bytes"), "{stderr}");
+        assert_eq!(server.requests(), 1);
+    }
+
+    #[test]
+    fn fetch_refuses_plain_http_to_a_host_that_is_not_loopback() {
+        let folder = tempfile::tempdir().unwrap();
+        // Refused before any lookup or connection: the name needs no resolver.
+        let out = fetch(
+            "http://api.example.test",
+            folder.path(),
+            &["v1", "--format", "json", "--retries", "0"],
+        );
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("unencrypted"), "{stderr}");
+        assert!(stderr.contains("--allow-insecure-http"), "{stderr}");
+        assert!(!stderr.contains(SECRET), "{stderr}");
+    }
 }
