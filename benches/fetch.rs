@@ -110,6 +110,11 @@ fn main() {
                 "--stats",
                 "--base-url",
                 &base,
+                // The 1 GiB image is over the client's default caps.
+                "--max-file-bytes",
+                "2147483648",
+                "--max-body-bytes",
+                "2147483648",
                 "--out",
             ])
             .arg(&out)

@@ -137,7 +137,12 @@ impl<R: Read, C: Core> BlockingDriver<R, C> {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    let err = Error::with_source(ErrorKind::Read, "", e);
+                    // A reader that reports in the crate's own error (the blocking HTTP
+                    // client's body) has said what failed: keep its kind.
+                    let err = match Error::from_io(&e) {
+                        Some(ours) => ours.clone(),
+                        None => Error::with_source(ErrorKind::Read, "", e),
+                    };
                     return Err(self.core.poison(err));
                 }
             }

@@ -72,8 +72,9 @@ pub enum ErrorKind {
     /// The HTTP exchange failed: no connection could be made ([`Error::is_connect`]), it broke,
     /// or the answer was not valid HTTP; see `source()`.
     Http,
-    /// A timeout passed ([`Error::is_timeout`]): the connect timeout, the idle timeout (no
-    /// response head, or no body bytes, for that long) or the total deadline of a call.
+    /// A timeout passed ([`Error::is_timeout`]): the connect timeout, the read timeout (no
+    /// response head, or no body bytes, for that long), the deadline of one attempt or the total
+    /// deadline of a call.
     Timeout,
     /// A success answer whose `Content-Type` is not the one its endpoint gives (HTML from a proxy
     /// on the JSON endpoint, JSON on the PDF endpoint...).
@@ -218,6 +219,8 @@ struct Inner {
     connect: bool,
     /// Credentials were missing or refused.
     credentials: bool,
+    /// What to do about it, shown last: `raise it with ...`.
+    hint: Option<Cow<'static, str>>,
 }
 
 /// The error type of every fallible operation in this crate.
@@ -263,6 +266,7 @@ impl Error {
             transient: false,
             connect: false,
             credentials: false,
+            hint: None,
         }))
     }
 
@@ -311,6 +315,13 @@ impl Error {
     pub(crate) fn connecting(mut self) -> Self {
         self.0.connect = true;
         self.0.transient = true;
+        self
+    }
+
+    /// Adds what to do about the error, shown at the end of its `Display`.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) fn with_hint(mut self, hint: impl Into<Cow<'static, str>>) -> Self {
+        self.0.hint = Some(hint.into());
         self
     }
 
@@ -538,6 +549,9 @@ impl fmt::Display for Error {
         }
         if let Some(offset) = inner.offset {
             write!(f, " at byte {offset}")?;
+        }
+        if let Some(hint) = &inner.hint {
+            write!(f, "; {hint}")?;
         }
         Ok(())
     }

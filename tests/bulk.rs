@@ -406,7 +406,17 @@ fn one_gib_image_into_s3_in_bounded_memory() {
     let list = data.path().join("ids.txt");
     std::fs::write(&list, "big-1\n").unwrap();
 
-    let out = fetch(&api, &moto, &list, "s3://big/x", 1).output().unwrap();
+    let out = fetch(&api, &moto, &list, "s3://big/x", 1)
+        // Over the client's default caps, and maybe its attempt deadline into moto.
+        .args([
+            "--max-file-bytes",
+            "2147483648",
+            "--max-body-bytes",
+            "2147483648",
+        ])
+        .args(["--attempt-timeout", "3600"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let peak = peak_rss_kib(&stderr);

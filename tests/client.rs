@@ -27,7 +27,19 @@ enum Answer {
     Stall(Vec<u8>, usize),
     /// Writes nothing and waits, never closing first.
     Silent,
+    /// Writes the chunks of the generator as fast as the client takes them, until it closes.
+    Endless(fn() -> Chunks),
+    /// Writes the head, then `n` bytes of the body every `every`.
+    Drip(Vec<u8>, usize, Duration),
+    /// Writes `103 Early Hints` every `every`, until the client closes.
+    Informational(Duration),
+    /// Writes these bytes as soon as the connection opens, without reading a request, and
+    /// closes: a plain HTTP server's answer to a TLS handshake.
+    Unasked(Vec<u8>),
 }
+
+/// An endless answer, head first.
+type Chunks = Box<dyn Iterator<Item = Vec<u8>> + Send>;
 
 /// A loopback HTTP/1.1 server that answers each connection with the next answer of its script
 /// (the last one again once the script is done) and keeps every request head.
@@ -49,6 +61,11 @@ impl Server {
                 n += 1;
                 let seen = seen.clone();
                 tokio::spawn(async move {
+                    if let Answer::Unasked(bytes) = &answer {
+                        let _ = socket.write_all(bytes).await;
+                        let _ = socket.shutdown().await;
+                        return;
+                    }
                     let mut head = Vec::new();
                     let mut buf = [0u8; 1024];
                     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -77,6 +94,34 @@ impl Server {
                             let _ = socket.read(&mut buf).await;
                             return;
                         }
+                        Answer::Endless(chunks) => {
+                            // 1 GiB and more: a client without its caps ends with another
+                            // error instead of holding the test forever.
+                            for chunk in chunks().take(1 << 10) {
+                                if socket.write_all(&chunk).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        Answer::Drip(bytes, n, every) => {
+                            let head = head_len(&bytes);
+                            let _ = socket.write_all(&bytes[..head]).await;
+                            for piece in bytes[head..].chunks(n) {
+                                tokio::time::sleep(every).await;
+                                if socket.write_all(piece).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        Answer::Informational(every) => loop {
+                            let hint =
+                                b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n";
+                            if socket.write_all(hint).await.is_err() {
+                                return;
+                            }
+                            tokio::time::sleep(every).await;
+                        },
+                        Answer::Unasked(_) => unreachable!("answered above"),
                     }
                     let _ = socket.shutdown().await;
                 });
@@ -330,9 +375,17 @@ fn an_html_404_names_status_type_and_first_bytes() {
             .json("v1")
             .await
             .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::UnknownFormat);
+        // A path the server does not know is no format problem: the error points at the base URL.
+        assert_eq!(err.kind(), ErrorKind::Http);
         assert_eq!(err.status(), Some(404));
         let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "http error: the server answered 404 for /export/verification-result-as-json: \
+                 is the base URL right? ("
+            ),
+            "{text}"
+        );
         assert!(text.contains("HTTP 404 text/html"), "{text}");
         assert!(text.contains("<html><body>"), "{text}");
         assert!(!err.is_retryable());
@@ -532,7 +585,7 @@ fn a_stalled_answer_times_out() {
             let client = server
                 .client()
                 .retries(1)
-                .idle_timeout(Duration::from_millis(300))
+                .read_timeout(Duration::from_millis(300))
                 .build()
                 .unwrap();
             let err = match client.multipart("v1").await {
@@ -615,17 +668,31 @@ impl std::io::Write for Log {
     }
 }
 
+/// Everything the test binary logs from now on, at `DEBUG` and above. A subscriber for the
+/// whole process rather than `with_default` on one thread: tracing caches whether a callsite
+/// is wanted, and a test on another thread that reaches the callsite first would hide it from
+/// a thread's own subscriber. The other tests' events land here too; none may hold a secret.
+fn global_log() -> Log {
+    static LOG: std::sync::OnceLock<Log> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = Log::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        log
+    })
+    .clone()
+}
+
 #[test]
 fn the_secret_and_the_id_stay_out_of_debug_errors_and_logs() {
-    let log = Log::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
+    let log = global_log();
     let verification = "verif-5f1e-PRIVATE";
     let mut shown = Vec::new();
-    tracing::subscriber::with_default(subscriber, || {
+    {
         rt().block_on(async {
             let busy = response(
                 "503 Service Unavailable",
@@ -661,7 +728,7 @@ fn the_secret_and_the_id_stay_out_of_debug_errors_and_logs() {
                 std::error::Error::source(&err)
             ));
         });
-    });
+    }
     let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
     assert!(log.contains("retrying export request"), "{log}");
     assert!(log.contains("export request failed"), "{log}");
@@ -672,6 +739,565 @@ fn the_secret_and_the_id_stay_out_of_debug_errors_and_logs() {
         }
     }
     assert!(shown[0].contains("<redacted>"), "{}", shown[0]);
+}
+
+/// Reads `export` to its end, files included; the error that stopped it.
+async fn read_to_error(
+    export: authenteq_export::Result<
+        authenteq_export::export::Export<authenteq_export::client::ResponseBody>,
+    >,
+) -> authenteq_export::Error {
+    let mut export = match export {
+        Ok(export) => export,
+        Err(e) => return e,
+    };
+    loop {
+        match export.next_item().await {
+            Ok(Some(ExportItem::File(mut file))) => {
+                if let Err(e) = tokio::io::copy(&mut file, &mut tokio::io::sink()).await {
+                    return authenteq_export::Error::from(e);
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the export read as complete"),
+            Err(e) => return e,
+        }
+    }
+}
+
+const MIB: usize = 1 << 20;
+
+fn endless_head(content_type: &str) -> Vec<u8> {
+    format!("HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nConnection: close\r\n\r\n")
+        .into_bytes()
+}
+
+/// 1 MiB of bytes that are no delimiter, no base64 padding, and a JPEG to no one.
+fn filler(byte: u8) -> Vec<u8> {
+    vec![byte; MIB]
+}
+
+const RESULT: &str = r#"{"id":"v1","platform":"WEB"}"#;
+
+/// A multipart export whose one file never ends.
+fn endless_multipart_file() -> Chunks {
+    let mut start = endless_head("multipart/mixed; boundary=endless");
+    start.extend_from_slice(
+        format!(
+            "--endless\r\nContent-Disposition: form-data; name=\"result\"\r\n\
+             Content-Type: application/json\r\n\r\n{RESULT}\r\n--endless\r\n\
+             Content-Disposition: form-data; name=\"faceImage\"; filename=\"faceImage.jpeg\"\r\n\
+             Content-Type: image/jpeg\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    Box::new(std::iter::once(start).chain(std::iter::repeat_with(|| filler(b'Z'))))
+}
+
+/// A JSON export whose one file's base64 never ends.
+fn endless_json_file() -> Chunks {
+    let mut start = endless_head("application/json");
+    start.extend_from_slice(
+        br#"{"id":"v1","platform":"WEB","livenessFaceImage":{"contentType":"image/jpeg","content":""#,
+    );
+    Box::new(std::iter::once(start).chain(std::iter::repeat_with(|| filler(b'A'))))
+}
+
+/// A PDF export that never ends.
+fn endless_pdf() -> Chunks {
+    let mut start = endless_head("application/pdf");
+    start.extend_from_slice(b"%PDF-1.7\n");
+    Box::new(std::iter::once(start).chain(std::iter::repeat_with(|| filler(b'%'))))
+}
+
+/// A multipart export of files of 48 MiB each, under the file cap, that never ends.
+fn endless_multipart_files() -> Chunks {
+    let mut start = endless_head("multipart/mixed; boundary=endless");
+    start.extend_from_slice(
+        format!(
+            "--endless\r\nContent-Disposition: form-data; name=\"result\"\r\n\
+             Content-Type: application/json\r\n\r\n{RESULT}\r\n"
+        )
+        .as_bytes(),
+    );
+    let files = (0..).flat_map(|n| {
+        let head = format!(
+            "--endless\r\nContent-Disposition: form-data; name=\"extra{n}\"; \
+             filename=\"extra{n}.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        );
+        std::iter::once(head.into_bytes())
+            .chain(std::iter::repeat_with(|| filler(b'Z')).take(48))
+            .chain(std::iter::once(b"\r\n".to_vec()))
+    });
+    Box::new(std::iter::once(start).chain(files))
+}
+
+#[test]
+fn an_endless_file_stops_at_the_default_file_cap_in_every_format() {
+    use authenteq_export::client::DEFAULT_MAX_FILE_BYTES;
+    use authenteq_export::Limit;
+    rt().block_on(async {
+        for (endpoint, answer) in [
+            (
+                Endpoint::Multipart,
+                endless_multipart_file as fn() -> Chunks,
+            ),
+            (Endpoint::Json, endless_json_file),
+            (Endpoint::Pdf, endless_pdf),
+        ] {
+            let server = Server::start(vec![Answer::Endless(answer)]).await;
+            let folder = tempfile::tempdir().unwrap();
+            let dir = OutputDir::create(folder.path()).unwrap();
+            let started = std::time::Instant::now();
+            let err = server
+                .client()
+                .build()
+                .unwrap()
+                .save(endpoint, "v1", &dir)
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{endpoint}: {err}");
+            assert_eq!(
+                err.limit(),
+                Some((Limit::PartBytes, DEFAULT_MAX_FILE_BYTES)),
+                "{endpoint}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.ends_with(
+                    "; a file over the client's max_file_bytes cap: raise it with \
+                     ClientBuilder::max_file_bytes or the --max-file-bytes flag"
+                ),
+                "{endpoint}: {text}"
+            );
+            assert!(!err.is_retryable());
+            assert_eq!(server.requests(), 1, "{endpoint}");
+            // The file cut at the cap is not left behind.
+            let left: Vec<_> = std::fs::read_dir(folder.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert!(
+                left.iter().all(|n| n == "result.json"),
+                "{endpoint}: {left:?}"
+            );
+            eprintln!(
+                "{endpoint}: stopped at the file cap in {:?}",
+                started.elapsed()
+            );
+        }
+    });
+}
+
+#[test]
+fn an_endless_body_of_files_under_the_file_cap_stops_at_the_default_body_cap() {
+    use authenteq_export::client::DEFAULT_MAX_BODY_BYTES;
+    use authenteq_export::Limit;
+    rt().block_on(async {
+        let server = Server::start(vec![Answer::Endless(endless_multipart_files)]).await;
+        let client = server.client().build().unwrap();
+        let started = std::time::Instant::now();
+        let err = read_to_error(client.multipart("v1").await).await;
+        assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{err}");
+        assert_eq!(
+            err.limit(),
+            Some((Limit::BodyBytes, DEFAULT_MAX_BODY_BYTES))
+        );
+        assert_eq!(err.offset(), Some(DEFAULT_MAX_BODY_BYTES));
+        let text = err.to_string();
+        assert!(
+            text.starts_with("limit max_body_bytes (268435456) exceeded")
+                && text.ends_with(
+                    "; an answer over the client's max_body_bytes cap: raise it with \
+                     ClientBuilder::max_body_bytes or the --max-body-bytes flag"
+                ),
+            "{text}"
+        );
+        assert!(!err.is_retryable());
+        eprintln!("stopped at the body cap in {:?}", started.elapsed());
+    });
+}
+
+#[test]
+fn raised_caps_let_a_large_export_through() {
+    rt().block_on(async {
+        let whole = json_export();
+        let body = (whole.len() - head_len(&whole)) as u64;
+        let server = Server::start(vec![Answer::Whole(whole)]).await;
+        // Exactly the body's size is enough; one byte less is not.
+        let client = server.client().max_body_bytes(body).build().unwrap();
+        let mut export = client.json("v1").await.unwrap();
+        while let Some(item) = export.next_item().await.unwrap() {
+            if let ExportItem::File(mut file) = item {
+                tokio::io::copy(&mut file, &mut tokio::io::sink())
+                    .await
+                    .unwrap();
+            }
+        }
+        let client = server.client().max_body_bytes(body - 1).build().unwrap();
+        let err = read_to_error(client.json("v1").await).await;
+        assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{err}");
+        assert_eq!(err.offset(), Some(body - 1), "{err}");
+    });
+}
+
+#[test]
+fn a_dripped_body_stops_at_the_attempt_deadline() {
+    rt().block_on(async {
+        // 20 bytes every 20 ms: far inside the read timeout, an hour for the whole export.
+        let server = Server::start(vec![Answer::Drip(
+            json_export(),
+            20,
+            Duration::from_millis(20),
+        )])
+        .await;
+        let client = server
+            .client()
+            .retries(0)
+            .attempt_timeout(Duration::from_millis(600))
+            .build()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let err = read_to_error(client.json("v1").await).await;
+        let took = started.elapsed();
+        assert!(err.is_timeout(), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("the attempt's deadline (0.6 s) passed"),
+            "{err}"
+        );
+        assert!(err.is_retryable());
+        assert!(
+            took >= Duration::from_millis(600) && took < Duration::from_secs(5),
+            "{took:?}"
+        );
+    });
+}
+
+#[test]
+fn endless_informational_answers_stop_at_the_attempt_deadline() {
+    rt().block_on(async {
+        let server = Server::start(vec![Answer::Informational(Duration::from_millis(20))]).await;
+        let client = server
+            .client()
+            .retries(1)
+            .attempt_timeout(Duration::from_millis(400))
+            .build()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let err = client.pdf("v1").await.unwrap_err();
+        let took = started.elapsed();
+        assert!(err.is_timeout(), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("the attempt's deadline (0.4 s) passed"),
+            "{err}"
+        );
+        // Each attempt ended at its deadline.
+        assert_eq!(server.requests(), 2);
+        assert!(took < Duration::from_secs(5), "{took:?}");
+    });
+}
+
+/// A loopback listener that counts the connections made to it and answers each with the JSON
+/// export, for a name that a client resolves to it.
+struct Counting {
+    addr: std::net::SocketAddr,
+    server: Server,
+}
+
+impl Counting {
+    async fn start() -> Counting {
+        let server = Server::start(vec![Answer::Whole(json_export())]).await;
+        let addr = server.url.trim_start_matches("http://").parse().unwrap();
+        Counting { addr, server }
+    }
+
+    /// A reqwest client that sends `api.example.test` to this listener: no DNS lookup, and
+    /// no traffic that leaves loopback.
+    fn http(&self) -> authenteq_export::client::reqwest::Client {
+        authenteq_export::client::reqwest::Client::builder()
+            .resolve("api.example.test", self.addr)
+            .build()
+            .unwrap()
+    }
+}
+
+#[test]
+fn plain_http_to_a_host_that_is_not_loopback_is_refused_unless_allowed() {
+    rt().block_on(async {
+        let counting = Counting::start().await;
+        let url = format!("http://api.example.test:{}", counting.addr.port());
+        let err = Client::builder()
+            .credentials(ID, SECRET)
+            .base_url(&url)
+            .http_client(counting.http())
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Usage);
+        let text = err.to_string();
+        assert!(text.contains("unencrypted"), "{text}");
+        assert!(text.contains("allow_insecure_http(true)"), "{text}");
+        assert!(text.contains("--allow-insecure-http"), "{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(counting.server.requests(), 0);
+
+        let client = Client::builder()
+            .credentials(ID, SECRET)
+            .base_url(&url)
+            .http_client(counting.http())
+            .allow_insecure_http(true)
+            .build()
+            .unwrap();
+        let mut export = client.json("v1").await.unwrap();
+        while export.next_item().await.unwrap().is_some() {}
+        assert_eq!(counting.server.requests(), 1);
+        let head = counting.server.head(0);
+        assert!(
+            head.lines().any(|l| l
+                .eq_ignore_ascii_case(&format!("host: api.example.test:{}", counting.addr.port()))),
+            "{head}"
+        );
+    });
+}
+
+#[test]
+fn which_base_urls_need_the_opt_in() {
+    for (url, allowed) in [
+        ("http://127.0.0.1:8080", true),
+        ("http://127.9.9.9", true),
+        ("http://[::1]:8080", true),
+        ("http://localhost:8080", true),
+        ("http://LOCALHOST", true),
+        ("https://api.example.test", true),
+        ("http://api.example.test", false),
+        ("http://10.0.0.1", false),
+        ("http://[::2]", false),
+        ("http://localhost.example.test", false),
+        ("http://user:pw@api.example.test", false),
+    ] {
+        let built = Client::builder()
+            .credentials(ID, SECRET)
+            .base_url(url)
+            .build();
+        assert_eq!(built.is_ok(), allowed, "{url}");
+        if let Err(err) = built {
+            assert!(!err.to_string().contains("pw@"), "{err}");
+        }
+        let opted = Client::builder()
+            .credentials(ID, SECRET)
+            .base_url(url)
+            .allow_insecure_http(true)
+            .build();
+        assert!(opted.is_ok(), "{url}");
+    }
+}
+
+/// `pattern` with `*` standing for any text.
+fn matches(pattern: &str, text: &str) -> bool {
+    let mut pieces = pattern.split('*');
+    let first = pieces.next().unwrap_or("");
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let pieces: Vec<&str> = pieces.collect();
+    for (i, piece) in pieces.iter().enumerate() {
+        if i + 1 == pieces.len() {
+            return rest.ends_with(piece);
+        }
+        match rest.find(piece) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+/// What goes wrong in a row of the error table.
+#[derive(Debug, Clone, Copy)]
+enum Scenario {
+    Refused,
+    WrongBasePath,
+    HttpsToPlainHttp,
+    PlainHttpElsewhere,
+    BodyCap,
+    FileCap,
+    AttemptDeadline,
+    ReadTimeout,
+    TotalDeadline,
+    NotFound,
+}
+
+/// The error of `scenario`, and the server's `host:port`.
+async fn scenario_error(scenario: Scenario) -> (authenteq_export::Error, String) {
+    let html_404 = response(
+        "404 Not Found",
+        &[("Content-Type", "text/html")],
+        b"<html><body>Not Found</body></html>",
+    );
+    let script = match scenario {
+        Scenario::WrongBasePath => vec![Answer::Whole(html_404)],
+        Scenario::HttpsToPlainHttp => vec![Answer::Unasked(
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+        )],
+        Scenario::BodyCap => vec![Answer::Whole(json_export())],
+        Scenario::FileCap => vec![Answer::Whole(multipart_export())],
+        Scenario::AttemptDeadline => {
+            vec![Answer::Drip(json_export(), 20, Duration::from_millis(20))]
+        }
+        Scenario::ReadTimeout | Scenario::TotalDeadline => vec![Answer::Silent],
+        Scenario::NotFound => vec![Answer::Whole(response(
+            "404 Not Found",
+            &[("Content-Type", "application/json")],
+            &read(corpus("errors/VERIFICATION_NOT_FOUND.json")),
+        ))],
+        Scenario::Refused | Scenario::PlainHttpElsewhere => vec![Answer::Silent],
+    };
+    let server = Server::start(script).await;
+    let host = server.url.trim_start_matches("http://").to_owned();
+    let client = server.client().retries(0);
+    let client = match scenario {
+        Scenario::Refused => {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap().to_string();
+            drop(listener);
+            let client = client.base_url(format!("http://{addr}"));
+            return (client.build().unwrap().json("v1").await.unwrap_err(), addr);
+        }
+        Scenario::PlainHttpElsewhere => {
+            let client = client.base_url("http://api.example.test/v1?id=x");
+            return (client.build().unwrap_err(), host);
+        }
+        Scenario::WrongBasePath => client.base_url(format!("{}/v1", server.url)),
+        Scenario::HttpsToPlainHttp => client.base_url(format!("https://{host}")),
+        Scenario::BodyCap => client.max_body_bytes(1000),
+        Scenario::FileCap => client.max_file_bytes(1000),
+        Scenario::AttemptDeadline => client.attempt_timeout(Duration::from_millis(300)),
+        Scenario::ReadTimeout => client.read_timeout(Duration::from_millis(300)),
+        Scenario::TotalDeadline => client
+            .read_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_millis(300)),
+        Scenario::NotFound => client,
+    };
+    let client = client.build().unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let dir = OutputDir::create(folder.path()).unwrap();
+    let endpoint = match scenario {
+        Scenario::FileCap => Endpoint::Multipart,
+        _ => Endpoint::Json,
+    };
+    (client.save(endpoint, "v1", &dir).await.unwrap_err(), host)
+}
+
+#[test]
+fn errors_name_their_subject() {
+    let table = [
+        (
+            Scenario::Refused,
+            "http error: cannot connect to http://{host} (connection refused)",
+        ),
+        (
+            Scenario::WrongBasePath,
+            "http error: the server answered 404 for /v1/export/verification-result-as-json: \
+             is the base URL right? (HTTP 404 text/html, first bytes \"<html><body>Not Found</body></html>\")",
+        ),
+        (
+            Scenario::HttpsToPlainHttp,
+            "http error: cannot connect to https://{host} (the server does not speak TLS: is it \
+             a plain HTTP server, http://{host}?)",
+        ),
+        (
+            Scenario::PlainHttpElsewhere,
+            "invalid use: the base URL http://api.example.test is plain http to a host that is \
+             not loopback: the client secret and the exports would cross the network \
+             unencrypted; use https, or allow it with ClientBuilder::allow_insecure_http(true) \
+             or the --allow-insecure-http flag",
+        ),
+        (
+            Scenario::BodyCap,
+            "limit max_body_bytes (1000) exceeded* at byte 1000; an answer over the client's \
+             max_body_bytes cap: raise it with ClientBuilder::max_body_bytes or the \
+             --max-body-bytes flag",
+        ),
+        (
+            Scenario::FileCap,
+            "limit max_part_bytes (1000) exceeded in part 1 \"result\" at byte *; a file over \
+             the client's max_file_bytes cap: raise it with ClientBuilder::max_file_bytes or \
+             the --max-file-bytes flag",
+        ),
+        (
+            Scenario::AttemptDeadline,
+            "timed out: http://{host}: the attempt's deadline (0.3 s) passed*",
+        ),
+        (
+            Scenario::ReadTimeout,
+            "timed out: http://{host}: nothing came within the read timeout (0.3 s)",
+        ),
+        (
+            Scenario::TotalDeadline,
+            "timed out: http://{host}: the total deadline (0.3 s) passed",
+        ),
+        (
+            Scenario::NotFound,
+            "API error VERIFICATION_NOT_FOUND: * (HTTP 404)",
+        ),
+    ];
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{ID}:{SECRET}"));
+    rt().block_on(async {
+        for (scenario, want) in table {
+            let (err, host) = scenario_error(scenario).await;
+            let text = err.to_string();
+            let want = want.replace("{host}", &host);
+            assert!(
+                matches(&want, &text),
+                "{scenario:?}:\n  want {want}\n  got  {text}"
+            );
+            let mut shown = format!("{err} {err:?}");
+            let mut cause = std::error::Error::source(&err);
+            while let Some(e) = cause {
+                shown.push_str(&format!(" {e} {e:?}"));
+                cause = e.source();
+            }
+            for secret in [SECRET, token.as_str(), "Authorization", "authorization"] {
+                assert!(
+                    !shown.contains(secret),
+                    "{scenario:?}: {secret:?} in {shown}"
+                );
+            }
+        }
+    });
+}
+
+#[test]
+fn status_codes_come_as_reqwest_gives_them() {
+    use authenteq_export::client::StatusCode;
+    rt().block_on(async {
+        let server = Server::start(vec![Answer::Whole(response(
+            "404 Not Found",
+            &[("Content-Type", "application/json")],
+            &read(corpus("errors/VERIFICATION_NOT_FOUND.json")),
+        ))])
+        .await;
+        let err = server
+            .client()
+            .build()
+            .unwrap()
+            .json("v1")
+            .await
+            .unwrap_err();
+        assert_eq!(err.status_code(), Some(StatusCode::NOT_FOUND));
+        assert_eq!(err.status(), Some(404));
+        let refused = Client::builder()
+            .credentials(ID, SECRET)
+            .base_url("http://127.0.0.1:1")
+            .retries(0)
+            .build()
+            .unwrap()
+            .json("v1")
+            .await
+            .unwrap_err();
+        assert_eq!(refused.status_code(), None);
+    });
 }
 
 /// `fetch` against a loopback server: credentials from the environment, the `split` summary,
@@ -799,5 +1425,65 @@ mod cli {
             stderr.contains("AUTHENTEQ_CLIENT_ID is not set"),
             "{stderr}"
         );
+    }
+
+    #[test]
+    fn fetch_has_the_client_settings_as_flags_and_keeps_idle_timeout_hidden() {
+        let help = Command::new(env!("CARGO_BIN_EXE_authenteq-export"))
+            .args(["fetch", "--help"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&help.stdout);
+        for flag in [
+            "--read-timeout",
+            "--attempt-timeout",
+            "--max-body-bytes",
+            "--max-file-bytes",
+            "--allow-insecure-http",
+        ] {
+            assert!(help.contains(flag), "{flag} not in {help}");
+        }
+        assert!(!help.contains("idle-timeout"), "{help}");
+
+        // The old name still works, and a cap names its flag.
+        let (server, _rt) = serve(vec![Answer::Whole(multipart_export())]);
+        let folder = tempfile::tempdir().unwrap();
+        let out = fetch(
+            &server.url,
+            folder.path(),
+            &[
+                "v1",
+                "--format",
+                "multipart",
+                "--idle-timeout",
+                "5",
+                "--max-file-bytes",
+                "1000",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with("error: limit max_part_bytes (1000) exceeded"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("--max-file-bytes"), "{stderr}");
+        assert_eq!(server.requests(), 1);
+    }
+
+    #[test]
+    fn fetch_refuses_plain_http_to_a_host_that_is_not_loopback() {
+        let folder = tempfile::tempdir().unwrap();
+        // Refused before any lookup or connection: the name needs no resolver.
+        let out = fetch(
+            "http://api.example.test",
+            folder.path(),
+            &["v1", "--format", "json", "--retries", "0"],
+        );
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("unencrypted"), "{stderr}");
+        assert!(stderr.contains("--allow-insecure-http"), "{stderr}");
+        assert!(!stderr.contains(SECRET), "{stderr}");
     }
 }

@@ -4,7 +4,7 @@
 //! retried, given up on, or seen, with only whole files left; `fetch` end to end with a restart.
 //!
 //! Nothing here is timed: waits are read from the client's log events, stalls are seen through
-//! the client's idle timeout.
+//! the client's read timeout.
 
 mod support;
 
@@ -113,7 +113,7 @@ fn emulator_of(dir: &Path) -> EmulatorBuilder {
 }
 
 /// A client of `emulator` with short waits: backoff of at most 5 ms, `Retry-After` obeyed for at
-/// most 150 ms, an idle timeout of 300 ms.
+/// most 150 ms, a read timeout of 300 ms.
 fn client_of(url: &str) -> ClientBuilder {
     Client::builder()
         .credentials(CLIENT, SECRET)
@@ -121,7 +121,7 @@ fn client_of(url: &str) -> ClientBuilder {
         .backoff_base(Duration::from_millis(1))
         .backoff_cap(Duration::from_millis(5))
         .retry_after_cap(Duration::from_millis(150))
-        .idle_timeout(Duration::from_millis(300))
+        .read_timeout(Duration::from_millis(300))
 }
 
 /// Every file of a folder, by name; fails on anything but regular files (a hidden partial file,
@@ -669,7 +669,7 @@ fn cut_and_stalled_bodies_are_retried_whole_and_leave_only_whole_files() {
                     _ => {
                         assert_eq!(err.kind(), ErrorKind::Timeout, "{what}: {err}");
                         assert!(
-                            err.to_string().contains("idle timeout (0.3 s)"),
+                            err.to_string().contains("read timeout (0.3 s)"),
                             "{what}: {err}"
                         );
                         assert!(

@@ -118,7 +118,7 @@ fn five_hundred_concurrent_downloads_of_20_mib_in_bounded_memory() {
             .base_url(emulator.url())
             .retries(0)
             .http2_prior_knowledge(!http1)
-            .idle_timeout(Duration::from_secs(120))
+            .read_timeout(Duration::from_secs(120))
             .build()
             .unwrap();
         // Every download has its answer and first item before any reads on: 500 at once.

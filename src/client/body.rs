@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 
 use super::transport::{body_error, Timeouts};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Limit, Result};
 
 type Chunks = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
@@ -25,9 +25,12 @@ pub(crate) type ProgressFn = Arc<dyn Fn(u64, Option<u64>) + Send + Sync>;
 /// backpressure) and nothing is buffered whole.
 ///
 /// Its errors are the crate's: [`ErrorKind::Http`] when the connection breaks,
-/// [`ErrorKind::Timeout`] when no bytes come for the idle timeout (or the total deadline
-/// passes), and [`ErrorKind::UnexpectedEnd`] when it ends before its `Content-Length`; all three
-/// are [retryable](Error::is_retryable).
+/// [`ErrorKind::Timeout`] when no bytes come for the read timeout or a deadline passes, and
+/// [`ErrorKind::UnexpectedEnd`] when it ends before its `Content-Length`: all
+/// [retryable](Error::is_retryable) but the total deadline. A body longer than the client's
+/// [`max_body_bytes`](super::ClientBuilder::max_body_bytes) is an
+/// [`ErrorKind::LimitExceeded`] error ([`Limit::BodyBytes`]) once a byte over it arrives, not
+/// retried.
 pub struct ResponseBody {
     /// Chunks already read from the socket (to find the export's first item) and not yet handed
     /// out.
@@ -36,8 +39,11 @@ pub struct ResponseBody {
     received: u64,
     content_length: Option<u64>,
     timeouts: Timeouts,
+    max_bytes: u64,
     progress: Option<ProgressFn>,
     done: bool,
+    /// The bytes up to the body cap were handed out: the next poll is the cap's error.
+    over_cap: bool,
 }
 
 impl fmt::Debug for ResponseBody {
@@ -50,7 +56,7 @@ impl fmt::Debug for ResponseBody {
 }
 
 impl ResponseBody {
-    pub(super) fn new(response: reqwest::Response, timeouts: Timeouts) -> Self {
+    pub(super) fn new(response: reqwest::Response, timeouts: Timeouts, max_bytes: u64) -> Self {
         let content_length = response.content_length();
         ResponseBody {
             replay: VecDeque::new(),
@@ -58,8 +64,10 @@ impl ResponseBody {
             received: 0,
             content_length,
             timeouts,
+            max_bytes,
             progress: None,
             done: false,
+            over_cap: false,
         }
     }
 
@@ -91,12 +99,27 @@ impl ResponseBody {
         if self.done {
             return Poll::Ready(None);
         }
+        if self.over_cap {
+            self.done = true;
+            return Poll::Ready(Some(Err(self.cap_error())));
+        }
         let next = match self.chunks.as_mut().poll_next(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(next) => next,
         };
         Poll::Ready(match next {
-            Some(Ok(chunk)) => {
+            Some(Ok(mut chunk)) => {
+                let room = self.max_bytes - self.received;
+                if chunk.len() as u64 > room {
+                    // The bytes up to the cap, so that the error comes at the cap itself
+                    // whatever the chunks, then the error.
+                    chunk.truncate(room as usize);
+                    self.over_cap = true;
+                    if chunk.is_empty() {
+                        self.done = true;
+                        return Poll::Ready(Some(Err(self.cap_error())));
+                    }
+                }
                 self.received += chunk.len() as u64;
                 if let Some(progress) = &self.progress {
                     progress(self.received, self.content_length);
@@ -127,6 +150,15 @@ impl ResponseBody {
             }
             _ => body_error(e, &self.timeouts, self.received),
         }
+    }
+
+    fn cap_error(&self) -> Error {
+        Error::limit_exceeded(Limit::BodyBytes, self.max_bytes)
+            .at(self.max_bytes)
+            .with_hint(
+                "an answer over the client's max_body_bytes cap: raise it with \
+                 ClientBuilder::max_body_bytes or the --max-body-bytes flag",
+            )
     }
 
     fn cut_short(&self, expected: u64, cause: Option<reqwest::Error>) -> Error {

@@ -11,12 +11,28 @@
 //! | [`Client::json`] | `GET /export/verification-result-as-json?verificationId=...` | `application/json` |
 //! | [`Client::pdf`] | `GET /export/verification-result-as-pdf?verificationId=...` | `application/pdf` |
 //!
+//! [`Client`] is async and needs a [tokio](https://docs.rs/tokio) runtime with its I/O and
+//! time drivers (`#[tokio::main]`, or a runtime built with `enable_all`): another executor
+//! (`futures::executor::block_on`) panics for want of tokio's reactor. Code that is not async
+//! uses [`blocking::Client`], the same names with a runtime of its own inside.
+//!
 //! # Credentials
 //!
 //! Every request carries `Authorization: Basic base64(client_id:client_secret)`. Authenteq's
 //! documentation calls the header "Authentication"; what its servers read is the standard
 //! `Authorization` header with the Basic scheme (RFC 7617), which is what this client sends. The
 //! secret is never logged, never in an error, and not in the `Debug` output of a [`Client`].
+//! So that it does not cross a network in clear text, a plain `http://` base URL is refused
+//! unless its host is loopback (`127.0.0.0/8`, `::1`, `localhost`) or
+//! [`ClientBuilder::allow_insecure_http`] says so.
+//!
+//! # Against a server that misbehaves
+//!
+//! Whatever a server sends, a call ends and holds a bounded amount: with the defaults, an
+//! answer's body is read up to [`DEFAULT_MAX_BODY_BYTES`], a file of the export up to
+//! [`DEFAULT_MAX_FILE_BYTES`], and an attempt (informational `1xx` answers, the head and the
+//! whole body included) lasts at most [`DEFAULT_ATTEMPT_TIMEOUT`]. Each is a setting of
+//! [`ClientBuilder`]; going over one is an error that names it and says how to raise it.
 //!
 //! # Retries
 //!
@@ -31,7 +47,7 @@
 //! errors are the caller's to handle ([`Error::is_retryable`] says whether asking again might
 //! help). [`Client::save`] goes further: a retryable failure in the middle of the body restarts
 //! the whole export, within the same budget, and the files already saved are found again
-//! rather than written twice.
+//! rather than written twice. Both go through [`Attempts`].
 //!
 //! # Logging
 //!
@@ -61,8 +77,9 @@
 //! # }
 //! ```
 
-mod attempts;
+pub mod blocking;
 mod body;
+mod retry;
 #[cfg(feature = "save")]
 mod save;
 mod transport;
@@ -74,22 +91,33 @@ use std::time::{Duration, Instant, SystemTime};
 use base64::Engine;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 
-pub use attempts::Attempts;
+/// The `reqwest` crate this client is built on, for [`ClientBuilder::http_client`]: a
+/// `reqwest::Client` of this very version, with no version to pin.
+pub use reqwest;
+/// An HTTP status code, as [`Error::status_code`] gives it (the `http` crate's, through
+/// reqwest).
+pub use reqwest::StatusCode;
+
 pub use body::ResponseBody;
+pub use retry::Attempts;
 #[cfg(feature = "save")]
 pub use save::Fetched;
 
 use crate::error::{Error, ErrorKind, Result};
 pub use crate::export::Endpoint;
-use crate::export::{Export, ExportDecoder, ExportEvent, ExportLimits, VerificationId};
+use crate::export::{Export, ExportDecoder, ExportEvent, ExportLimits};
 use body::ProgressFn;
-use transport::{backoff, request_error, retry_after, Timeouts};
+use retry::{retry_after, Failure};
+use transport::{request_error, Timeouts};
 
 /// The Authenteq API: `https://api.app.authenteq.com`.
 pub const DEFAULT_BASE_URL: &str = "https://api.app.authenteq.com";
 
 /// How many bytes of an error answer's body are read to tell what it says.
 const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// How many first bytes of an error answer that is no API error its error shows.
+const SHOWN_ERROR_BYTES: usize = 48;
 
 /// With [`ClientBuilder::http2_prior_knowledge`]: the most bytes of one download received and
 /// not yet read (HTTP/2's stream window), 128 KiB.
@@ -100,19 +128,50 @@ pub const HTTP2_STREAM_WINDOW: u32 = 128 << 10;
 /// windows, so that downloads not being read do not stall the others.
 pub const HTTP2_CONNECTION_WINDOW: u32 = 64 << 20;
 
+/// The default of [`ClientBuilder::max_body_bytes`]: 256 MiB, the most bytes of one answer's
+/// body that are read.
+///
+/// A real export is a result of a few KiB, a handful of camera JPEGs of a few MiB each and
+/// perhaps a PDF report: tens of MiB at the very most, a third more as the JSON export (base64
+/// writes 4 bytes for 3). 256 MiB leaves a factor of several above the largest, and stops a
+/// server that sends an endless body after seconds on a fast link rather than when the disk
+/// is full.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 256 << 20;
+
+/// The default of [`ClientBuilder::max_file_bytes`]: 64 MiB, the most bytes of one file of an
+/// export (decoded, for the JSON export's base64).
+///
+/// The largest files of a real export, a photo of a document or the PDF report, are a few MiB;
+/// 64 MiB is ten times a large camera JPEG, and a file that never ends stops there.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// The default of [`ClientBuilder::attempt_timeout`]: 10 minutes, the longest one attempt may
+/// last, from connecting to the last byte of its body.
+///
+/// 50 MiB, more than any real export, takes about 7 minutes at 1 Mbit/s; a server that drips
+/// its body just fast enough to beat the read timeout, or sends informational `1xx` answers
+/// forever, is cut off here.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// Builds a [`Client`] with settings other than the defaults.
 ///
 /// | setting | default |
 /// |---|---|
 /// | [`base_url`](Self::base_url) | [`DEFAULT_BASE_URL`] |
 /// | [`connect_timeout`](Self::connect_timeout) | 10 s |
-/// | [`idle_timeout`](Self::idle_timeout) | 30 s |
+/// | [`read_timeout`](Self::read_timeout) | 30 s |
+/// | [`attempt_timeout`](Self::attempt_timeout) (deadline of one attempt) | [`DEFAULT_ATTEMPT_TIMEOUT`], 10 min |
 /// | [`timeout`](Self::timeout) (total deadline of a call) | none |
 /// | [`retries`](Self::retries) | 3 |
 /// | [`backoff_base`](Self::backoff_base) | 500 ms |
 /// | [`backoff_cap`](Self::backoff_cap) | 30 s |
 /// | [`retry_after_cap`](Self::retry_after_cap) | 60 s |
+/// | [`max_body_bytes`](Self::max_body_bytes) | [`DEFAULT_MAX_BODY_BYTES`], 256 MiB |
+/// | [`max_file_bytes`](Self::max_file_bytes) | [`DEFAULT_MAX_FILE_BYTES`], 64 MiB |
 /// | [`limits`](Self::limits) | [`ExportLimits::default`] |
+/// | [`allow_insecure_http`](Self::allow_insecure_http) | off: `http://` only to loopback |
+/// | [`http2_prior_knowledge`](Self::http2_prior_knowledge) | off |
+/// | [`http_client`](Self::http_client) | one of the client's own |
 ///
 /// # Examples
 ///
@@ -124,7 +183,8 @@ pub const HTTP2_CONNECTION_WINDOW: u32 = 64 << 20;
 ///     .credentials("my-client-id", "my-client-secret")
 ///     .base_url("http://127.0.0.1:8080")
 ///     .retries(5)
-///     .idle_timeout(Duration::from_secs(60))
+///     .read_timeout(Duration::from_secs(60))
+///     .max_file_bytes(128 << 20)
 ///     .build()?;
 /// assert_eq!(client.base_url(), "http://127.0.0.1:8080/");
 /// assert!(!format!("{client:?}").contains("my-client-secret"));
@@ -134,6 +194,7 @@ pub const HTTP2_CONNECTION_WINDOW: u32 = 64 << 20;
 pub struct ClientBuilder {
     credentials: Option<(String, String)>,
     base_url: String,
+    http: Option<reqwest::Client>,
     settings: Settings,
 }
 
@@ -143,6 +204,7 @@ impl fmt::Debug for ClientBuilder {
             .field("client_id", &self.credentials.as_ref().map(|(id, _)| id))
             .field("secret", &self.credentials.as_ref().map(|_| Redacted))
             .field("base_url", &self.base_url)
+            .field("own_http_client", &self.http.is_some())
             .field("settings", &self.settings)
             .finish()
     }
@@ -159,13 +221,17 @@ impl fmt::Debug for Redacted {
 #[derive(Debug, Clone)]
 struct Settings {
     connect_timeout: Duration,
-    idle_timeout: Duration,
+    read_timeout: Duration,
+    attempt_timeout: Duration,
     total_timeout: Option<Duration>,
     retries: u32,
     backoff_base: Duration,
     backoff_cap: Duration,
     retry_after_cap: Duration,
     limits: ExportLimits,
+    max_body_bytes: u64,
+    max_file_bytes: u64,
+    allow_insecure_http: bool,
     http2_prior_knowledge: bool,
 }
 
@@ -174,15 +240,20 @@ impl Default for ClientBuilder {
         ClientBuilder {
             credentials: None,
             base_url: DEFAULT_BASE_URL.to_owned(),
+            http: None,
             settings: Settings {
                 connect_timeout: Duration::from_secs(10),
-                idle_timeout: Duration::from_secs(30),
+                read_timeout: Duration::from_secs(30),
+                attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
                 total_timeout: None,
                 retries: 3,
                 backoff_base: Duration::from_millis(500),
                 backoff_cap: Duration::from_secs(30),
                 retry_after_cap: Duration::from_secs(60),
                 limits: ExportLimits::default(),
+                max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+                max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+                allow_insecure_http: false,
                 http2_prior_knowledge: false,
             },
         }
@@ -197,7 +268,8 @@ impl ClientBuilder {
     }
 
     /// Where the API is: a URL whose path the endpoint paths are added to
-    /// (default [`DEFAULT_BASE_URL`]).
+    /// (default [`DEFAULT_BASE_URL`]). Plain `http://` only to a loopback host unless
+    /// [`allow_insecure_http`](Self::allow_insecure_http).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = url.into();
         self
@@ -210,9 +282,18 @@ impl ClientBuilder {
     }
 
     /// How long to wait for the answer's head, and for each next bytes of its body (default
-    /// 30 s). A stalled answer is an [`ErrorKind::Timeout`] error.
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.idle_timeout = timeout;
+    /// 30 s): reqwest's `read_timeout`. A stalled answer is an [`ErrorKind::Timeout`] error.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.read_timeout = timeout;
+        self
+    }
+
+    /// The longest one attempt may last, from connecting to the last byte of its body,
+    /// informational `1xx` answers included (default [`DEFAULT_ATTEMPT_TIMEOUT`], 10 minutes).
+    /// When it passes, the attempt fails with an [`ErrorKind::Timeout`] error that is retried
+    /// like the read timeout: a body that comes, but too slowly, ends here.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.attempt_timeout = timeout;
         self
     }
 
@@ -251,10 +332,42 @@ impl ClientBuilder {
         self
     }
 
+    /// The most bytes of one answer's body that are read (default [`DEFAULT_MAX_BODY_BYTES`],
+    /// 256 MiB, whose doc says why). A byte over it ends the read with an
+    /// [`ErrorKind::LimitExceeded`] error ([`Limit::BodyBytes`](crate::Limit::BodyBytes)) that
+    /// names this setting and is not retried. `u64::MAX` turns the cap off.
+    pub fn max_body_bytes(mut self, max: u64) -> Self {
+        self.settings.max_body_bytes = max;
+        self
+    }
+
+    /// The most bytes of one file of an export (default [`DEFAULT_MAX_FILE_BYTES`], 64 MiB,
+    /// whose doc says why): the export readers' [`ExportLimits::max_file_bytes`], or the
+    /// [`limits`](Self::limits)' own when lower. A file over it is an
+    /// [`ErrorKind::LimitExceeded`] error ([`Limit::PartBytes`](crate::Limit::PartBytes)), not
+    /// retried; when it reaches [`Client::save`] or [`Attempts::retry`], its text names this
+    /// setting. `u64::MAX` leaves only the `limits`' cap.
+    pub fn max_file_bytes(mut self, max: u64) -> Self {
+        self.settings.max_file_bytes = max;
+        self
+    }
+
     /// The limits of the export readers the client hands out (default
-    /// [`ExportLimits::default`]).
+    /// [`ExportLimits::default`]); their file bytes are at most
+    /// [`max_file_bytes`](Self::max_file_bytes).
     pub fn limits(mut self, limits: ExportLimits) -> Self {
         self.settings.limits = limits;
+        self
+    }
+
+    /// Lets the base URL be plain `http://` to a host that is not loopback (default off).
+    ///
+    /// Over plain HTTP the client secret (in every request's `Authorization` header) and the
+    /// exports (personal data) cross the network unencrypted, readable and changeable by
+    /// anyone on the path: turn it on only for a network you trust, such as a test setup
+    /// behind your own proxy.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.settings.allow_insecure_http = allow;
         self
     }
 
@@ -274,13 +387,46 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends the requests with `http`, a `reqwest::Client` of your own making (proxies, root
+    /// certificates, default headers, a resolver...), from the re-exported
+    /// [`reqwest`](mod@reqwest) so that its version is the one this crate uses.
+    ///
+    /// Its own settings then hold for what they cover: [`connect_timeout`](Self::connect_timeout),
+    /// [`read_timeout`](Self::read_timeout) and
+    /// [`http2_prior_knowledge`](Self::http2_prior_knowledge) are not applied (set them on
+    /// `http`). Everything else is: the credentials, the attempt and total deadlines (per
+    /// request), the caps, the retries, and the refusal of plain `http://`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::client::{reqwest, Client};
+    ///
+    /// let http = reqwest::Client::builder()
+    ///     .connect_timeout(std::time::Duration::from_secs(5))
+    ///     .build()
+    ///     .expect("a TLS stack");
+    /// let client = Client::builder()
+    ///     .credentials("my-client-id", "my-client-secret")
+    ///     .http_client(http)
+    ///     .build()?;
+    /// # drop(client);
+    /// # Ok::<(), authenteq_export::Error>(())
+    /// ```
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
     /// The client.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::Usage`]: no credentials, a client id that is empty or holds a `:` or a
     /// control character, a secret with a control character, a base URL that is not an
-    /// absolute `http` or `https` URL. [`ErrorKind::Http`]: the TLS stack could not be set up.
+    /// absolute `http` or `https` URL, or a plain `http` one to a host that is not loopback
+    /// without [`allow_insecure_http`](Self::allow_insecure_http). [`ErrorKind::Http`]: the
+    /// TLS stack could not be set up. No connection is made.
     pub fn build(self) -> Result<Client> {
         let Some((client_id, secret)) = self.credentials else {
             return Err(Error::new(ErrorKind::Usage, "the client needs credentials"));
@@ -305,30 +451,48 @@ impl ClientBuilder {
             })?;
         base.set_query(None);
         base.set_fragment(None);
+        let origin = base.origin().ascii_serialization();
+        let settings = self.settings;
+        if base.scheme() == "http" && !is_loopback(&base) && !settings.allow_insecure_http {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!(
+                    "the base URL {origin} is plain http to a host that is not loopback: the \
+                     client secret and the exports would cross the network unencrypted; use \
+                     https, or allow it with ClientBuilder::allow_insecure_http(true) or the \
+                     --allow-insecure-http flag"
+                ),
+            ));
+        }
         let token =
             base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"));
         let mut authorization = HeaderValue::from_str(&format!("Basic {token}"))
             .map_err(|_| Error::new(ErrorKind::Usage, "the credentials do not fit a header"))?;
         authorization.set_sensitive(true);
-        let settings = self.settings;
-        let mut http = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .read_timeout(settings.idle_timeout)
-            .user_agent(concat!("authenteq-export/", env!("CARGO_PKG_VERSION")));
-        http = if settings.http2_prior_knowledge {
-            http.http2_prior_knowledge()
-                .http2_initial_stream_window_size(HTTP2_STREAM_WINDOW)
-                .http2_initial_connection_window_size(HTTP2_CONNECTION_WINDOW)
-        } else {
-            http.http1_only()
+        let http = match self.http {
+            Some(http) => http,
+            None => {
+                let mut http = reqwest::Client::builder()
+                    .connect_timeout(settings.connect_timeout)
+                    .read_timeout(settings.read_timeout)
+                    .user_agent(concat!("authenteq-export/", env!("CARGO_PKG_VERSION")));
+                http = if settings.http2_prior_knowledge {
+                    http.http2_prior_knowledge()
+                        .http2_initial_stream_window_size(HTTP2_STREAM_WINDOW)
+                        .http2_initial_connection_window_size(HTTP2_CONNECTION_WINDOW)
+                } else {
+                    http.http1_only()
+                };
+                http.build().map_err(|e| {
+                    Error::with_source(ErrorKind::Http, "cannot set up the HTTP client", e)
+                })?
+            }
         };
-        let http = http
-            .build()
-            .map_err(|e| Error::with_source(ErrorKind::Http, "cannot set up the HTTP client", e))?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
                 base,
+                origin,
                 client_id,
                 authorization,
                 settings,
@@ -337,10 +501,24 @@ impl ClientBuilder {
     }
 }
 
+/// Whether `url`'s host is loopback: `127.0.0.0/8`, `::1` or the name `localhost`.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
 /// A client of the Authenteq export API: cheap to clone (the clones share one connection pool).
 ///
 /// Made by [`Client::new`] with the default settings, or by [`Client::builder`]. Its `Debug`
-/// shows the base URL, the client id and the settings, never the secret.
+/// shows the base URL, the client id and the settings, never the secret. Its calls are async
+/// and need a tokio runtime (see the [module docs](self)); [`blocking::Client`] is the same
+/// without one.
 ///
 /// # Examples
 ///
@@ -368,6 +546,8 @@ pub struct Client {
 struct Inner {
     http: reqwest::Client,
     base: reqwest::Url,
+    /// `scheme://host:port` of `base`, for errors.
+    origin: String,
     client_id: String,
     /// `Basic base64(id:secret)`, marked sensitive.
     authorization: HeaderValue,
@@ -385,25 +565,10 @@ impl fmt::Debug for Client {
     }
 }
 
-/// What one attempt left to do.
-struct Budget {
-    retries_left: u32,
-    retries_done: u32,
-    deadline: Option<Instant>,
-}
-
-impl Budget {
-    fn new(settings: &Settings) -> Self {
-        Budget {
-            retries_left: settings.retries,
-            retries_done: 0,
-            deadline: settings.total_timeout.map(|t| Instant::now() + t),
-        }
-    }
-
-    fn deadline_passed(&self) -> bool {
-        self.deadline.is_some_and(|d| Instant::now() >= d)
-    }
+/// An answer whose export's first item is ready: its body, and the decoder that read that far.
+pub(crate) struct Opened {
+    body: ResponseBody,
+    decoder: ExportDecoder,
 }
 
 impl Client {
@@ -458,7 +623,7 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// - [`ErrorKind::InvalidId`]: the id is not sent ([`VerificationId`]).
+    /// - [`ErrorKind::InvalidId`]: the id is not sent ([`VerificationId`](crate::export::VerificationId)).
     /// - [`ErrorKind::Api`]: the API answered one of its errors; [`Error::api_error`] gives its
     ///   code and message, [`Error::status`] the HTTP status.
     /// - [`ErrorKind::UnknownFormat`]: an error status whose body is no API error (an HTML
@@ -533,76 +698,7 @@ impl Client {
     ///
     /// As [`multipart`](Self::multipart).
     pub async fn export(&self, endpoint: Endpoint, id: &str) -> Result<Export<ResponseBody>> {
-        VerificationId::new(id)?;
-        let mut budget = Budget::new(&self.inner.settings);
-        self.open(endpoint, id, &mut budget, None).await
-    }
-
-    /// Attempts until one gives an export whose first item is ready, or the budget is spent.
-    async fn open(
-        &self,
-        endpoint: Endpoint,
-        id: &str,
-        budget: &mut Budget,
-        progress: Option<&ProgressFn>,
-    ) -> Result<Export<ResponseBody>> {
-        loop {
-            let attempt = budget.retries_done + 1;
-            let err = match self.attempt(endpoint, id, budget, attempt, progress).await {
-                Ok(export) => return Ok(export),
-                Err(failure) => failure,
-            };
-            self.before_retry(endpoint, budget, err).await?;
-        }
-    }
-
-    /// Spends one retry on `failure` and waits for it, or gives the error back when it may not
-    /// be retried.
-    async fn before_retry(
-        &self,
-        endpoint: Endpoint,
-        budget: &mut Budget,
-        failure: Failure,
-    ) -> Result<()> {
-        let Failure {
-            error,
-            retry_after: asked,
-        } = failure;
-        if !error.is_retryable() || budget.retries_left == 0 || budget.deadline_passed() {
-            tracing::warn!(
-                target: "authenteq_export::client",
-                endpoint = endpoint.name(),
-                attempts = budget.retries_done + 1,
-                kind = ?error.kind(),
-                status = error.status(),
-                retryable = error.is_retryable(),
-                "export request failed"
-            );
-            return Err(error);
-        }
-        budget.retries_left -= 1;
-        budget.retries_done += 1;
-        let s = &self.inner.settings;
-        let mut wait = backoff(s.backoff_base, s.backoff_cap, budget.retries_done);
-        if let Some(asked) = asked {
-            wait = wait.max(asked.min(s.retry_after_cap));
-        }
-        if let Some(deadline) = budget.deadline {
-            if Instant::now() + wait >= deadline {
-                return Err(error);
-            }
-        }
-        tracing::info!(
-            target: "authenteq_export::client",
-            endpoint = endpoint.name(),
-            retry = budget.retries_done,
-            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-            kind = ?error.kind(),
-            status = error.status(),
-            "retrying export request"
-        );
-        tokio::time::sleep(wait).await;
-        Ok(())
+        self.attempts(endpoint, id)?.first().await
     }
 
     /// One request, up to the export's first item.
@@ -610,29 +706,40 @@ impl Client {
         &self,
         endpoint: Endpoint,
         id: &str,
-        budget: &Budget,
+        deadline: Option<Instant>,
         attempt: u32,
         progress: Option<&ProgressFn>,
-    ) -> std::result::Result<Export<ResponseBody>, Failure> {
+    ) -> std::result::Result<Opened, Failure> {
         let inner = &*self.inner;
+        let s = &inner.settings;
+        let started = Instant::now();
         let timeouts = Timeouts {
-            connect: inner.settings.connect_timeout,
-            idle: inner.settings.idle_timeout,
-            total: inner.settings.total_timeout,
+            connect: s.connect_timeout,
+            read: s.read_timeout,
+            attempt: s.attempt_timeout,
+            total: s.total_timeout,
+            started,
+            deadline,
+            origin: inner.origin.clone(),
         };
         let mut url = inner.base.clone();
         {
             let path = format!("{}{}", url.path().trim_end_matches('/'), endpoint.path());
             url.set_path(&path);
         }
+        let path = url.path().to_owned();
         url.query_pairs_mut().append_pair("verificationId", id);
-        let mut request = inner
+        // reqwest's per-request timeout runs from connecting to the body's last byte, so it
+        // bounds informational answers and a dripped body alike.
+        let mut limit = s.attempt_timeout;
+        if let Some(deadline) = deadline {
+            limit = limit.min(deadline.saturating_duration_since(started));
+        }
+        let request = inner
             .http
             .get(url)
-            .header(AUTHORIZATION, inner.authorization.clone());
-        if let Some(deadline) = budget.deadline {
-            request = request.timeout(deadline.saturating_duration_since(Instant::now()));
-        }
+            .header(AUTHORIZATION, inner.authorization.clone())
+            .timeout(limit);
         tracing::debug!(
             target: "authenteq_export::client",
             endpoint = endpoint.name(),
@@ -642,7 +749,7 @@ impl Client {
         let response = request
             .send()
             .await
-            .map_err(|e| Failure::from(request_error(e, &timeouts, budget.deadline_passed())))?;
+            .map_err(|e| Failure::from(request_error(e, &timeouts)))?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -662,11 +769,13 @@ impl Client {
             content_length = response.content_length(),
             "export answer"
         );
-        let mut body = ResponseBody::new(response, timeouts);
-        let limits = inner.settings.limits;
+        let mut body = ResponseBody::new(response, timeouts, s.max_body_bytes);
+        let limits = s
+            .limits
+            .max_file_bytes(s.limits.get_max_file_bytes().min(s.max_file_bytes));
         let ct = content_type.as_deref();
         if !(200..300).contains(&status) {
-            let error = error_answer(&mut body, status, ct, limits).await;
+            let error = error_answer(&mut body, status, ct, limits, &path).await;
             return Err(Failure {
                 error,
                 retry_after: asked,
@@ -712,22 +821,7 @@ impl Client {
         for chunk in seen {
             body.replay(chunk);
         }
-        Ok(Export::with_decoder(body, decoder))
-    }
-}
-
-/// A failed attempt: the error, and the wait its answer asked for.
-struct Failure {
-    error: Error,
-    retry_after: Option<Duration>,
-}
-
-impl From<Error> for Failure {
-    fn from(error: Error) -> Self {
-        Failure {
-            error,
-            retry_after: None,
-        }
+        Ok(Opened { body, decoder })
     }
 }
 
@@ -739,6 +833,7 @@ async fn error_answer(
     status: u16,
     content_type: Option<&str>,
     limits: ExportLimits,
+    path: &str,
 ) -> Error {
     let mut decoder = match ExportDecoder::for_response(status, content_type, limits) {
         Ok(decoder) => decoder,
@@ -749,6 +844,7 @@ async fn error_answer(
         },
     };
     let mut read = 0usize;
+    let mut first = Vec::new();
     let transport = loop {
         if read >= MAX_ERROR_BODY {
             break None;
@@ -756,6 +852,8 @@ async fn error_answer(
         match body.next_from_socket().await {
             Some(Ok(chunk)) => {
                 read += chunk.len();
+                let room = SHOWN_ERROR_BYTES.saturating_sub(first.len());
+                first.extend_from_slice(&chunk[..room.min(chunk.len())]);
                 decoder.feed(chunk);
             }
             Some(Err(e)) => break Some(e),
@@ -782,12 +880,53 @@ async fn error_answer(
     let error = match transport {
         // The body broke off before it said anything we know.
         Some(cut) if error.kind() != ErrorKind::Api => cut.with_http_status(status),
+        // No such path, rather than no such verification: the base URL is likely wrong.
+        _ if status == 404 && error.kind() != ErrorKind::Api => {
+            let shown = content_type.unwrap_or("no content-type");
+            let body = if first.is_empty() {
+                "an empty body".to_owned()
+            } else {
+                format!("first bytes {:?}", String::from_utf8_lossy(&first))
+            };
+            Error::new(
+                ErrorKind::Http,
+                format!(
+                    "the server answered 404 for {path}: is the base URL right? \
+                     (HTTP 404 {shown}, {body})"
+                ),
+            )
+            .with_http_status(status)
+        }
         _ => error,
     };
     if matches!(status, 429 | 500 | 502 | 503 | 504) && !documented {
         error.transient()
     } else {
         error
+    }
+}
+
+/// The HTTP status as a [`StatusCode`], for code written against reqwest's errors.
+impl Error {
+    /// The HTTP status of the answer this error is about, as reqwest's `Error::status` gives
+    /// it: [`status`](Error::status) as an [`http::StatusCode`](StatusCode) (re-exported as
+    /// [`client::StatusCode`](StatusCode), so no `http` version needs pinning).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::client::StatusCode;
+    /// use authenteq_export::export::{ExportDecoder, ExportLimits};
+    ///
+    /// let mut decoder = ExportDecoder::for_response(404, Some("application/json"), ExportLimits::default())?;
+    /// decoder.feed(bytes::Bytes::from_static(br#"{"errorCode":"VERIFICATION_NOT_FOUND"}"#));
+    /// decoder.finish();
+    /// let err = decoder.next_event().unwrap_err();
+    /// assert_eq!(err.status_code(), Some(StatusCode::NOT_FOUND));
+    /// # Ok::<(), authenteq_export::Error>(())
+    /// ```
+    pub fn status_code(&self) -> Option<StatusCode> {
+        self.status().and_then(|s| StatusCode::from_u16(s).ok())
     }
 }
 

@@ -2,20 +2,19 @@
 
 use std::sync::Arc;
 
-use super::{Budget, Client, Endpoint, Failure};
+use super::{Client, Endpoint};
 use crate::error::Result;
 use crate::export::ExportFormat;
-use crate::export::VerificationId;
 use crate::save::{save_export, OutputDir, SavedExport};
 
 /// What [`Client::save`] did: the [`SavedExport`] of the attempt that completed, its format and
 /// size, and how many attempts it took.
 #[derive(Debug)]
 pub struct Fetched {
-    saved: SavedExport,
-    format: Option<ExportFormat>,
-    bytes_read: u64,
-    attempts: u32,
+    pub(super) saved: SavedExport,
+    pub(super) format: Option<ExportFormat>,
+    pub(super) bytes_read: u64,
+    pub(super) attempts: u32,
 }
 
 impl Fetched {
@@ -108,19 +107,16 @@ impl Client {
         dir: &OutputDir,
         progress: impl Fn(u64, Option<u64>) + Send + Sync + 'static,
     ) -> Result<Fetched> {
-        VerificationId::new(id)?;
-        let progress: super::ProgressFn = Arc::new(progress);
-        let mut budget = Budget::new(&self.inner.settings);
+        let mut attempts = self.attempts(endpoint, id)?;
+        attempts.set_progress(Arc::new(progress));
+        let mut export = attempts.first().await?;
         loop {
-            let mut export = self
-                .open(endpoint, id, &mut budget, Some(&progress))
-                .await?;
             match save_export(&mut export, dir).await {
                 Ok(saved) => {
                     tracing::debug!(
                         target: "authenteq_export::client",
                         endpoint = endpoint.name(),
-                        attempts = budget.retries_done + 1,
+                        attempts = attempts.count(),
                         files = saved.files().len(),
                         written = saved.written(),
                         "export saved"
@@ -129,13 +125,10 @@ impl Client {
                         saved,
                         format: export.format().cloned(),
                         bytes_read: export.bytes_read(),
-                        attempts: budget.retries_done + 1,
+                        attempts: attempts.count(),
                     });
                 }
-                Err(error) => {
-                    self.before_retry(endpoint, &mut budget, Failure::from(error))
-                        .await?
-                }
+                Err(error) => export = attempts.retry(error).await?,
             }
         }
     }

@@ -1,16 +1,51 @@
-//! What reqwest's errors and headers mean to us: error kinds, `Retry-After`, the backoff.
+//! What reqwest's errors mean to us: an error of the crate's that names the server, the
+//! timeout that passed, and the cause in a few words.
 
-use std::hash::{BuildHasher, Hasher};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind};
 
-/// The timeouts in force, to say which one passed.
-#[derive(Debug, Clone, Copy)]
+/// The timeouts in force for one attempt, and where it is sent: enough to say which timeout
+/// passed and whom it was about.
+#[derive(Debug, Clone)]
 pub(crate) struct Timeouts {
     pub(crate) connect: Duration,
-    pub(crate) idle: Duration,
+    pub(crate) read: Duration,
+    pub(crate) attempt: Duration,
     pub(crate) total: Option<Duration>,
+    /// When the attempt started.
+    pub(crate) started: Instant,
+    /// When the whole call must end, if it must.
+    pub(crate) deadline: Option<Instant>,
+    /// `scheme://host:port` of the server: never a path or query (the verification id).
+    pub(crate) origin: String,
+}
+
+impl Timeouts {
+    /// The timeout that passed, in words: `the total deadline (5 s) passed`.
+    fn passed(&self, connecting: bool) -> (String, bool) {
+        let now = Instant::now();
+        if self.deadline.is_some_and(|d| now >= d) {
+            let total = secs(self.total.unwrap_or_default());
+            return (format!("the total deadline ({total}) passed"), false);
+        }
+        if now.duration_since(self.started) >= self.attempt {
+            let attempt = secs(self.attempt);
+            return (format!("the attempt's deadline ({attempt}) passed"), true);
+        }
+        if connecting {
+            let connect = secs(self.connect);
+            return (
+                format!("no connection within the connect timeout ({connect})"),
+                true,
+            );
+        }
+        let read = secs(self.read);
+        (
+            format!("nothing came within the read timeout ({read})"),
+            true,
+        )
+    }
 }
 
 fn secs(d: Duration) -> String {
@@ -23,132 +58,90 @@ fn secs(d: Duration) -> String {
 }
 
 /// The error for a request that got no answer head.
-pub(crate) fn request_error(
-    e: reqwest::Error,
-    timeouts: &Timeouts,
-    deadline_passed: bool,
-) -> Error {
+pub(crate) fn request_error(e: reqwest::Error, timeouts: &Timeouts) -> Error {
     let e = e.without_url();
+    let origin = &timeouts.origin;
     if e.is_timeout() {
-        let detail = if deadline_passed {
-            format!(
-                "the total deadline ({}) passed",
-                secs(timeouts.total.unwrap_or_default())
-            )
-        } else if e.is_connect() {
-            format!(
-                "no connection within the connect timeout ({})",
-                secs(timeouts.connect)
-            )
-        } else {
-            format!(
-                "no answer within the idle timeout ({})",
-                secs(timeouts.idle)
-            )
-        };
-        let err = Error::with_source(ErrorKind::Timeout, detail, e);
-        return if deadline_passed {
-            err
-        } else {
-            err.transient()
-        };
+        let (what, transient) = timeouts.passed(e.is_connect());
+        let err = Error::new(ErrorKind::Timeout, format!("{origin}: {what}"));
+        return if transient { err.transient() } else { err };
     }
     if e.is_connect() {
-        return Error::with_source(ErrorKind::Http, "cannot connect", e).connecting();
+        let detail = format!("cannot connect to {origin} ({})", cause(&e, origin));
+        return Error::new(ErrorKind::Http, detail).connecting();
     }
-    Error::with_source(ErrorKind::Http, "the request failed", e).transient()
+    let detail = format!("the request to {origin} failed ({})", cause(&e, origin));
+    Error::new(ErrorKind::Http, detail).transient()
 }
 
 /// The error for a body that stopped: `received` bytes came before it.
 pub(crate) fn body_error(e: reqwest::Error, timeouts: &Timeouts, received: u64) -> Error {
     let e = e.without_url();
+    let origin = &timeouts.origin;
     if e.is_timeout() {
-        let detail = format!(
-            "no body bytes for the idle timeout ({}) or the deadline passed, after {received} bytes",
-            secs(timeouts.idle)
+        let (what, transient) = timeouts.passed(false);
+        let err = Error::new(
+            ErrorKind::Timeout,
+            format!("{origin}: {what}, after {received} bytes of the body"),
         );
-        return Error::with_source(ErrorKind::Timeout, detail, e).transient();
+        return if transient { err.transient() } else { err };
     }
-    let detail = format!("the response body broke off after {received} bytes");
-    Error::with_source(ErrorKind::Http, detail, e).transient()
-}
-
-/// The wait a `Retry-After` value asks for: delay-seconds or an HTTP-date (RFC 9110 10.2.3).
-/// `None` when it is neither.
-pub(crate) fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// Exponential backoff with jitter: the wait before retry number `retry` (1-based) is a random
-/// time between half and all of `min(cap, base * 2^(retry-1))`.
-pub(crate) fn backoff(base: Duration, cap: Duration, retry: u32) -> Duration {
-    let exp = base
-        .checked_mul(
-            1u32.checked_shl(retry.saturating_sub(1))
-                .unwrap_or(u32::MAX),
-        )
-        .unwrap_or(cap)
-        .min(cap);
-    let half = exp / 2;
-    let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
-    let jitter = if nanos == 0 {
-        0
-    } else {
-        random() % (nanos + 1)
-    };
-    half + Duration::from_nanos(jitter)
-}
-
-/// A random number from the standard library's hasher keys, enough for jitter.
-fn random() -> u64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos().into()),
+    let detail = format!(
+        "the answer from {origin} broke off after {received} bytes ({})",
+        cause(&e, origin)
     );
-    h.finish()
+    Error::new(ErrorKind::Http, detail).transient()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
-        assert_eq!(retry_after("120", now), Some(Duration::from_secs(120)));
-        assert_eq!(retry_after(" 0 ", now), Some(Duration::ZERO));
-        assert_eq!(
-            retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now),
-            Some(Duration::from_secs(10))
-        );
-        // A date in the past: no wait.
-        assert_eq!(
-            retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(retry_after("soon", now), None);
-        assert_eq!(retry_after("-5", now), None);
-    }
-
-    #[test]
-    fn backoff_grows_to_the_cap_with_jitter() {
-        let base = Duration::from_millis(100);
-        let cap = Duration::from_secs(1);
-        for retry in 1..=40 {
-            let want = (base * 2u32.saturating_pow(retry - 1)).min(cap);
-            let got = backoff(base, cap, retry);
-            assert!(
-                got >= want / 2 && got <= want,
-                "retry {retry}: {got:?} for {want:?}"
-            );
+/// The innermost cause of `e` in a few lowercase words: `connection refused`, or what the
+/// innermost error says.
+fn cause(e: &reqwest::Error, origin: &str) -> String {
+    let mut innermost: &(dyn std::error::Error + 'static) = e;
+    let mut io_kind = None;
+    let mut next = Some(innermost);
+    while let Some(err) = next {
+        innermost = err;
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return tls_cause(tls, origin);
         }
-        assert_eq!(backoff(Duration::ZERO, cap, 3), Duration::ZERO);
+        next = match err.downcast_ref::<std::io::Error>() {
+            // An io::Error's `source()` skips the error it wraps: step into that one.
+            Some(io) => {
+                io_kind = Some(io.kind());
+                io.get_ref()
+                    .map(|inner| inner as &(dyn std::error::Error + 'static))
+            }
+            None => err.source(),
+        };
+    }
+    use std::io::ErrorKind as Io;
+    let known = match io_kind {
+        Some(Io::ConnectionRefused) => "connection refused",
+        Some(Io::ConnectionReset) => "connection reset",
+        Some(Io::ConnectionAborted) => "connection aborted",
+        Some(Io::HostUnreachable) => "host unreachable",
+        Some(Io::NetworkUnreachable) => "network unreachable",
+        Some(Io::AddrNotAvailable) => "address not available",
+        Some(Io::UnexpectedEof) => "the connection closed",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_owned();
+    }
+    let text = innermost.to_string();
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => "no cause given".to_owned(),
+    }
+}
+
+fn tls_cause(tls: &rustls::Error, origin: &str) -> String {
+    match tls {
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+            let plain = origin.replacen("https://", "http://", 1);
+            format!("the server does not speak TLS: is it a plain HTTP server, {plain}?")
+        }
+        other => format!("TLS: {other}"),
     }
 }

@@ -26,7 +26,11 @@ pub struct ClientOptions<'a> {
     pub base_url: Option<&'a str>,
     pub retries: Option<u32>,
     pub connect_timeout: Option<f64>,
-    pub idle_timeout: Option<f64>,
+    pub read_timeout: Option<f64>,
+    pub attempt_timeout: Option<f64>,
+    pub max_body_bytes: Option<u64>,
+    pub max_file_bytes: Option<u64>,
+    pub allow_insecure_http: bool,
 }
 
 /// What `fetch ID` was asked for.
@@ -74,9 +78,19 @@ fn client(options: &ClientOptions<'_>) -> Result<Client, Failure> {
     if let Some(secs) = options.connect_timeout {
         builder = builder.connect_timeout(seconds("--connect-timeout", secs)?);
     }
-    if let Some(secs) = options.idle_timeout {
-        builder = builder.idle_timeout(seconds("--idle-timeout", secs)?);
+    if let Some(secs) = options.read_timeout {
+        builder = builder.read_timeout(seconds("--read-timeout", secs)?);
     }
+    if let Some(secs) = options.attempt_timeout {
+        builder = builder.attempt_timeout(seconds("--attempt-timeout", secs)?);
+    }
+    if let Some(max) = options.max_body_bytes {
+        builder = builder.max_body_bytes(max);
+    }
+    if let Some(max) = options.max_file_bytes {
+        builder = builder.max_file_bytes(max);
+    }
+    builder = builder.allow_insecure_http(options.allow_insecure_http);
     Ok(builder.build()?)
 }
 

@@ -5,7 +5,8 @@
 //! authenteq-export inspect INPUT [--content-type VALUE] [--sha256] [--stats]
 //! authenteq-export serve --dir DIR --addr ADDR --client-id ID [--client-secret SECRET] [--deactivated] [FAULTS]
 //! authenteq-export fetch ID --format json|multipart|pdf --out DIR [--base-url URL]
-//!     [--retries N] [--connect-timeout SECS] [--idle-timeout SECS]
+//!     [--retries N] [--connect-timeout SECS] [--read-timeout SECS] [--attempt-timeout SECS]
+//!     [--max-body-bytes N] [--max-file-bytes N] [--allow-insecure-http]
 //! authenteq-export fetch --ids FILE|- --format json|multipart|pdf --out DIR_OR_URL
 //!     [--concurrency N] [--rate PER_SEC] [--abort-older-than SECS] [--retries N] ...
 //! authenteq-export webhook serve --addr ADDR --out DIR_OR_URL --client-id ID [--scheme S]
@@ -184,8 +185,21 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         connect_timeout: f64,
         /// Seconds to wait for the answer, and for each next bytes of its body.
-        #[arg(long, default_value_t = 30.0)]
-        idle_timeout: f64,
+        #[arg(long, default_value_t = 30.0, alias = "idle-timeout")]
+        read_timeout: f64,
+        /// Seconds one attempt may last, from connecting to the body's last byte.
+        #[arg(long, default_value_t = authenteq_export::client::DEFAULT_ATTEMPT_TIMEOUT.as_secs_f64())]
+        attempt_timeout: f64,
+        /// The most bytes of one answer's body that are read (256 MiB).
+        #[arg(long, value_name = "N", default_value_t = authenteq_export::client::DEFAULT_MAX_BODY_BYTES)]
+        max_body_bytes: u64,
+        /// The most bytes of one file of the export (64 MiB).
+        #[arg(long, value_name = "N", default_value_t = authenteq_export::client::DEFAULT_MAX_FILE_BYTES)]
+        max_file_bytes: u64,
+        /// Allow a plain http:// --base-url to a host that is not loopback: the client secret
+        /// and the exports would cross the network unencrypted.
+        #[arg(long)]
+        allow_insecure_http: bool,
         /// Print bytes read, time taken and peak memory to standard error at the end.
         #[arg(long)]
         stats: bool,
@@ -269,7 +283,11 @@ fn main() -> ExitCode {
             base_url,
             retries,
             connect_timeout,
-            idle_timeout,
+            read_timeout,
+            attempt_timeout,
+            max_body_bytes,
+            max_file_bytes,
+            allow_insecure_http,
             stats,
         } => {
             let endpoint = match format.parse() {
@@ -283,7 +301,11 @@ fn main() -> ExitCode {
                 base_url: Some(&base_url),
                 retries: Some(retries),
                 connect_timeout: Some(connect_timeout),
-                idle_timeout: Some(idle_timeout),
+                read_timeout: Some(read_timeout),
+                attempt_timeout: Some(attempt_timeout),
+                max_body_bytes: Some(max_body_bytes),
+                max_file_bytes: Some(max_file_bytes),
+                allow_insecure_http,
             };
             if let Some(ids) = ids {
                 let bulk = fetch::Bulk {
