@@ -350,9 +350,7 @@ pub fn find(haystack: &[u8], needle: &[u8]) -> usize {
 // ---------------------------------------------------------------------------------------------
 
 pub fn corpus(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("corpus")
-        .join(name);
+    let path = super::repo_root().join("corpus").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

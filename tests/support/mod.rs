@@ -4,8 +4,9 @@
 
 pub mod export;
 pub mod generate;
-#[cfg(feature = "object-store")]
+// Only std: the CLI package's tests, which have none of the library's features, use it too.
 pub mod moto;
+pub mod scripted;
 
 use authenteq_export::multipart::{Boundary, Decoder, Event, Limits};
 use authenteq_export::{ErrorKind, Limit};
@@ -150,6 +151,15 @@ pub fn decode_every_way(body: &[u8], boundary: &Boundary, limits: Limits) -> Out
         }
     }
     first.expect("at least one chunking")
+}
+
+/// The repository's root, where `corpus/` is: the tests of both packages use these helpers, and
+/// the CLI package's folder is one below it.
+pub fn repo_root() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|dir| dir.join("corpus").is_dir())
+        .expect("corpus/ in the package's folder or above it")
 }
 
 /// Free space in `dir`, in bytes, from `df` (None when it cannot tell).

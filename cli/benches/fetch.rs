@@ -13,7 +13,7 @@
 //! Needs about 3.2 GiB free in the temporary folder (the stored image, and one download of each
 //! at a time) and `curl`.
 
-#[path = "../tests/support/generate.rs"]
+#[path = "../../tests/support/generate.rs"]
 mod generate;
 
 use std::io::{BufRead, BufReader, Write};
