@@ -1049,6 +1049,7 @@ mod serve {
     }
 
     #[tokio::test]
+    #[ignore = "heavy: a 1 GiB image served"]
     async fn a_1_gib_image_is_served_in_bounded_memory() {
         const GIB: u64 = 1 << 30;
         let dir = store();
