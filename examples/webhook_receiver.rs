@@ -7,7 +7,7 @@
 //! ```
 //!
 //! The function between the `README` markers is the README's code, word for word
-//! (`tests/webhook.rs` checks it, and delivers to it over loopback).
+//! (`cli/tests/webhook.rs` checks it, and delivers to it over loopback).
 
 // README: begin
 use authenteq_export::store::FolderSink;

@@ -106,9 +106,12 @@
 //!   `server` too, the receiver (an axum router that stores verified deliveries); with `client`
 //!   too, the sender (a stored verification delivered as the vendor would, retried on its
 //!   schedule).
-//! * **cli** - the `authenteq-export` command-line tool (`cargo run --features cli -- ...`);
-//!   turns on `save`, `client`, `server`, `object-store` and `webhook`, adds `clap` and `indicatif`. Off by default: a
-//!   library user gets no CLI, HTTP or server crate.
+//!
+//! No feature is needed for [`multipart`] and [`export`] with blocking readers; a library user
+//! gets no HTTP, server or command-line crate unless a feature asks for it. On docs.rs every
+//! item says which feature it needs. The command-line tool is its own package,
+//! `authenteq-export-cli` (`cargo install authenteq-export-cli`, or `cargo install --path cli`
+//! from the repository).
 //!
 //! # Errors
 //!
@@ -133,6 +136,7 @@
 //! - **One word per concept.** A verification id is an [`export::VerificationId`]; an
 //!   endpoint is an [`export::Endpoint`].
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 #![forbid(unsafe_code)]

@@ -1,6 +1,8 @@
 //! The HTTP client against small hand-written HTTP servers on loopback: what it sends, how it
 //! reads error answers, retries, timeouts, cut bodies, and that the secret stays secret.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,134 +12,21 @@ use authenteq_export::export::{ApiErrorCode, ExportItem};
 use authenteq_export::save::{Outcome, OutputDir};
 use authenteq_export::ErrorKind;
 use base64::Engine;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::scripted::{
+    head_len, into_body, json_export, multipart_export, only_whole_files, response, Answer, Chunks,
+    Server,
+};
 use tokio::net::TcpListener;
 
 const ID: &str = "client-id-7";
 const SECRET: &str = "s3cret-Qw9zX";
 
-/// What the server does with one connection.
-#[derive(Clone)]
-enum Answer {
-    /// Writes these bytes (a whole HTTP response) and closes.
-    Whole(Vec<u8>),
-    /// Writes the head and the first `n` bytes of the body, then closes.
-    Cut(Vec<u8>, usize),
-    /// Writes the head and the first `n` bytes of the body, then waits, never closing first.
-    Stall(Vec<u8>, usize),
-    /// Writes nothing and waits, never closing first.
-    Silent,
-    /// Writes the chunks of the generator as fast as the client takes them, until it closes.
-    Endless(fn() -> Chunks),
-    /// Writes the head, then `n` bytes of the body every `every`.
-    Drip(Vec<u8>, usize, Duration),
-    /// Writes `103 Early Hints` every `every`, until the client closes.
-    Informational(Duration),
-    /// Writes these bytes as soon as the connection opens, without reading a request, and
-    /// closes: a plain HTTP server's answer to a TLS handshake.
-    Unasked(Vec<u8>),
+/// A client of a scripted server, with short waits.
+trait ClientOf {
+    fn client(&self) -> ClientBuilder;
 }
 
-/// An endless answer, head first.
-type Chunks = Box<dyn Iterator<Item = Vec<u8>> + Send>;
-
-/// A loopback HTTP/1.1 server that answers each connection with the next answer of its script
-/// (the last one again once the script is done) and keeps every request head.
-struct Server {
-    url: String,
-    heads: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    async fn start(script: Vec<Answer>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let heads = Arc::new(Mutex::new(Vec::new()));
-        let seen = heads.clone();
-        tokio::spawn(async move {
-            let mut n = 0;
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let answer = script[n.min(script.len() - 1)].clone();
-                n += 1;
-                let seen = seen.clone();
-                tokio::spawn(async move {
-                    if let Answer::Unasked(bytes) = &answer {
-                        let _ = socket.write_all(bytes).await;
-                        let _ = socket.shutdown().await;
-                        return;
-                    }
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match socket.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(k) => head.extend_from_slice(&buf[..k]),
-                        }
-                    }
-                    seen.lock()
-                        .unwrap()
-                        .push(String::from_utf8_lossy(&head).into_owned());
-                    match answer {
-                        Answer::Whole(bytes) => {
-                            let _ = socket.write_all(&bytes).await;
-                        }
-                        Answer::Cut(bytes, n) => {
-                            let _ = socket.write_all(&bytes[..head_len(&bytes) + n]).await;
-                        }
-                        Answer::Stall(bytes, n) => {
-                            let _ = socket.write_all(&bytes[..head_len(&bytes) + n]).await;
-                            // Until the client gives up and closes.
-                            let _ = socket.read(&mut buf).await;
-                            return;
-                        }
-                        Answer::Silent => {
-                            let _ = socket.read(&mut buf).await;
-                            return;
-                        }
-                        Answer::Endless(chunks) => {
-                            // 1 GiB and more: a client without its caps ends with another
-                            // error instead of holding the test forever.
-                            for chunk in chunks().take(1 << 10) {
-                                if socket.write_all(&chunk).await.is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                        Answer::Drip(bytes, n, every) => {
-                            let head = head_len(&bytes);
-                            let _ = socket.write_all(&bytes[..head]).await;
-                            for piece in bytes[head..].chunks(n) {
-                                tokio::time::sleep(every).await;
-                                if socket.write_all(piece).await.is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                        Answer::Informational(every) => loop {
-                            let hint =
-                                b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n";
-                            if socket.write_all(hint).await.is_err() {
-                                return;
-                            }
-                            tokio::time::sleep(every).await;
-                        },
-                        Answer::Unasked(_) => unreachable!("answered above"),
-                    }
-                    let _ = socket.shutdown().await;
-                });
-            }
-        });
-        Server { url, heads }
-    }
-
-    fn requests(&self) -> usize {
-        self.heads.lock().unwrap().len()
-    }
-
-    fn head(&self, n: usize) -> String {
-        self.heads.lock().unwrap()[n].clone()
-    }
-
+impl ClientOf for Server {
     /// A client of this server, with short waits.
     fn client(&self) -> ClientBuilder {
         Client::builder()
@@ -149,60 +38,12 @@ impl Server {
     }
 }
 
-/// Bytes `num / den` of the way into the body of `response`.
-fn into_body(response: &[u8], num: usize, den: usize) -> usize {
-    (response.len() - head_len(response)) * num / den
-}
-
-fn head_len(response: &[u8]) -> usize {
-    response.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4
-}
-
-fn response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        out.push_str(&format!("{name}: {value}\r\n"));
-    }
-    out.push_str("\r\n");
-    let mut out = out.into_bytes();
-    out.extend_from_slice(body);
-    out
-}
-
 fn corpus(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("corpus")
-        .join(name)
+    support::repo_root().join("corpus").join(name)
 }
 
 fn read(path: impl AsRef<Path>) -> Vec<u8> {
     std::fs::read(path.as_ref()).unwrap()
-}
-
-fn multipart_type() -> String {
-    String::from_utf8(read(corpus("verification-result.multipart.content-type")))
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
-fn json_export() -> Vec<u8> {
-    response(
-        "200 OK",
-        &[("Content-Type", "application/json")],
-        &read(corpus("verification-result.json")),
-    )
-}
-
-fn multipart_export() -> Vec<u8> {
-    response(
-        "200 OK",
-        &[("Content-Type", &multipart_type())],
-        &read(corpus("verification-result.multipart")),
-    )
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -210,23 +51,6 @@ fn rt() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// Every file of `dir` is byte for byte the corpus file of its name (`result.json` the result).
-fn only_whole_files(dir: &Path) -> usize {
-    let mut n = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name().into_string().unwrap();
-        let want = if name == "result.json" {
-            corpus("result.json")
-        } else {
-            corpus("files").join(&name)
-        };
-        assert_eq!(read(entry.path()), read(&want), "{name} is not whole");
-        n += 1;
-    }
-    n
 }
 
 #[test]
@@ -1298,192 +1122,4 @@ fn status_codes_come_as_reqwest_gives_them() {
             .unwrap_err();
         assert_eq!(refused.status_code(), None);
     });
-}
-
-/// `fetch` against a loopback server: credentials from the environment, the `split` summary,
-/// retries, API errors.
-#[cfg(feature = "cli")]
-mod cli {
-    use super::*;
-    use std::process::Command;
-
-    fn fetch(url: &str, out: &Path, args: &[&str]) -> std::process::Output {
-        Command::new(env!("CARGO_BIN_EXE_authenteq-export"))
-            .arg("fetch")
-            .args(args)
-            .arg("--out")
-            .arg(out)
-            .arg("--base-url")
-            .arg(url)
-            .env("AUTHENTEQ_CLIENT_ID", ID)
-            .env("AUTHENTEQ_CLIENT_SECRET", SECRET)
-            .output()
-            .unwrap()
-    }
-
-    /// Runs the server on its own thread, for the blocking process calls; it ends with the
-    /// test process.
-    fn serve(script: Vec<Answer>) -> (Server, ()) {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            rt().block_on(async {
-                let server = Server::start(script).await;
-                tx.send(server).unwrap();
-                std::future::pending::<()>().await;
-            })
-        });
-        (rx.recv().unwrap(), ())
-    }
-
-    #[test]
-    fn fetch_writes_files_and_the_split_summary() {
-        let answer = json_export();
-        let (server, _rt) = serve(vec![
-            Answer::Whole(response("503 Busy", &[("Retry-After", "0")], b"")),
-            Answer::Cut(answer.clone(), into_body(&answer, 1, 2)),
-            Answer::Whole(answer),
-        ]);
-        let folder = tempfile::tempdir().unwrap();
-        let out = fetch(&server.url, folder.path(), &["v1", "--format", "json"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(server.requests(), 3);
-        assert_eq!(only_whole_files(folder.path()), 12);
-        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(summary["format"], "json");
-        assert_eq!(summary["parts"].as_array().unwrap().len(), 12);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!stderr.contains(SECRET));
-    }
-
-    #[test]
-    fn fetch_gives_up_after_its_retries_with_the_last_error() {
-        let answer = multipart_export();
-        let cut = into_body(&answer, 1, 2);
-        let (server, _rt) = serve(vec![Answer::Cut(answer, cut)]);
-        let folder = tempfile::tempdir().unwrap();
-        let out = fetch(
-            &server.url,
-            folder.path(),
-            &["v1", "--format", "multipart", "--retries", "1"],
-        );
-        assert_eq!(out.status.code(), Some(1));
-        assert_eq!(server.requests(), 2);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            stderr.starts_with("error: unexpected end of input"),
-            "{stderr}"
-        );
-        assert!(only_whole_files(folder.path()) < 12);
-    }
-
-    #[test]
-    fn fetch_prints_an_api_error_and_writes_nothing() {
-        let body = read(corpus("errors/API_KEYS_INVALID.json"));
-        let (server, _rt) = serve(vec![Answer::Whole(response(
-            "401 Unauthorized",
-            &[("Content-Type", "application/json")],
-            &body,
-        ))]);
-        let folder = tempfile::tempdir().unwrap();
-        let out = fetch(&server.url, folder.path(), &["v1", "--format", "pdf"]);
-        assert_eq!(out.status.code(), Some(1));
-        assert_eq!(server.requests(), 1);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            stderr.starts_with("error: API error API_KEYS_INVALID"),
-            "{stderr}"
-        );
-        assert!(stderr.contains("(HTTP 401)"), "{stderr}");
-        assert_eq!(std::fs::read_dir(folder.path()).unwrap().count(), 0);
-    }
-
-    #[test]
-    fn fetch_needs_the_credentials_in_the_environment() {
-        let folder = tempfile::tempdir().unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_authenteq-export"))
-            .args([
-                "fetch",
-                "v1",
-                "--format",
-                "json",
-                "--base-url",
-                "http://127.0.0.1:1",
-                "--out",
-            ])
-            .arg(folder.path())
-            .env_remove("AUTHENTEQ_CLIENT_ID")
-            .env_remove("AUTHENTEQ_CLIENT_SECRET")
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(1));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            stderr.contains("AUTHENTEQ_CLIENT_ID is not set"),
-            "{stderr}"
-        );
-    }
-
-    #[test]
-    fn fetch_has_the_client_settings_as_flags_and_keeps_idle_timeout_hidden() {
-        let help = Command::new(env!("CARGO_BIN_EXE_authenteq-export"))
-            .args(["fetch", "--help"])
-            .output()
-            .unwrap();
-        let help = String::from_utf8_lossy(&help.stdout);
-        for flag in [
-            "--read-timeout",
-            "--attempt-timeout",
-            "--max-body-bytes",
-            "--max-file-bytes",
-            "--allow-insecure-http",
-        ] {
-            assert!(help.contains(flag), "{flag} not in {help}");
-        }
-        assert!(!help.contains("idle-timeout"), "{help}");
-
-        // The old name still works, and a cap names its flag.
-        let (server, _rt) = serve(vec![Answer::Whole(multipart_export())]);
-        let folder = tempfile::tempdir().unwrap();
-        let out = fetch(
-            &server.url,
-            folder.path(),
-            &[
-                "v1",
-                "--format",
-                "multipart",
-                "--idle-timeout",
-                "5",
-                "--max-file-bytes",
-                "1000",
-            ],
-        );
-        assert_eq!(out.status.code(), Some(1));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            stderr.starts_with("error: limit max_part_bytes (1000) exceeded"),
-            "{stderr}"
-        );
-        assert!(stderr.contains("--max-file-bytes"), "{stderr}");
-        assert_eq!(server.requests(), 1);
-    }
-
-    #[test]
-    fn fetch_refuses_plain_http_to_a_host_that_is_not_loopback() {
-        let folder = tempfile::tempdir().unwrap();
-        // Refused before any lookup or connection: the name needs no resolver.
-        let out = fetch(
-            "http://api.example.test",
-            folder.path(),
-            &["v1", "--format", "json", "--retries", "0"],
-        );
-        assert_eq!(out.status.code(), Some(1));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("unencrypted"), "{stderr}");
-        assert!(stderr.contains("--allow-insecure-http"), "{stderr}");
-        assert!(!stderr.contains(SECRET), "{stderr}");
-    }
 }

@@ -1,13 +1,12 @@
 //! The emulator over loopback HTTP, with reqwest: every format of the corpus verification equals
 //! the in-memory encoders' bytes and decodes to the stored files; every error code comes from its
-//! cause; every fault is seen by the client; the PDF summary reads back; the CLI serves; a 1 GiB
-//! stored image is served in bounded memory.
+//! cause; every fault is seen by the client; the PDF summary reads back.
 //!
 //! Nothing here is timed: a stall is seen through the client's read timeout.
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use authenteq_export::export::{
@@ -571,125 +570,4 @@ async fn garble_changes_exactly_one_byte() {
         .collect();
     assert_eq!(differ, vec![offset as usize]);
     emulator.shutdown().await.unwrap();
-}
-
-/// The built CLI's `serve`, as a child process.
-#[cfg(feature = "cli")]
-mod cli {
-    use super::*;
-    use std::process::{Child, Command, Stdio};
-
-    struct Served {
-        child: Child,
-        url: String,
-    }
-
-    impl Drop for Served {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-
-    fn serve(dir: &Path) -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_authenteq-export"))
-            .args([
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-                "--client-id",
-                CLIENT,
-                "--dir",
-            ])
-            .arg(dir)
-            .env("AUTHENTEQ_CLIENT_SECRET", SECRET)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let url = support::listening_url(&mut child);
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-        Served { child, url }
-    }
-
-    fn peak_rss_kib(pid: u32) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    }
-
-    #[tokio::test]
-    async fn serve_prints_its_address_and_serves_the_corpus() {
-        let dir = store();
-        let served = serve(dir.path());
-        let url = format!(
-            "{}/export/verification-result-as-json?verificationId={ID}",
-            served.url
-        );
-        let body = get(&url).await.bytes().await.unwrap();
-        assert_eq!(body, corpus("verification-result.json"));
-        let response = reqwest::get(&url).await.unwrap();
-        assert_eq!(response.status(), 401);
-    }
-
-    #[tokio::test]
-    async fn a_1_gib_image_is_served_in_bounded_memory() {
-        const GIB: u64 = 1 << 30;
-        let dir = store();
-        match super::support::free_bytes(dir.path()) {
-            Some(free) if free > GIB + (64 << 20) => {}
-            free => {
-                eprintln!("note: 1 GiB memory test skipped: {free:?} bytes free, 1 GiB needed");
-                return;
-            }
-        }
-        // A sparse file with seeded bytes at its start and end (no multipart delimiter in
-        // them), and zeros between.
-        let big = dir.path().join(ID).join("livenessFaceImage.jpeg");
-        {
-            use std::io::{Seek, SeekFrom, Write};
-            let mut file = std::fs::File::create(&big).unwrap();
-            let seeded: Vec<u8> = (0..1u32 << 20)
-                .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8 | 0x80)
-                .collect();
-            file.write_all(&seeded).unwrap();
-            file.seek(SeekFrom::Start(GIB - seeded.len() as u64))
-                .unwrap();
-            file.write_all(&seeded).unwrap();
-            assert_eq!(file.metadata().unwrap().len(), GIB);
-        }
-        let served = serve(dir.path());
-        let pid = served.child.id();
-        let url = format!(
-            "{}/export/verification-result-as-multipart?verificationId={ID}",
-            served.url
-        );
-        // A first small request warms the server up; its peak is the baseline.
-        let _ = get(&format!(
-            "{}/export/verification-result-as-pdf?verificationId={ID}",
-            served.url
-        ))
-        .await
-        .bytes()
-        .await
-        .unwrap();
-        let baseline = peak_rss_kib(pid);
-        let response = get(&url).await;
-        let length: u64 = header(&response, "content-length").parse().unwrap();
-        assert!(length > GIB);
-        let mut stream = response.bytes_stream();
-        let mut got = 0u64;
-        while let Some(chunk) = stream.next().await {
-            got += chunk.unwrap().len() as u64;
-        }
-        assert_eq!(got, length);
-        let peak = peak_rss_kib(pid);
-        eprintln!("serve: peak RSS {baseline} KiB before, {peak} KiB after 1 GiB");
-        assert!(
-            peak - baseline < 16 * 1024,
-            "peak RSS grew by {} KiB serving 1 GiB",
-            peak - baseline
-        );
-        let _: &PathBuf = &big;
-    }
 }

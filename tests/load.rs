@@ -66,6 +66,7 @@ fn enough_open_files() {
 }
 
 #[test]
+#[ignore = "heavy: 500 downloads of 20 MiB at once"]
 fn five_hundred_concurrent_downloads_of_20_mib_in_bounded_memory() {
     enough_open_files();
     // The stored verification: the sample result and ten 2 MiB images of seeded noise, read back

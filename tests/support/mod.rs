@@ -5,10 +5,12 @@
 pub mod export;
 pub mod generate;
 pub mod measure;
-#[cfg(feature = "object-store")]
+// Only std and tokio: the CLI package's tests, which have none of the library's features, use
+// it too.
 pub mod moto;
 #[cfg(feature = "object-store")]
 pub mod object;
+pub mod scripted;
 
 use authenteq_export::multipart::{Boundary, Decoder, Event, Limits};
 use authenteq_export::{ErrorKind, Limit};
@@ -169,9 +171,16 @@ pub fn decode_every_way(body: &[u8], boundary: &Boundary, limits: Limits) -> Out
 
 /// The path of `name` in the sample exports of `corpus/` (`""` for the folder).
 pub fn corpus_path(name: &str) -> std::path::PathBuf {
+    repo_root().join("corpus").join(name)
+}
+
+/// The repository's root, where `corpus/` is: the tests of both packages use these helpers, and
+/// the CLI package's folder is one below it.
+pub fn repo_root() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("corpus")
-        .join(name)
+        .ancestors()
+        .find(|dir| dir.join("corpus").is_dir())
+        .expect("corpus/ in the package's folder or above it")
 }
 
 /// The URL a server child process announces on the first line of its standard output,

@@ -4,8 +4,6 @@
 //! Every run is checked for the error contract: exit status 0, or 1 with nothing on standard
 //! output and exactly one `error:` line on standard error; never a panic (status 101).
 
-#![cfg(feature = "cli")]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fs::{self, File};
@@ -190,7 +188,7 @@ fn byte_offset(line: &str) -> Option<u64> {
 // ---------------------------------------------------------------------------------------------
 
 fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join("corpus")
 }
 
 fn read(path: impl AsRef<Path>) -> Vec<u8> {

@@ -3,10 +3,11 @@
 //! stored, repeats, two deliveries of one id at once; the sans-I/O verifier under every
 //! chunking; the CLI's `webhook serve`, `send` and `detect`; the README's receiver.
 
-#[path = "../examples/webhook_receiver.rs"]
+#[path = "../../examples/webhook_receiver.rs"]
 #[allow(dead_code)]
 mod example;
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -32,7 +33,7 @@ const SECRET: &str = "test-secret-do-not-log";
 const SAMPLE_ID: &str = "8c3f6a2e-5b1d-4e7a-9f20-6d4b2c1a7e95";
 
 fn corpus(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .join("corpus")
         .join(name)
 }
@@ -922,7 +923,7 @@ fn cli_send_to_cli_serve() {
 fn example_code() -> String {
     let source = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/examples/webhook_receiver.rs"
+        "/../examples/webhook_receiver.rs"
     ))
     .unwrap();
     let begin = source.find("// README: begin\n").expect("begin marker") + 17;
@@ -933,7 +934,7 @@ fn example_code() -> String {
 #[test]
 fn the_readme_receiver_is_the_example_and_it_receives() {
     let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     let code = example_code();
     assert!(
         readme.contains(&format!("```rust,no_run\n{code}```")),

@@ -7,6 +7,7 @@
 //!
 //! The peak RSS is the child's own `VmHWM`, printed by `--stats`; nothing here is timed.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -362,6 +363,7 @@ fn killed_halfway_then_run_again_stores_each_id_once() {
 }
 
 #[test]
+#[ignore = "heavy: a 1 GiB image into moto"]
 fn one_gib_image_into_s3_in_bounded_memory() {
     let Some(moto) = Moto::start("one_gib_image_into_s3_in_bounded_memory") else {
         return;

@@ -6,6 +6,7 @@
 //! Nothing here is timed: waits are read from the client's log events, stalls are seen through
 //! the client's read timeout.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::collections::BTreeMap;
@@ -1051,4 +1052,135 @@ fn a_garbled_byte_is_an_error_or_a_visible_difference() {
         }
         whole.shutdown().await.unwrap();
     });
+}
+
+/// The built CLI's `serve`, as a child process: it announces its address and serves the store;
+/// a 1 GiB stored image is served in bounded memory.
+mod serve {
+    use super::*;
+    use futures::StreamExt;
+    use std::process::{Child, Command, Stdio};
+
+    async fn get(url: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(url)
+            .basic_auth(CLIENT, Some(SECRET))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    struct Served {
+        child: Child,
+        url: String,
+    }
+
+    impl Drop for Served {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    fn serve(dir: &Path) -> Served {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_authenteq-export"))
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--client-id",
+                CLIENT,
+                "--dir",
+            ])
+            .arg(dir)
+            .env("AUTHENTEQ_CLIENT_SECRET", SECRET)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = support::listening_url(&mut child);
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        Served { child, url }
+    }
+
+    fn peak_rss_kib(pid: u32) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn serve_prints_its_address_and_serves_the_corpus() {
+        let dir = store();
+        let served = serve(dir.path());
+        let url = format!(
+            "{}/export/verification-result-as-json?verificationId={CORPUS_ID}",
+            served.url
+        );
+        let body = get(&url).await.bytes().await.unwrap();
+        assert_eq!(body, corpus("verification-result.json"));
+        let response = reqwest::get(&url).await.unwrap();
+        assert_eq!(response.status(), 401);
+    }
+
+    #[tokio::test]
+    #[ignore = "heavy: a 1 GiB image served"]
+    async fn a_1_gib_image_is_served_in_bounded_memory() {
+        const GIB: u64 = 1 << 30;
+        let dir = store();
+        match support::free_bytes(dir.path()) {
+            Some(free) if free > GIB + (64 << 20) => {}
+            free => {
+                eprintln!("note: 1 GiB memory test skipped: {free:?} bytes free, 1 GiB needed");
+                return;
+            }
+        }
+        // A sparse file with seeded bytes at its start and end (no multipart delimiter in
+        // them), and zeros between.
+        let big = dir.path().join(CORPUS_ID).join("livenessFaceImage.jpeg");
+        {
+            use std::io::{Seek, SeekFrom, Write};
+            let mut file = std::fs::File::create(&big).unwrap();
+            let seeded: Vec<u8> = (0..1u32 << 20)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8 | 0x80)
+                .collect();
+            file.write_all(&seeded).unwrap();
+            file.seek(SeekFrom::Start(GIB - seeded.len() as u64))
+                .unwrap();
+            file.write_all(&seeded).unwrap();
+            assert_eq!(file.metadata().unwrap().len(), GIB);
+        }
+        let served = serve(dir.path());
+        let pid = served.child.id();
+        let url = format!(
+            "{}/export/verification-result-as-multipart?verificationId={CORPUS_ID}",
+            served.url
+        );
+        // A first small request warms the server up; its peak is the baseline.
+        let _ = get(&format!(
+            "{}/export/verification-result-as-pdf?verificationId={CORPUS_ID}",
+            served.url
+        ))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+        let baseline = peak_rss_kib(pid);
+        let response = get(&url).await;
+        let length: u64 = response.content_length().expect("a content length");
+        assert!(length > GIB);
+        let mut stream = response.bytes_stream();
+        let mut got = 0u64;
+        while let Some(chunk) = stream.next().await {
+            got += chunk.unwrap().len() as u64;
+        }
+        assert_eq!(got, length);
+        let peak = peak_rss_kib(pid);
+        eprintln!("serve: peak RSS {baseline} KiB before, {peak} KiB after 1 GiB");
+        assert!(
+            peak - baseline < 16 * 1024,
+            "peak RSS grew by {} KiB serving 1 GiB",
+            peak - baseline
+        );
+    }
 }

@@ -4,6 +4,7 @@
 //!
 //! The peak is the process's own `VmHWM`, printed by `--stats`; nothing here is timed.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::io::{BufWriter, Write};
@@ -72,6 +73,7 @@ fn part_sizes(summary: &serde_json::Value) -> Vec<u64> {
 const GIB: usize = 1 << 30;
 
 #[test]
+#[ignore = "heavy: 1 GiB through the CLI"]
 fn one_gib_multipart_export_piped_on_stdin() {
     let sizes = generate::file_sizes(GIB);
     let mut expected = vec![generate::result_json().len() as u64];
@@ -85,6 +87,7 @@ fn one_gib_multipart_export_piped_on_stdin() {
 }
 
 #[test]
+#[ignore = "heavy: 1 GiB through the CLI"]
 fn one_gib_multipart_export_from_a_file() {
     let dir = tempfile::tempdir().unwrap();
     match support::free_bytes(dir.path()) {
@@ -115,6 +118,7 @@ fn one_gib_multipart_export_from_a_file() {
 }
 
 #[test]
+#[ignore = "heavy: a 256 MiB image through the CLI"]
 fn json_export_with_a_256_mib_image() {
     let image_len = 256usize << 20;
     let feed: Writer = Box::new(move |out| {

@@ -6,16 +6,16 @@
 //! `--stats`) and of `serve` (`VmHWM` of `/proc/PID/status`).
 //!
 //! ```sh
-//! cargo bench --features cli --bench fetch            # 5 rounds
-//! FETCH_BENCH_ROUNDS=9 cargo bench --features cli --bench fetch
+//! cargo bench --bench fetch            # 5 rounds
+//! FETCH_BENCH_ROUNDS=9 cargo bench --bench fetch
 //! ```
 //!
 //! Needs about 3.2 GiB free in the temporary folder (the stored image, and one download of each
 //! at a time) and `curl`.
 
-#[path = "../tests/support/generate.rs"]
+#[path = "../../tests/support/generate.rs"]
 mod generate;
-#[path = "../tests/support/measure.rs"]
+#[path = "../../tests/support/measure.rs"]
 mod measure;
 
 use std::io::{BufRead, BufReader, Write};
