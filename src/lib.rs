@@ -123,7 +123,7 @@
 //! - **One builder shape.** What runs or holds resources (the client, the emulator, the
 //!   webhook receiver and sender) is made by `X::builder(...)`, whose setters take and return
 //!   the builder, and `build()`, which checks the settings; a server is then started with
-//!   `spawn()` or `bind(addr)` and runs as a [`Server`](crate::Server) handle (with the
+//!   `spawn()` or `bind(addr)` and runs as a `Server` handle (with the
 //!   `server` or `webhook-receiver` feature). Plain settings values (`ExportLimits`,
 //!   `multipart::Limits`, `WebhookKey`, `ObjectSink`) are complete when made, with setters of
 //!   the same shape.

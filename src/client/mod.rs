@@ -373,7 +373,7 @@ impl ClientBuilder {
 
     /// Speak HTTP/2 from the first byte, without negotiating it (default off: HTTP/1.1): for
     /// a plain `http://` server known to speak it, such as the
-    /// [emulator](crate::server::Emulator).
+    /// emulator (`server::Emulator`, feature `server`).
     ///
     /// Every download from one server then shares one connection, and each may have at most
     /// [`HTTP2_STREAM_WINDOW`] bytes received and not yet read; the connection's window

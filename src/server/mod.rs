@@ -27,7 +27,7 @@
 //! cut body from a whole one.
 //!
 //! It speaks HTTP/1.1 and, to a client that starts with HTTP/2's preface (prior knowledge,
-//! [`ClientBuilder::http2_prior_knowledge`](crate::client::ClientBuilder::http2_prior_knowledge)),
+//! `ClientBuilder::http2_prior_knowledge` of the `client` feature),
 //! HTTP/2, up to 1,024 requests open at once on one connection.
 //!
 //! # Errors it answers, and their causes

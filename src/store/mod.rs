@@ -1,5 +1,5 @@
-//! Verifications stored whole: in an object store (S3 and S3-compatible stores, anything
-//! `object_store` reaches) or a local folder, each one complete only once its manifest is there.
+//! Verifications stored whole: in a local folder or an object store (S3 and S3-compatible
+//! stores, anything `object_store` reaches), each one complete only once its manifest is there.
 //!
 //! A [`Sink`] takes one verification at a time as a set of files under `<id>/<file name>`,
 //! plus `<id>/manifest.json`, written last and only once: its presence means "this
@@ -9,37 +9,38 @@
 //! caller calls once the whole verification was read (and, for a webhook, once its signature
 //! checked out); [`Staging::discard`] leaves nothing behind.
 //!
-//! Two sinks keep that contract:
+//! `Sink` is the one storage seam of this crate: the webhook receiver, `fetch_into`, the batch
+//! driver and your own code store through it, and every backend keeps one contract (the
+//! crate's tests run one contract suite against each). The backends:
 //!
-//! - [`ObjectSink`]: any [`object_store::ObjectStore`]. A file is sent as a multipart upload
-//!   in equal parts of [`ObjectSink::part_size`] (5 MiB by default, S3's minimum;
-//!   R2 equal parts) as its bytes arrive, and completed only at commit; a file smaller than one
-//!   part is held in memory and sent in one `put` at commit. See [`ObjectSink`] for what two
-//!   writers of one id do, and for uploads a killed process leaves: on S3, [`S3Uploads`]
-//!   lists them and aborts the stale ones.
-//! - [`FolderSink`]: a local folder, one sub-folder per id, through [`crate::save`]: each file
-//!   is written unnamed and linked into place at commit. A killed process leaves nothing to
-//!   clean up: its unnamed files vanish with it.
+//! - [`FolderSink`]: a local folder, one sub-folder per id, through the `save` module: each
+//!   file is written unnamed and linked into place at commit. A killed process leaves nothing
+//!   to clean up: its unnamed files vanish with it.
+//! - `ObjectSink` (feature `object-store`): any `object_store::ObjectStore`. A file is sent as
+//!   a multipart upload in equal parts (5 MiB by default, S3's minimum) as its bytes arrive, and
+//!   completed only at commit; a file smaller than one part is held in memory and sent in one
+//!   `put` at commit. Uploads a killed process leaves are found and aborted on S3 by
+//!   `S3Uploads`.
 //!
 //! [`store_export`] feeds an [`Export`] into a staging; with the `client` feature,
-//! [`fetch_into`] is the whole job for one id (skip it when complete, download with retries,
-//! commit) and [`Batch`] runs it for many ids at once.
+//! `fetch_into` is the whole job for one id (skip it when complete, download with retries,
+//! commit) and `Batch` runs it for many ids at once.
 //!
-//! # Example: an export into memory
+//! # Example: an export into a folder
 //!
 //! ```
-//! use std::sync::Arc;
-//! use authenteq_export::export::Export;
-//! use authenteq_export::store::{store_export, Committed, ObjectSink, Sink, Staging};
+//! use authenteq_export::export::{Export, VerificationId};
+//! use authenteq_export::store::{store_export, Committed, FolderSink, Sink, Staging};
 //! use bytes::Bytes;
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! let store = Arc::new(object_store::memory::InMemory::new());
-//! let sink = ObjectSink::new(store, "exports");
+//! let folder = tempfile::tempdir()?;
+//! let sink = FolderSink::create(folder.path())?; // or an ObjectSink into S3
 //! let body = Bytes::from_static(br#"{"id":"v1","livenessFaceImage":{"contentType":"image/jpeg","content":"/9j/2Q=="}}"#);
 //! let mut export = Export::new(futures::stream::iter([Ok::<_, std::io::Error>(body)]), None)?;
 //!
-//! let mut staging = sink.stage("v1").await?;
+//! let id = VerificationId::new("v1")?;
+//! let mut staging = sink.stage(&id).await?;
 //! store_export(&mut export, &mut staging).await?;
 //! // Nothing is visible yet; a webhook would check the signature here.
 //! let Committed::Stored(manifest) = staging.commit().await? else { unreachable!() };
@@ -47,7 +48,7 @@
 //! // A JSON export gives its files first, its result last.
 //! assert_eq!(names, ["livenessFaceImage.jpeg", "result.json"]);
 //! assert_eq!((manifest.files()[0].size(), manifest.files()[0].content_type()), (4, Some("image/jpeg")));
-//! assert!(sink.manifest("v1").await?.is_some());
+//! assert!(sink.manifest(&id).await?.is_some());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
@@ -85,7 +86,8 @@ pub use object::{ObjectSink, ObjectStaging, DEFAULT_HOLD_BYTES, DEFAULT_PART_SIZ
 #[cfg(feature = "object-store")]
 pub use stale::{Aborted, OpenUpload, S3Uploads, DEFAULT_STALE_AGE};
 
-/// Where verifications are stored: [`ObjectSink`] or [`FolderSink`].
+/// Where verifications are stored: a [`FolderSink`], an `ObjectSink` (feature `object-store`), or
+/// a backend of your own.
 ///
 /// A sink is shared by every task of a batch (`&self`); each verification is written through
 /// its own [`Staging`].
@@ -119,7 +121,7 @@ pub trait Sink: Send + Sync {
 /// [`commit`](Self::commit) or [`discard`](Self::discard).
 ///
 /// Dropping a staging without either discards it too, as well as it can without awaiting: an
-/// [`ObjectSink`] then aborts its unfinished uploads in a task of the current tokio runtime.
+/// `ObjectSink` then aborts its unfinished uploads in a task of the current tokio runtime.
 pub trait Staging: Send {
     /// Starts a file named `name` (one plain path component), with the content type its part
     /// declared. A name already used in this verification, or `manifest.json`, gets the next
@@ -152,7 +154,7 @@ pub trait Staging: Send {
 
     /// Makes every ended file visible, then writes the manifest, only if none is there.
     /// [`Committed::AlreadyComplete`] when another writer's manifest came first: see
-    /// [`ObjectSink`] for what that means for the files.
+    /// `ObjectSink` for what that means for the files.
     ///
     /// # Errors
     ///

@@ -20,7 +20,7 @@
 //!   stores verified deliveries through any `store::Sink` (a folder, S3 and the other object
 //!   stores, or your own), files visible only after the check, once per id, the way `fetch`
 //!   stores downloads.
-//! - With the `client` feature, [`Sender`] delivers a stored verification as the vendor would,
+//! - With the `client` feature, `Sender` delivers a stored verification as the vendor would,
 //!   streamed from disk, signed, retried on the vendor's schedule: to test a receiver
 //!   in-process (the emulator's `server` module offers it too).
 //!
