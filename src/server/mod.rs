@@ -68,11 +68,11 @@
 //! let emulator = Emulator::builder(store.path())
 //!     .credentials("client-id", "client-secret")
 //!     .fault(Fault::TooManyRequests { first: 1, retry_after_secs: 2 })
-//!     .spawn()
-//!     .await?;
-//! assert!(emulator.url().starts_with("http://127.0.0.1:"));
-//! // Point a client at emulator.url() ...
-//! emulator.shutdown().await?;
+//!     .build()?;
+//! let server = emulator.spawn().await?;
+//! assert!(server.url().starts_with("http://127.0.0.1:"));
+//! // Point a client at server.url() ...
+//! server.shutdown().await?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```

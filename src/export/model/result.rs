@@ -58,7 +58,7 @@ use super::redact::{extra_keys, shown};
 /// // Nothing is lost on the way back.
 /// let again = VerificationResult::from_json(&result.to_json())?;
 /// assert_eq!(again, result);
-/// # Ok::<(), serde_json::Error>(())
+/// # Ok::<(), authenteq_export::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -190,7 +190,7 @@ impl VerificationResult {
     /// let slots: Vec<_> = result.documents().map(|(slot, _)| slot).collect();
     /// assert_eq!(slots, [DocumentSlot::Third]);
     /// assert_eq!(slots[0].suffix(), "3");
-    /// # Ok::<(), serde_json::Error>(())
+    /// # Ok::<(), authenteq_export::Error>(())
     /// ```
     pub fn documents(&self) -> impl Iterator<Item = (DocumentSlot, &DocumentData)> + '_ {
         DocumentSlot::ALL
