@@ -191,3 +191,15 @@ pub use serving::Server;
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+// The same for the pages under `docs/` that hold Rust code (each such page gets one here).
+#[cfg(all(
+    doctest,
+    feature = "save",
+    feature = "client",
+    feature = "server",
+    feature = "object-store",
+    feature = "webhook-receiver"
+))]
+#[doc = include_str!("../docs/storage.md")]
+struct StorageDocDoctests;
