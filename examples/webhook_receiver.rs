@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! export AUTHENTEQ_CLIENT_ID=my-client-id AUTHENTEQ_CLIENT_SECRET=my-client-secret
-//! cargo run --example webhook_receiver --features webhook,server -- 127.0.0.1:8081 deliveries
+//! cargo run --example webhook_receiver --features webhook-receiver -- 127.0.0.1:8081 deliveries
 //! ```
 //!
 //! The function between the `README` markers is the README's code, word for word

@@ -97,15 +97,20 @@
 //! * **server** - the `server` module: a local emulator of the API's export endpoints on axum,
 //!   with fault injection. Turns on `save` and `tokio-io`; adds axum, `subtle`, `tracing` and
 //!   `pdf-writer`.
-//! * **object-store** - the `store` module: verifications stored whole into any
-//!   `object_store` store (S3 and S3-compatible, local files, memory) or a local folder, a
-//!   `manifest.json` last; with `client` also the per-id job and the batch driver. Turns on
-//!   `save`; adds `object_store` (with its S3 client) and `futures-util`.
+//! * **store** - the `store` module: verifications stored whole through one seam, `Sink`, a
+//!   `manifest.json` last; `FolderSink` keeps them in a local folder. With `client` also the
+//!   per-id job and the batch driver. Turns on `save`; adds tokio's blocking pool (no
+//!   `object_store`).
+//! * **object-store** - `store::ObjectSink`: the same into any `object_store` store (S3 and
+//!   S3-compatible, local files, memory), and the clean-up of uploads a killed run left on S3.
+//!   Turns on `store`; adds `object_store` (with its S3 client) and `futures-util`.
 //! * **webhook** - the `webhook` module: signed webhook deliveries verified while they stream
 //!   through the decoder, and signed (adds `sha2`, `hmac`, `subtle`; no HTTP crate). With
-//!   `server` too, the receiver (an axum router that stores verified deliveries); with `client`
-//!   too, the sender (a stored verification delivered as the vendor would, retried on its
-//!   schedule).
+//!   `client` too, the sender (a stored verification delivered as the vendor would, retried on
+//!   its schedule).
+//! * **webhook-receiver** - `webhook::Receiver`: an axum router and server that store verified
+//!   deliveries through any `store::Sink`. Turns on `webhook` and `store`; adds axum and
+//!   hyper-util, but neither the emulator (`pdf-writer`) nor `object_store`.
 //!
 //! No feature is needed for [`multipart`] and [`export`] with blocking readers; a library user
 //! gets no HTTP, server or command-line crate unless a feature asks for it. On docs.rs every

@@ -32,9 +32,10 @@ pub enum Command {
     /// Answers 200 for a stored delivery and for a repeat of a stored id (stored once, whether
     /// by this receiver or by a `fetch` into the same place), 401
     /// for a client id or signature that does not match, 400 for a malformed or cut body, 413
-    /// over the cap, 409 while another delivery of the same id is being received. Nothing is
-    /// stored for a refused delivery. The secret comes from AUTHENTEQ_CLIENT_SECRET. Prints
-    /// `listening on http://ADDR/`, then one log line per delivery on standard error (outcome,
+    /// over the cap. Nothing is claimed before the signature matched: two deliveries of one id
+    /// at once are each staged out of sight and both answered 200, the first verified one
+    /// stored. Nothing is stored for a refused delivery, not even an empty folder. The secret comes from AUTHENTEQ_CLIENT_SECRET. Prints
+    /// `listening on http://ADDR`, then one log line per delivery on standard error (outcome,
     /// bytes, time; never the body), until stopped (Ctrl-C or SIGTERM finish the deliveries
     /// under way first).
     Serve {
