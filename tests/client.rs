@@ -21,13 +21,12 @@ use tokio::net::TcpListener;
 const ID: &str = "client-id-7";
 const SECRET: &str = "s3cret-Qw9zX";
 
-/// A client of a scripted server, with short waits.
+/// A client of a scripted server: these credentials, short waits.
 trait ClientOf {
     fn client(&self) -> ClientBuilder;
 }
 
 impl ClientOf for Server {
-    /// A client of this server, with short waits.
     fn client(&self) -> ClientBuilder {
         Client::builder()
             .credentials(ID, SECRET)

@@ -1,7 +1,8 @@
 //! The client against the emulator, over loopback HTTP: every format of several stored
 //! verifications saved through `Client::save` (the path `fetch` takes) byte for byte; every
 //! documented error code produced from its real cause and mapped by the client; every fault kind
-//! retried, given up on, or seen, with only whole files left; `fetch` end to end with a restart.
+//! retried, given up on, or seen, with only whole files left; `fetch` end to end with a restart;
+//! the CLI's `serve` (and, in the heavy step, a 1 GiB image served in bounded memory).
 //!
 //! Nothing here is timed: waits are read from the client's log events, stalls are seen through
 //! the client's read timeout.
