@@ -166,6 +166,9 @@ pub enum Limit {
     ExportFiles,
     /// Nesting depth of the JSON export (`ExportLimits::max_json_depth`).
     JsonDepth,
+    /// Bytes a webhook receiver holds, across all deliveries, before their signatures are
+    /// checked (`ReceiverBuilder::unverified_bytes` in the webhook module).
+    UnverifiedBytes,
 }
 
 impl Limit {
@@ -181,6 +184,7 @@ impl Limit {
             Limit::ResultBytes => "max_result_bytes",
             Limit::ExportFiles => "max_files",
             Limit::JsonDepth => "max_json_depth",
+            Limit::UnverifiedBytes => "unverified_bytes",
         }
     }
 }

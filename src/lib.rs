@@ -183,7 +183,10 @@ pub use indexmap;
 pub use object_store;
 pub use serde_json;
 #[cfg(any(feature = "server", feature = "webhook-receiver"))]
-pub use serving::Server;
+pub use serving::{
+    raise_open_file_limit, ConnectionLimits, Server, DEFAULT_HEAD_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    RESERVED_FILES,
+};
 
 // The README's Rust code blocks, compiled as doc tests.
 #[cfg(all(

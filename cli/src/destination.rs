@@ -79,14 +79,26 @@ impl Destination {
 impl Opened {
     /// Aborts the unfinished uploads a killed run left under the prefix, those older than
     /// `older_than`; the count, or `None` (after a warning: the bucket's lifecycle rule is
-    /// the backstop) when the store would not list or abort. A folder has none to abort: its
-    /// unfinished files have no name and vanish with the process.
+    /// the backstop) when the store would not list or abort. In a folder, unfinished files
+    /// have no name and vanish with the process; what is swept there is the empty id folders
+    /// and hidden partial files older than `older_than` (`FolderSink::sweep`).
     pub async fn abort_stale(&self, older_than: Duration) -> Option<usize> {
-        let Opened::Objects {
-            builder, prefix, ..
-        } = self
-        else {
-            return Some(0);
+        let (builder, prefix) = match self {
+            Opened::Objects {
+                builder, prefix, ..
+            } => (builder, prefix),
+            Opened::Folder(sink) => {
+                return match sink.sweep(older_than) {
+                    Ok(removed) => Some(removed),
+                    Err(e) => {
+                        eprintln!(
+                            "warning: what earlier runs left in the folder was not swept: {}",
+                            with_causes(&e)
+                        );
+                        None
+                    }
+                }
+            }
         };
         let swept = match S3Uploads::new(builder) {
             Ok(uploads) => uploads.abort_stale(prefix, older_than).await,

@@ -14,6 +14,7 @@ use authenteq_export::webhook::{
 use clap::Subcommand;
 
 use authenteq_export::store::Sink;
+use authenteq_export::ConnectionLimits;
 
 use crate::destination::{Destination, Opened};
 use crate::output::{self, Context, Failure};
@@ -55,10 +56,42 @@ pub enum Command {
         /// The largest body accepted, in bytes (by Content-Length, or as it streams).
         #[arg(long, default_value_t = authenteq_export::webhook::DEFAULT_MAX_BODY_BYTES)]
         max_body_bytes: u64,
-        /// Into s3://: at start, abort the unfinished uploads under the prefix that were
-        /// initiated more than this many seconds ago (left by a killed receiver).
+        /// At start, clean up what a killed receiver left that is older than this many
+        /// seconds: into s3://, the unfinished uploads under the prefix; into a folder, the
+        /// empty id folders without a manifest and hidden partial files.
         #[arg(long, value_name = "SECS", default_value_t = 3600.0)]
         abort_older_than: f64,
+        /// Close a connection that has not sent a whole request head within this many seconds
+        /// of connecting (HTTP/1 or HTTP/2, before the protocol is decided too).
+        #[arg(long, value_name = "SECS", default_value_t = 20.0)]
+        head_timeout: f64,
+        /// Close a connection with no request in progress and nothing moving for this many
+        /// seconds (keep-alive, HTTP/1 or HTTP/2).
+        #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+        idle_timeout: f64,
+        /// End a delivery (408, nothing stored) whose body comes slower than this many bytes a
+        /// second on average over a window of --min-rate-window; 0 turns it off.
+        #[arg(long, value_name = "BYTES", default_value_t = authenteq_export::webhook::DEFAULT_MIN_BODY_RATE)]
+        min_body_rate: u64,
+        /// The window of --min-body-rate, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 20.0)]
+        min_rate_window: f64,
+        /// End a delivery (408, nothing stored) that takes longer than this many seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 600.0)]
+        delivery_timeout: f64,
+        /// The most bytes of deliveries not yet verified held at once, all together; when a
+        /// delivery needs room, the unverified one that made no progress for longest is ended.
+        #[arg(long, value_name = "BYTES", default_value_t = authenteq_export::webhook::DEFAULT_UNVERIFIED_BYTES)]
+        unverified_bytes: u64,
+        /// The most connections open at once (default: the open-file limit, raised to its hard
+        /// limit at start, less a reserve for the files being written).
+        #[arg(long, value_name = "N")]
+        max_connections: Option<usize>,
+        /// On SIGTERM or Ctrl-C, let deliveries under way finish for this many seconds, then
+        /// end the rest (what they staged removed) and exit. Kubernetes kills 30 s after
+        /// SIGTERM by default.
+        #[arg(long, value_name = "SECS", default_value_t = 25.0)]
+        shutdown_timeout: f64,
     },
     /// Deliver a stored verification (DIR/ID in the `split` layout) as the vendor would:
     /// signed, streamed from disk, retried on any answer but 200.
@@ -128,14 +161,31 @@ pub fn run(command: Command) -> ExitCode {
             scheme,
             max_body_bytes,
             abort_older_than,
+            head_timeout,
+            idle_timeout,
+            min_body_rate,
+            min_rate_window,
+            delivery_timeout,
+            unverified_bytes,
+            max_connections,
+            shutdown_timeout,
         } => (|| {
-            let abort_older_than = seconds("--abort-older-than", abort_older_than)?;
+            let connections = ConnectionLimits::default()
+                .head_timeout(seconds("--head-timeout", head_timeout)?)
+                .idle_timeout(seconds("--idle-timeout", idle_timeout)?)
+                .max_connections(max_connections);
             let settings = ServeSettings {
                 addr,
                 client_id,
                 scheme,
                 max_body_bytes,
-                abort_older_than,
+                abort_older_than: seconds("--abort-older-than", abort_older_than)?,
+                connections,
+                min_body_rate,
+                min_rate_window: seconds("--min-rate-window", min_rate_window)?,
+                delivery_timeout: seconds("--delivery-timeout", delivery_timeout)?,
+                unverified_bytes,
+                shutdown_timeout: seconds("--shutdown-timeout", shutdown_timeout)?,
             };
             serve(&out, settings)
         })(),
@@ -181,6 +231,12 @@ struct ServeSettings {
     scheme: Scheme,
     max_body_bytes: u64,
     abort_older_than: Duration,
+    connections: ConnectionLimits,
+    min_body_rate: u64,
+    min_rate_window: Duration,
+    delivery_timeout: Duration,
+    unverified_bytes: u64,
+    shutdown_timeout: Duration,
 }
 
 fn serve(out: &str, settings: ServeSettings) -> Result<(), Failure> {
@@ -195,8 +251,10 @@ fn serve(out: &str, settings: ServeSettings) -> Result<(), Failure> {
         )
         .init();
     runtime()?.block_on(async move {
-        if let Some(aborted @ 1..) = out.abort_stale(settings.abort_older_than).await {
-            eprintln!("aborted {aborted} unfinished uploads left by an earlier receiver");
+        // Many connections are what a server holds: the hard limit is the one that counts.
+        let _ = authenteq_export::raise_open_file_limit();
+        if let Some(swept @ 1..) = out.abort_stale(settings.abort_older_than).await {
+            eprintln!("cleaned up {swept} leftovers of an earlier receiver");
         }
         match out {
             Opened::Folder(sink) => receive_into(sink, key, &settings).await,
@@ -214,6 +272,10 @@ where
     let server = Receiver::builder(sink)
         .key(key)
         .max_body_bytes(settings.max_body_bytes)
+        .connections(settings.connections)
+        .min_body_rate(settings.min_body_rate, settings.min_rate_window)
+        .delivery_timeout(settings.delivery_timeout)
+        .unverified_bytes(settings.unverified_bytes)
         .build()?
         .bind(settings.addr)
         .await?;
@@ -223,7 +285,7 @@ where
         let _ = stdout.flush();
     }
     stopped().await;
-    server.shutdown().await?;
+    server.shutdown_within(settings.shutdown_timeout).await?;
     Ok(())
 }
 

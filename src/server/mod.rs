@@ -114,7 +114,7 @@ use crate::error::{Error, Result};
 use crate::export::{Endpoint, ExportBody, VerificationId};
 use crate::multipart::Boundary;
 use crate::stored::StoredVerification;
-use crate::Server;
+use crate::{ConnectionLimits, Server};
 use auth::Credentials;
 use fault::Faults;
 use reply::Failure;
@@ -175,6 +175,7 @@ impl Emulator {
             deactivated: false,
             faults: Vec::new(),
             faulty_answers: None,
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -188,6 +189,7 @@ pub struct EmulatorBuilder {
     deactivated: bool,
     faults: Vec<Fault>,
     faulty_answers: Option<u64>,
+    connections: ConnectionLimits,
 }
 
 impl EmulatorBuilder {
@@ -257,6 +259,25 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The limits of its connections ([`ConnectionLimits::default`]: a 20 s head timeout, a
+    /// 30 s idle timeout, connections up to the open-file limit), so that a test suite that
+    /// forgets a client does not keep its connection open.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use authenteq_export::{server::Emulator, ConnectionLimits};
+    ///
+    /// let builder = Emulator::builder("dir")
+    ///     .connections(ConnectionLimits::default().idle_timeout(Duration::from_secs(5)));
+    /// # let _ = builder;
+    /// ```
+    pub fn connections(mut self, limits: ConnectionLimits) -> Self {
+        self.connections = limits;
+        self
+    }
+
     /// The emulator.
     ///
     /// # Errors
@@ -303,6 +324,7 @@ impl EmulatorBuilder {
                 credentials: self.credentials,
                 deactivated: self.deactivated,
                 faults: Faults::new(&self.faults, self.faulty_answers),
+                connections: self.connections,
             }),
             requests: Arc::new(AtomicU64::new(0)),
         })
@@ -388,9 +410,14 @@ impl Emulator {
     /// # }).unwrap();
     /// ```
     pub async fn bind(&self, addr: SocketAddr) -> Result<Server<Emulator>> {
-        Server::bind(addr, "emulator", self.clone(), |emulator, stopped| {
-            emulator.app(stopped, None)
-        })
+        let limits = self.settings.connections;
+        Server::bind(
+            addr,
+            "emulator",
+            limits,
+            self.clone(),
+            |emulator, signals| emulator.app(signals.stopping, None),
+        )
         .await
     }
 
@@ -419,6 +446,7 @@ struct Settings {
     credentials: Credentials,
     deactivated: bool,
     faults: Faults,
+    connections: ConnectionLimits,
 }
 
 /// What the handlers of one router share.

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -83,6 +84,45 @@ impl FolderSink {
     /// The folder.
     pub fn path(&self) -> &Path {
         self.root.path()
+    }
+
+    /// Removes what a killed writer left that is older than `older_than`: empty id folders
+    /// without a manifest (a writer killed between making the folder and naming its files),
+    /// and the hidden `.partial-*` files of a file system without `O_TMPFILE`. Anything
+    /// younger is left alone, so a writer at work in the same folder right now (a `fetch
+    /// --ids`, another receiver) is not disturbed; a folder holding any file is never
+    /// touched. The number of entries removed.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`] when the folder cannot be listed.
+    pub fn sweep(&self, older_than: Duration) -> Result<usize> {
+        let root = self.path();
+        let entries = std::fs::read_dir(root)
+            .map_err(|e| io_error("listing", &root.display().to_string(), e))?;
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            let old = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= older_than);
+            if !old {
+                continue;
+            }
+            let name = entry.file_name();
+            let gone = if meta.is_dir() {
+                !entry.path().join(MANIFEST_JSON).exists()
+                    && std::fs::remove_dir(entry.path()).is_ok()
+            } else {
+                meta.is_file()
+                    && name.to_string_lossy().starts_with(".partial-")
+                    && std::fs::remove_file(entry.path()).is_ok()
+            };
+            removed += usize::from(gone);
+        }
+        Ok(removed)
     }
 }
 

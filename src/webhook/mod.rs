@@ -53,6 +53,8 @@
 //! ```
 
 #[cfg(feature = "webhook-receiver")]
+mod pace;
+#[cfg(feature = "webhook-receiver")]
 mod receiver;
 mod scheme;
 #[cfg(feature = "client")]
@@ -60,7 +62,10 @@ mod send;
 mod verify;
 
 #[cfg(feature = "webhook-receiver")]
-pub use receiver::{Receiver, ReceiverBuilder, DEFAULT_MAX_BODY_BYTES};
+pub use receiver::{
+    Receiver, ReceiverBuilder, DEFAULT_DELIVERY_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MIN_BODY_RATE, DEFAULT_MIN_RATE_WINDOW, DEFAULT_UNVERIFIED_BYTES,
+};
 pub use scheme::{Scheme, Secret, Signer};
 #[cfg(feature = "client")]
 pub use send::{RetrySchedule, Sender, SenderBuilder, Sent};

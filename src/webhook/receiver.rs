@@ -4,27 +4,52 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use bytes::Bytes;
 use futures_core::Stream;
+use tokio::sync::watch;
 
+use super::pace::{Budget, MinRate, Paced, Ticket};
 use super::verify::{Delivery, WebhookKey, CLIENT_ID_HEADER, SIGNATURE_HEADER};
 use crate::driver::BoxError;
 use crate::error::{Error, ErrorKind, Result};
 use crate::export::{ExportItem, ExportLimits, VerificationId};
 use crate::save::{file_name, RESULT_JSON};
+use crate::serving::Connection;
 use crate::store::{Committed, FolderSink, Sink, Staging};
-use crate::Server;
+use crate::{ConnectionLimits, Server};
 
 /// The body cap of a receiver unless [`ReceiverBuilder::max_body_bytes`] says otherwise:
 /// 128 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 128 << 20;
+
+/// The slowest a body may come unless [`ReceiverBuilder::min_body_rate`] says otherwise:
+/// 1 KiB a second, on average over each [`DEFAULT_MIN_RATE_WINDOW`].
+pub const DEFAULT_MIN_BODY_RATE: u64 = 1024;
+
+/// The window of the minimum rate: 20 s (as Apache's `mod_reqtimeout` `MinRate`).
+pub const DEFAULT_MIN_RATE_WINDOW: Duration = Duration::from_secs(20);
+
+/// The longest one delivery may take, head to last byte and stored, unless
+/// [`ReceiverBuilder::delivery_timeout`] says otherwise: 10 minutes.
+pub const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The most bytes of deliveries not yet verified held at once, across all of them, unless
+/// [`ReceiverBuilder::unverified_bytes`] says otherwise: 160 MiB, above the default body cap
+/// so that one delivery of the cap fits.
+pub const DEFAULT_UNVERIFIED_BYTES: u64 = 160 << 20;
+
+/// What an HTTP/1 body's framing (chunk-size lines, extensions) may add to the body cap on
+/// the wire: 64 KiB plus 1/64 of the cap.
+fn framing_allowance(max_body_bytes: u64) -> u64 {
+    (64 << 10) + max_body_bytes / 64
+}
 
 /// A receiver of signed webhook deliveries that stores each verified one through a
 /// [`Sink`]: a [`FolderSink`] (`DIR/<id>/`, `split`'s layout plus `manifest.json`), an
@@ -85,6 +110,10 @@ struct Inner<S> {
     key: WebhookKey,
     max_body_bytes: u64,
     limits: ExportLimits,
+    rate: MinRate,
+    delivery_timeout: Duration,
+    budget: Arc<Budget>,
+    connections: ConnectionLimits,
 }
 
 impl<S: fmt::Debug> fmt::Debug for Receiver<S> {
@@ -98,12 +127,26 @@ impl<S: fmt::Debug> fmt::Debug for Receiver<S> {
 }
 
 /// Settings of a [`Receiver`], with documented defaults.
+///
+/// | setting | default |
+/// |---|---|
+/// | [`key`](Self::key) | required |
+/// | [`max_body_bytes`](Self::max_body_bytes) | [`DEFAULT_MAX_BODY_BYTES`] (128 MiB) |
+/// | [`min_body_rate`](Self::min_body_rate) | [`DEFAULT_MIN_BODY_RATE`] (1 KiB/s) over [`DEFAULT_MIN_RATE_WINDOW`] (20 s) |
+/// | [`delivery_timeout`](Self::delivery_timeout) | [`DEFAULT_DELIVERY_TIMEOUT`] (10 min) |
+/// | [`unverified_bytes`](Self::unverified_bytes) | [`DEFAULT_UNVERIFIED_BYTES`] (160 MiB) |
+/// | [`connections`](Self::connections) | [`ConnectionLimits::default`] (20 s head, 30 s idle) |
+/// | [`limits`](Self::limits) | [`ExportLimits::default`] |
 #[derive(Debug)]
 pub struct ReceiverBuilder<S> {
     sink: S,
     key: Option<WebhookKey>,
     max_body_bytes: u64,
     limits: ExportLimits,
+    rate: MinRate,
+    delivery_timeout: Duration,
+    unverified_bytes: u64,
+    connections: ConnectionLimits,
 }
 
 impl<S> Receiver<S>
@@ -139,6 +182,13 @@ where
             key: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             limits: ExportLimits::default(),
+            rate: MinRate {
+                bytes_per_second: DEFAULT_MIN_BODY_RATE,
+                window: DEFAULT_MIN_RATE_WINDOW,
+            },
+            delivery_timeout: DEFAULT_DELIVERY_TIMEOUT,
+            unverified_bytes: DEFAULT_UNVERIFIED_BYTES,
+            connections: ConnectionLimits::default(),
         }
     }
 
@@ -147,9 +197,22 @@ where
         &self.inner.sink
     }
 
+    /// Bytes of deliveries not yet verified that it holds right now (see
+    /// [`ReceiverBuilder::unverified_bytes`]).
+    pub fn unverified_bytes(&self) -> u64 {
+        self.inner.budget.used()
+    }
+
     /// The axum router to mount: a `POST` on any path is a delivery.
     pub fn router(&self) -> Router {
-        Router::new().fallback(handle::<S>).with_state(self.clone())
+        self.router_until(None)
+    }
+
+    fn router_until(&self, cut: Option<watch::Receiver<bool>>) -> Router {
+        Router::new().fallback(handle::<S>).with_state(Routed {
+            receiver: self.clone(),
+            cut,
+        })
     }
 
     /// Receives one delivery: its headers and body, as an axum handler would.
@@ -158,7 +221,7 @@ where
         B: Stream<Item = std::result::Result<Bytes, E>> + Send,
         E: Into<BoxError>,
     {
-        answer(&self.inner, headers, body).await
+        answer(&self.inner, headers, body, None).await
     }
 
     /// Starts the receiver on `127.0.0.1` at a free port, in a task of the current tokio
@@ -177,9 +240,14 @@ where
     ///
     /// [`ErrorKind::Io`] when `addr` cannot be bound.
     pub async fn bind(&self, addr: SocketAddr) -> Result<Server<Receiver<S>>> {
-        Server::bind(addr, "receiver", self.clone(), |receiver, _| {
-            receiver.router()
-        })
+        let limits = self.inner.connections;
+        Server::bind(
+            addr,
+            "receiver",
+            limits,
+            self.clone(),
+            |receiver, signals| receiver.router_until(Some(signals.cut)),
+        )
         .await
     }
 }
@@ -206,6 +274,43 @@ impl<S> ReceiverBuilder<S> {
         self
     }
 
+    /// The slowest a body may come: a window of `window` (at least 1 ms) that brings fewer
+    /// than `bytes_per_second` bytes a second on average ends the delivery, answered `408`
+    /// (in the manner of Apache's `mod_reqtimeout` `MinRate`). Default
+    /// [`DEFAULT_MIN_BODY_RATE`] (1 KiB/s) over [`DEFAULT_MIN_RATE_WINDOW`] (20 s); `0` bytes
+    /// turns it off.
+    pub fn min_body_rate(mut self, bytes_per_second: u64, window: Duration) -> Self {
+        self.rate = MinRate {
+            bytes_per_second,
+            window: window.max(Duration::from_millis(1)),
+        };
+        self
+    }
+
+    /// The longest one delivery may take, from its head to its answer: past it, it ends with
+    /// `408`, nothing stored. Default [`DEFAULT_DELIVERY_TIMEOUT`] (10 minutes).
+    pub fn delivery_timeout(mut self, timeout: Duration) -> Self {
+        self.delivery_timeout = timeout;
+        self
+    }
+
+    /// The most bytes held at once, across every delivery, before their signatures are
+    /// checked. When a delivery needs room, the unverified delivery that has made no progress
+    /// for longest is ended (`503`, nothing stored) to make it; one delivery over it alone is
+    /// refused (`413`). Default [`DEFAULT_UNVERIFIED_BYTES`] (160 MiB), whatever
+    /// [`max_body_bytes`](Self::max_body_bytes) is.
+    pub fn unverified_bytes(mut self, n: u64) -> Self {
+        self.unverified_bytes = n;
+        self
+    }
+
+    /// The limits of its connections when it runs as a server ([`Receiver::spawn`],
+    /// [`Receiver::bind`]); default [`ConnectionLimits::default`].
+    pub fn connections(mut self, limits: ConnectionLimits) -> Self {
+        self.connections = limits;
+        self
+    }
+
     /// The receiver.
     ///
     /// # Errors
@@ -221,12 +326,31 @@ impl<S> ReceiverBuilder<S> {
                 key,
                 max_body_bytes: self.max_body_bytes,
                 limits: self.limits.max_body_bytes(self.max_body_bytes),
+                rate: self.rate,
+                delivery_timeout: self.delivery_timeout,
+                budget: Arc::new(Budget::new(self.unverified_bytes)),
+                connections: self.connections,
             }),
         })
     }
 }
 
-async fn handle<S>(State(receiver): State<Receiver<S>>, request: Request) -> Response
+/// A receiver's router state: the receiver, and its server's drain deadline.
+struct Routed<S> {
+    receiver: Receiver<S>,
+    cut: Option<watch::Receiver<bool>>,
+}
+
+impl<S> Clone for Routed<S> {
+    fn clone(&self) -> Self {
+        Routed {
+            receiver: self.receiver.clone(),
+            cut: self.cut.clone(),
+        }
+    }
+}
+
+async fn handle<S>(State(routed): State<Routed<S>>, request: Request) -> Response
 where
     S: Sink + fmt::Debug + 'static,
     S::Staging: 'static,
@@ -239,10 +363,26 @@ where
         )
             .into_response();
     }
+    let inner = &routed.receiver.inner;
+    // On HTTP/1 the wire carries the body's chunk framing too: it counts towards the cap.
+    let connection = (request.version() <= Version::HTTP_11)
+        .then(|| request.extensions().get::<Arc<Connection>>().cloned())
+        .flatten();
+    if let Some(connection) = &connection {
+        connection.limit_reading(inner.max_body_bytes + framing_allowance(inner.max_body_bytes));
+    }
     let (parts, body) = request.into_parts();
-    receiver
-        .receive(&parts.headers, Body::into_data_stream(body))
-        .await
+    let answered = answer(
+        inner,
+        &parts.headers,
+        Body::into_data_stream(body),
+        routed.cut.clone(),
+    )
+    .await;
+    if let Some(connection) = &connection {
+        connection.unlimit_reading();
+    }
+    answered
 }
 
 /// What a delivery came to, short of an error.
@@ -251,7 +391,12 @@ enum Received {
     AlreadyStored(VerificationId),
 }
 
-async fn answer<K, B, E>(inner: &Inner<K>, headers: &HeaderMap, body: B) -> Response
+async fn answer<K, B, E>(
+    inner: &Inner<K>,
+    headers: &HeaderMap,
+    body: B,
+    cut: Option<watch::Receiver<bool>>,
+) -> Response
 where
     K: Sink,
     B: Stream<Item = std::result::Result<Bytes, E>> + Send,
@@ -259,7 +404,7 @@ where
 {
     let started = Instant::now();
     let mut bytes = 0;
-    let outcome = receive(inner, headers, body, &mut bytes).await;
+    let outcome = receive(inner, headers, body, &mut bytes, cut).await;
     let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let (status, text) = match &outcome {
         Ok(Received::Stored(id)) => {
@@ -305,6 +450,7 @@ async fn receive<K, B, E>(
     headers: &HeaderMap,
     body: B,
     bytes: &mut u64,
+    cut: Option<watch::Receiver<bool>>,
 ) -> Result<Received>
 where
     K: Sink,
@@ -338,17 +484,98 @@ where
             "a delivery is multipart/mixed or multipart/form-data",
         ));
     }
+    let ticket = inner.budget.ticket();
+    let body = Paced::new(body, inner.rate, &ticket);
     let mut delivery = Delivery::new(body, content_type, verifier, inner.limits)?;
-    let result = read(inner, &mut delivery).await;
+    let result = read(inner, &mut delivery, &ticket, cut).await;
     *bytes = delivery.bytes_read();
     result
 }
 
-async fn read<K, B, E>(inner: &Inner<K>, delivery: &mut Delivery<B>) -> Result<Received>
+/// What reading a delivery to its verified end found.
+enum Verified {
+    /// A new verification, staged.
+    New(VerificationId),
+    /// One whose manifest is there already.
+    Repeat(VerificationId),
+}
+
+/// Reads and stores a delivery, unless it is ended first: by the delivery timeout, by another
+/// delivery that needs its unverified bytes' room, or by the server's drain deadline. Whatever
+/// ends it, what it staged is discarded before the answer.
+async fn read<K, B>(
+    inner: &Inner<K>,
+    delivery: &mut Delivery<B>,
+    ticket: &Ticket,
+    cut: Option<watch::Receiver<bool>>,
+) -> Result<Received>
 where
     K: Sink,
-    B: Stream<Item = std::result::Result<Bytes, E>>,
-    E: Into<BoxError>,
+    B: Stream<Item = std::result::Result<Bytes, BoxError>>,
+{
+    let mut staging = None;
+    let reading = read_verified(inner, delivery, &mut staging);
+    let verified = tokio::select! {
+        verified = reading => verified,
+        ended = ended(inner.delivery_timeout, ticket, cut) => Err(ended),
+    };
+    match verified {
+        Ok(Verified::Repeat(id)) => Ok(Received::AlreadyStored(id)),
+        Ok(Verified::New(id)) => {
+            let staging = staging.ok_or_else(|| Error::new(ErrorKind::Usage, "nothing staged"))?;
+            match staging.commit().await? {
+                Committed::Stored(_) => Ok(Received::Stored(id)),
+                // Another delivery (or a `fetch` into the same place) stored the same bytes first.
+                Committed::AlreadyComplete(_) => Ok(Received::AlreadyStored(id)),
+            }
+        }
+        Err(e) => {
+            if let Some(staging) = staging {
+                staging.discard().await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Why a delivery is ended before its end: resolves when one of the reasons comes.
+async fn ended(timeout: Duration, ticket: &Ticket, cut: Option<watch::Receiver<bool>>) -> Error {
+    let draining = async {
+        match cut {
+            Some(mut cut) => {
+                let _ = cut.wait_for(|cut| *cut).await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = tokio::time::sleep(timeout) => Error::new(
+            ErrorKind::Timeout,
+            format!("the delivery took longer than {} s", timeout.as_secs_f64()),
+        )
+        .with_http_status(408),
+        () = ticket.evicted() => Error::new(
+            ErrorKind::LimitExceeded,
+            "other deliveries needed the room this unverified one held: deliver it again",
+        )
+        .with_http_status(503),
+        () = draining => Error::new(
+            ErrorKind::Timeout,
+            "the receiver is stopping: deliver it again",
+        )
+        .with_http_status(503),
+    }
+}
+
+/// Reads `delivery` to its verified end: a repeat, or a new verification staged in `staging`.
+async fn read_verified<K, B>(
+    inner: &Inner<K>,
+    delivery: &mut Delivery<B>,
+    staging: &mut Option<K::Staging>,
+) -> Result<Verified>
+where
+    K: Sink,
+    B: Stream<Item = std::result::Result<Bytes, BoxError>>,
 {
     let (id, json) = match delivery.next_item().await? {
         Some(ExportItem::Result { result, json }) => (VerificationId::new(&result.id)?, json),
@@ -364,21 +591,12 @@ where
     if inner.sink.manifest(&id).await?.is_some() {
         // Verified all the same: only a signed repeat is told it is stored.
         while delivery.next_item().await?.is_some() {}
-        return Ok(Received::AlreadyStored(id));
+        return Ok(Verified::Repeat(id));
     }
-    let mut staging = inner.sink.stage(&id).await?;
-    match write_files(&mut staging, json, delivery).await {
-        // `Ok`: the export is complete and the signature matched.
-        Ok(()) => match staging.commit().await? {
-            Committed::Stored(_) => Ok(Received::Stored(id)),
-            // Another delivery (or a `fetch` into the same place) stored the same bytes first.
-            Committed::AlreadyComplete(_) => Ok(Received::AlreadyStored(id)),
-        },
-        Err(e) => {
-            staging.discard().await;
-            Err(e)
-        }
-    }
+    let staged = staging.insert(inner.sink.stage(&id).await?);
+    // `Ok`: the export is complete and the signature matched.
+    write_files(staged, json, delivery).await?;
+    Ok(Verified::New(id))
 }
 
 /// Stages the result and then every file of `delivery`, reading it to its verified end.

@@ -1,0 +1,264 @@
+//! What a receiver bounds while a delivery is not yet verified: the pace of its body, and the
+//! bytes all such deliveries hold together.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use tokio::sync::futures::OwnedNotified;
+use tokio::sync::Notify;
+use tokio::time::Sleep;
+
+use crate::driver::BoxError;
+use crate::error::{Error, ErrorKind, Limit};
+
+/// The unverified bytes of every delivery being received, bounded in total.
+///
+/// A delivery holds a [`Ticket`] while it is read; each chunk of its body is counted on it
+/// before it goes on. When a chunk does not fit, the other delivery that has made no progress
+/// for longest is told to end ([`Ticket::evicted`]) and the chunk waits for the room it frees.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    limit: u64,
+    state: Mutex<State>,
+    /// Woken when bytes are released.
+    freed: Arc<Notify>,
+    next: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    used: u64,
+    holders: HashMap<u64, Holder>,
+}
+
+#[derive(Debug)]
+struct Holder {
+    bytes: u64,
+    last_progress: Instant,
+    evict: Arc<Notify>,
+}
+
+/// What [`Budget::reserve`] did.
+enum Reserved {
+    Done,
+    /// Another delivery was told to make room: wait for it.
+    Wait,
+    /// Nothing can make room: this delivery alone is over the budget.
+    Never,
+}
+
+impl Budget {
+    pub(crate) fn new(limit: u64) -> Budget {
+        Budget {
+            limit,
+            state: Mutex::new(State::default()),
+            freed: Arc::new(Notify::new()),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    /// A ticket for one delivery, holding no bytes yet.
+    pub(crate) fn ticket(self: &Arc<Self>) -> Ticket {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let evict = Arc::new(Notify::new());
+        self.lock().holders.insert(
+            id,
+            Holder {
+                bytes: 0,
+                last_progress: Instant::now(),
+                evict: Arc::clone(&evict),
+            },
+        );
+        Ticket {
+            budget: Arc::clone(self),
+            id,
+            evict,
+        }
+    }
+
+    /// Bytes held by deliveries not yet verified, right now.
+    pub(crate) fn used(&self) -> u64 {
+        self.lock().used
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn reserve(&self, id: u64, n: u64) -> Reserved {
+        let mut state = self.lock();
+        if state.used + n <= self.limit {
+            state.used += n;
+            if let Some(holder) = state.holders.get_mut(&id) {
+                holder.bytes += n;
+                holder.last_progress = Instant::now();
+            }
+            return Reserved::Done;
+        }
+        let victim = state
+            .holders
+            .iter()
+            .filter(|(other, holder)| **other != id && holder.bytes > 0)
+            .min_by_key(|(_, holder)| holder.last_progress)
+            .map(|(_, holder)| Arc::clone(&holder.evict));
+        match victim {
+            Some(evict) => {
+                evict.notify_one();
+                Reserved::Wait
+            }
+            None => Reserved::Never,
+        }
+    }
+
+    fn release(&self, id: u64) {
+        let mut state = self.lock();
+        if let Some(holder) = state.holders.remove(&id) {
+            state.used -= holder.bytes;
+        }
+        drop(state);
+        self.freed.notify_waiters();
+    }
+}
+
+/// One delivery's share of the [`Budget`], released when dropped (the delivery verified,
+/// refused or cut).
+#[derive(Debug)]
+pub(crate) struct Ticket {
+    budget: Arc<Budget>,
+    id: u64,
+    evict: Arc<Notify>,
+}
+
+impl Ticket {
+    /// Resolves when another delivery needs this one's room: the delivery is then to end.
+    pub(crate) async fn evicted(&self) {
+        self.evict.notified().await;
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.budget.release(self.id);
+    }
+}
+
+/// How slowly a body may come: at least `bytes_per_second` on average over every `window`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MinRate {
+    pub(crate) bytes_per_second: u64,
+    pub(crate) window: Duration,
+}
+
+impl MinRate {
+    fn least(&self) -> u64 {
+        let bytes = u128::from(self.bytes_per_second) * self.window.as_millis() / 1000;
+        u64::try_from(bytes).unwrap_or(u64::MAX)
+    }
+}
+
+/// A delivery's body, paced and counted: it fails when a window passes with fewer bytes than
+/// the minimum rate asks for ([`ErrorKind::Timeout`]), and each chunk waits for its room in
+/// the budget (or fails, [`ErrorKind::LimitExceeded`], when this delivery alone is over it).
+pub(crate) struct Paced<'t, S> {
+    inner: Pin<Box<S>>,
+    rate: MinRate,
+    window_bytes: u64,
+    window_end: Pin<Box<Sleep>>,
+    ticket: &'t Ticket,
+    /// A chunk waiting for room in the budget, and the wait for a release.
+    held: Option<(Bytes, Pin<Box<OwnedNotified>>)>,
+}
+
+impl<'t, S> Paced<'t, S> {
+    pub(crate) fn new(inner: S, rate: MinRate, ticket: &'t Ticket) -> Self {
+        Paced {
+            inner: Box::pin(inner),
+            rate,
+            window_bytes: 0,
+            window_end: Box::pin(tokio::time::sleep(rate.window)),
+            ticket,
+            held: None,
+        }
+    }
+
+    /// Counts `chunk` in the budget: `Ready(Ok)` once it fits.
+    fn place(
+        &mut self,
+        cx: &mut Context<'_>,
+        chunk: Bytes,
+        mut wait: Option<Pin<Box<OwnedNotified>>>,
+    ) -> Poll<Result<Bytes, BoxError>> {
+        let budget = &self.ticket.budget;
+        loop {
+            // Enabled before trying, so that a release in between is not missed.
+            let mut waiting = wait.take().unwrap_or_else(|| {
+                let mut waiting = Box::pin(Arc::clone(&budget.freed).notified_owned());
+                waiting.as_mut().enable();
+                waiting
+            });
+            match budget.reserve(self.ticket.id, chunk.len() as u64) {
+                Reserved::Done => return Poll::Ready(Ok(chunk)),
+                Reserved::Never => {
+                    let err = Error::limit_exceeded(Limit::UnverifiedBytes, budget.limit);
+                    return Poll::Ready(Err(Box::new(err)));
+                }
+                Reserved::Wait => match waiting.as_mut().poll(cx) {
+                    Poll::Ready(()) => continue,
+                    Poll::Pending => {
+                        self.held = Some((chunk, waiting));
+                        return Poll::Pending;
+                    }
+                },
+            }
+        }
+    }
+}
+
+impl<S, E> Stream for Paced<'_, S>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+    E: Into<BoxError>,
+{
+    type Item = Result<Bytes, BoxError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if let Some((chunk, waiting)) = this.held.take() {
+            return this.place(cx, chunk, Some(waiting)).map(Some);
+        }
+        if this.window_end.as_mut().poll(cx).is_ready() {
+            if this.rate.bytes_per_second > 0 && this.window_bytes < this.rate.least() {
+                let err = Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "the body came slower than {} bytes a second over {} ms",
+                        this.rate.bytes_per_second,
+                        this.rate.window.as_millis()
+                    ),
+                )
+                .with_http_status(408);
+                return Poll::Ready(Some(Err(Box::new(err))));
+            }
+            this.window_bytes = 0;
+            let next = tokio::time::Instant::now() + this.rate.window;
+            this.window_end.as_mut().reset(next);
+            // Polled again so that the new deadline wakes this task.
+            let _ = this.window_end.as_mut().poll(cx);
+        }
+        match ready!(this.inner.as_mut().poll_next(cx)) {
+            Some(Ok(chunk)) => {
+                this.window_bytes += chunk.len() as u64;
+                this.place(cx, chunk, None).map(Some)
+            }
+            Some(Err(e)) => Poll::Ready(Some(Err(e.into()))),
+            None => Poll::Ready(None),
+        }
+    }
+}
