@@ -254,7 +254,12 @@ fn serve(out: &str, settings: ServeSettings) -> Result<(), Failure> {
         // Many connections are what a server holds: the hard limit is the one that counts.
         let _ = authenteq_export::raise_open_file_limit();
         if let Some(swept @ 1..) = out.abort_stale(settings.abort_older_than).await {
-            eprintln!("cleaned up {swept} leftovers of an earlier receiver");
+            match out {
+                Opened::Objects { .. } => {
+                    eprintln!("aborted {swept} unfinished uploads left by an earlier receiver")
+                }
+                Opened::Folder(_) => eprintln!("removed {swept} leftovers of an earlier receiver"),
+            }
         }
         match out {
             Opened::Folder(sink) => receive_into(sink, key, &settings).await,
