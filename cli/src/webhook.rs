@@ -274,6 +274,7 @@ where
     S: Sink + std::fmt::Debug + 'static,
     S::Staging: 'static,
 {
+    let stop = stop_signal()?;
     let server = Receiver::builder(sink)
         .key(key)
         .max_body_bytes(settings.max_body_bytes)
@@ -289,25 +290,35 @@ where
         let _ = writeln!(stdout, "listening on {}", server.url());
         let _ = stdout.flush();
     }
-    stopped().await;
+    stop.await;
     server.shutdown_within(settings.shutdown_timeout).await?;
     Ok(())
 }
 
-/// Waits for Ctrl-C or SIGTERM.
-async fn stopped() {
+/// Resolves at Ctrl-C or SIGTERM: the handlers are in place when it returns, before the
+/// server says it listens, so that a signal sent right after is not the default (fatal) one.
+fn stop_signal() -> Result<impl std::future::Future<Output = ()>, Failure> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+        let install = |kind| {
+            signal(kind).map_err(|e| Context::new("cannot handle SIGTERM and SIGINT".to_owned(), e))
+        };
+        let mut term = install(SignalKind::terminate())?;
+        let mut int = install(SignalKind::interrupt())?;
+        Ok(async move {
             tokio::select! {
                 _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
             }
-            return;
-        }
+        })
     }
-    let _ = tokio::signal::ctrl_c().await;
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }
 
 fn send(
