@@ -20,10 +20,8 @@ pub async fn serve(addr: std::net::SocketAddr, dir: &str) -> authenteq_export::R
     let key = WebhookKey::new(id, secret).scheme(Scheme::Sha256BodySecret);
     let sink = FolderSink::create(dir)?;
     let receiver = Receiver::builder(sink).key(key).build()?;
-    // Bodies up to 128 MiB. In your own app: `app.nest_service("/authenteq-webhook", receiver.router())`.
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    axum::serve(listener, receiver.router()).await?;
-    Ok(())
+    // Every connection phase timed out, unverified bytes bounded; or mount `receiver.router()`.
+    receiver.bind(addr).await?.wait().await
 }
 // README: end
 

@@ -177,3 +177,90 @@ fn at_start_what_a_killed_receiver_left_is_swept_if_old_enough() {
         "a stored id was touched"
     );
 }
+
+/// The receiver's memory under many held connections and unsigned bodies: measured, and bounded.
+#[test]
+#[ignore = "heavy: 2,600 connections and 8 x 96 MiB of unsigned bodies"]
+fn memory_while_connections_and_unsigned_bodies_are_held() {
+    let out = tempfile::tempdir().unwrap();
+    let (mut child, url) = serve(
+        out.path(),
+        "",
+        &["--max-body-bytes", &(128u64 << 20).to_string()],
+    );
+    let addr = addr_of(&url);
+    let pid = child.id();
+
+    // 2,000 connections that send nothing and 600 that send a head a few bytes at a time.
+    let mut held = Vec::new();
+    for _ in 0..2000 {
+        held.push(TcpStream::connect(&addr).unwrap());
+    }
+    let mut slow = Vec::new();
+    for _ in 0..600 {
+        let mut socket = TcpStream::connect(&addr).unwrap();
+        socket.write_all(b"POST / HTTP/1.1\r\nHost: x\r\n").unwrap();
+        slow.push(socket);
+    }
+    for _ in 0..10 {
+        for socket in &mut slow {
+            let _ = socket.write_all(b"X-A: b\r\n");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A delivery is still served meanwhile.
+    let started = Instant::now();
+    assert_eq!(deliver(&addr, &body_of("v-busy")), Some(200));
+    let served_in = started.elapsed();
+    let connections_kib = support::measure::peak_rss_kib(pid);
+    println!(
+        "2,000 idle + 600 slowloris connections: receiver peak RSS {:.1} MiB; a delivery served in {served_in:?}",
+        connections_kib as f64 / 1024.0
+    );
+    drop(held);
+    drop(slow);
+
+    // Eight unsigned deliveries of 96 MiB, each held open before its last bytes.
+    let big = {
+        let json = br#"{"id":"v-unsigned"}"#;
+        let image = vec![b'x'; 96 << 20];
+        multipart_body(&[
+            result_part(json),
+            support::export::part("faceImage", Some("face.jpeg"), Some("image/jpeg"), &image),
+        ])
+    };
+    let mut unsigned = Vec::new();
+    for _ in 0..8 {
+        let mut socket = TcpStream::connect(&addr).unwrap();
+        socket
+            .set_write_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        socket
+            .write_all(head(big.len(), &"0".repeat(64)).as_bytes())
+            .unwrap();
+        let _ = socket.write_all(&big[..big.len() - 100]);
+        unsigned.push(socket);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let mut ended = 0;
+    for socket in &mut unsigned {
+        socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut answer = [0u8; 12];
+        if socket.read_exact(&mut answer).is_ok() {
+            assert_eq!(&answer[9..12], b"503");
+            ended += 1;
+        }
+    }
+    let bodies_kib = support::measure::peak_rss_kib(pid);
+    println!(
+        "8 unsigned 96 MiB deliveries held: {ended} ended to keep 160 MiB of unverified bytes; receiver peak RSS {:.1} MiB",
+        bodies_kib as f64 / 1024.0
+    );
+    // 160 MiB holds one 96 MiB body: six at least were ended to make room.
+    assert!(ended >= 6, "{ended} ended");
+    assert!(connections_kib < 64 * 1024, "{connections_kib} KiB");
+    terminate(&child);
+    assert!(child.wait().unwrap().success());
+}
