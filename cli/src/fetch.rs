@@ -354,7 +354,8 @@ fn human_summary(summary: &Summary, bulk: &Bulk<'_>, took: Duration) -> String {
         };
     }
     let line = format!(
-        "fetched {done} ids in {:.1} s: {counts}",
+        "done: {} ids in {:.1} s: {counts}",
+        done + summary.duplicates,
         took.as_secs_f64()
     );
     if summary.failed > 0 {

@@ -122,7 +122,8 @@ pub struct Summary {
 /// refuses one upload) fails that id only; an error every other id would meet too
 /// (credentials missing or refused, by the API or by the store; a folder that refuses writes)
 /// stops the batch at once: no new id is started, the ones in flight are dropped (their
-/// uploads aborted), and [`Summary::stopped`] says why.
+/// uploads aborted), and [`Summary::stopped`] says why. The first id is fetched alone, the
+/// others only once it ended: credentials refused cost one request.
 ///
 /// # Examples
 ///
@@ -211,8 +212,11 @@ impl Batch {
         }
         let mut seen = HashSet::new();
         let mut more = true;
+        // The first id runs alone: refused credentials then cost one request, not one per
+        // slot.
+        let mut slots = 1;
         loop {
-            while more && tasks.len() < self.concurrency {
+            while more && tasks.len() < slots {
                 let Some(id) = ids.next() else {
                     more = false;
                     break;
@@ -265,6 +269,7 @@ impl Batch {
                 Status::Duplicate => summary.duplicates += 1,
             }
             on_outcome(&outcome);
+            slots = self.concurrency;
             if let Some(error) = outcome.error.as_ref().filter(|e| stops_the_batch(e)) {
                 summary.stopped = Some(error.clone());
                 tasks.shutdown().await;
