@@ -38,6 +38,10 @@ pub enum Command {
     /// `listening on http://ADDR`, then one log line per delivery on standard error (outcome,
     /// bytes, time; never the body), until stopped (Ctrl-C or SIGTERM finish the deliveries
     /// under way first).
+    ///
+    /// Files stored in a folder are created with mode 0600 (their owner only, less the
+    /// umask); other accounts get access through the owner (chmod, a group-readable copy),
+    /// as the receiver takes no --file-mode yet (`split` and `fetch` do).
     Serve {
         /// The address to listen on; port 0 takes a free one.
         #[arg(long, default_value = "127.0.0.1:8081")]
