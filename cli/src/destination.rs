@@ -2,12 +2,13 @@
 //! `s3://BUCKET/PREFIX`, opened as one of the library's sinks, so downloads and deliveries are
 //! stored the same way (and one destination can take both).
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use authenteq_export::store::{FolderSink, ObjectSink, S3Uploads};
+use authenteq_export::store::{FolderSink, ObjectSink, S3Uploads, Sink};
 use object_store::aws::AmazonS3Builder;
+use object_store::RetryConfig;
 
 use crate::output::{with_causes, Context, Failure};
 
@@ -23,6 +24,11 @@ pub enum Opened {
     Folder(FolderSink),
     Objects {
         sink: ObjectSink,
+        /// The same store with few retries, for [`Opened::check`]: a store with no
+        /// credentials should say so in seconds, not after minutes of retries.
+        probe: ObjectSink,
+        /// `s3://BUCKET/PREFIX`, to name it in errors.
+        url: String,
         /// What made the store, to list the uploads a killed run left.
         builder: Box<AmazonS3Builder>,
         prefix: String,
@@ -58,16 +64,41 @@ impl Destination {
     /// variables `object_store` reads (`AWS_ENDPOINT`, `AWS_ALLOW_HTTP`, `AWS_ACCESS_KEY_ID`,
     /// `AWS_SECRET_ACCESS_KEY`, `AWS_DEFAULT_REGION`...).
     pub fn open(self) -> Result<Opened, Failure> {
+        self.open_with_mode(None)
+    }
+
+    /// [`open`](Self::open), with the permission bits of new files in a folder (default
+    /// 0600).
+    pub fn open_with_mode(self, file_mode: Option<u32>) -> Result<Opened, Failure> {
         match self {
-            Destination::Folder(path) => Ok(Opened::Folder(FolderSink::create(path)?)),
+            Destination::Folder(path) => {
+                create_out_folder(&path)?;
+                let sink = FolderSink::create(path)?;
+                Ok(Opened::Folder(match file_mode {
+                    Some(mode) => sink.file_mode(mode),
+                    None => sink,
+                }))
+            }
             Destination::S3 { bucket, prefix } => {
+                let url = format!("s3://{bucket}/{prefix}");
                 let builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
                 let s3 = builder
                     .clone()
                     .build()
-                    .map_err(|e| Context::new("cannot set up the S3 store".to_owned(), e))?;
+                    .map_err(|e| Context::new(format!("cannot set up the S3 store {url}"), e))?;
+                let probe = builder
+                    .clone()
+                    .with_retry(RetryConfig {
+                        max_retries: 1,
+                        retry_timeout: Duration::from_secs(10),
+                        ..RetryConfig::default()
+                    })
+                    .build()
+                    .map_err(|e| Context::new(format!("cannot set up the S3 store {url}"), e))?;
                 Ok(Opened::Objects {
                     sink: ObjectSink::new(Arc::new(s3), &prefix),
+                    probe: ObjectSink::new(Arc::new(probe), &prefix),
+                    url,
                     builder: Box::new(builder),
                     prefix,
                 })
@@ -77,6 +108,36 @@ impl Destination {
 }
 
 impl Opened {
+    /// Checks that the destination can be used before anything is fetched or received: the
+    /// folder can be written in, the store answers a listing with the credentials found.
+    /// The error names the folder or `s3://` URL and what to check.
+    pub async fn check(&self) -> Result<(), Failure> {
+        match self {
+            Opened::Folder(sink) => Ok(sink.check().await?),
+            Opened::Objects { probe, url, .. } => probe.check().await.map_err(|e| {
+                let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+                let credentials = [
+                    "AWS_ACCESS_KEY_ID",
+                    "AWS_WEB_IDENTITY_TOKEN_FILE",
+                    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                ];
+                let missing = if credentials.iter().any(|name| set(name)) {
+                    ""
+                } else {
+                    "no AWS credentials in the environment (AWS_ACCESS_KEY_ID is not set) and \
+                     the instance metadata service gave none: "
+                };
+                format!(
+                    "cannot use {url}: {missing}{}; the store is configured from \
+                     AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT, AWS_DEFAULT_REGION...",
+                    with_causes(&e)
+                )
+                .into()
+            }),
+        }
+    }
+
     /// Aborts the unfinished uploads a killed run left under the prefix, those older than
     /// `older_than`; the count, or `None` (after a warning: the bucket's lifecycle rule is
     /// the backstop) when the store would not list or abort. In a folder, unfinished files
@@ -113,6 +174,52 @@ impl Opened {
                 );
                 None
             }
+        }
+    }
+}
+
+/// The folders the `--out` of this run created, deepest first: a failed run removes the ones
+/// still empty ([`remove_created_if_empty`]).
+static CREATED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Creates the folder `--out` names (with its parents) unless it exists, and remembers which
+/// this run made. A file there is an error that says so.
+pub fn create_out_folder(path: &Path) -> Result<(), Failure> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => return Ok(()),
+        Ok(_) => {
+            return Err(format!(
+                "--out {} is a file, not a folder: give a folder (created if missing)",
+                path.display()
+            )
+            .into())
+        }
+        Err(_) => {}
+    }
+    let mut missing = Vec::new();
+    let mut at = Some(path);
+    while let Some(dir) = at.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        missing.push(dir.to_owned());
+        at = dir.parent();
+    }
+    let made = std::fs::create_dir_all(path)
+        .map_err(|e| Context::new(format!("cannot create the folder {}", path.display()), e));
+    if let Ok(mut created) = CREATED.lock() {
+        created.extend(missing.into_iter().filter(|d| d.is_dir()));
+    }
+    made.map_err(Into::into)
+}
+
+/// Removes the folders this run created for `--out` that are still empty, deepest first:
+/// a failed command leaves no empty folder behind.
+pub fn remove_created_if_empty() {
+    let Ok(mut created) = CREATED.lock() else {
+        return;
+    };
+    for dir in created.drain(..) {
+        // Fails, as it should, on a folder that holds anything.
+        if std::fs::remove_dir(&dir).is_err() {
+            break;
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use authenteq_export::client::{Client, Endpoint};
 use authenteq_export::save::OutputDir;
@@ -13,7 +13,7 @@ use authenteq_export::store::{Batch, Outcome, Sink, Status, Summary};
 
 use crate::destination::{Destination, Opened};
 use crate::output::{
-    result_value, saved_parts, with_causes, Context, Done, Failure, Summary as Printed,
+    saved_parts, summary_result, with_causes, Context, Done, Failure, Summary as Printed,
 };
 
 /// The environment variables that hold the API keys (never flags: flags show in `ps`).
@@ -38,6 +38,9 @@ pub struct Request<'a> {
     pub id: &'a str,
     pub endpoint: Endpoint,
     pub out: &'a Path,
+    /// Show the result's personal fields in the summary.
+    pub personal: bool,
+    pub file_mode: Option<u32>,
     pub client: ClientOptions<'a>,
 }
 
@@ -50,6 +53,8 @@ pub struct Bulk<'a> {
     pub rate: Option<f64>,
     /// Unfinished uploads older than this many seconds are aborted at start (S3 only).
     pub abort_older_than: f64,
+    /// The permission bits of the files written into a folder (default 0600).
+    pub file_mode: Option<u32>,
     pub client: ClientOptions<'a>,
 }
 
@@ -97,7 +102,11 @@ fn client(options: &ClientOptions<'_>) -> Result<Client, Failure> {
 pub fn run(request: &Request<'_>) -> Result<Done, Failure> {
     let client = client(&request.client)?;
     authenteq_export::export::VerificationId::new(request.id)?;
-    let dir = OutputDir::create(request.out)?;
+    crate::destination::create_out_folder(request.out)?;
+    let mut dir = OutputDir::open(request.out)?;
+    if let Some(mode) = request.file_mode {
+        dir = dir.file_mode(mode);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -124,7 +133,10 @@ pub fn run(request: &Request<'_>) -> Result<Done, Failure> {
     Ok(Done {
         summary: Printed {
             format: fetched.format().map_or("unknown", |f| f.name()),
-            result: saved.result().map(result_value).transpose()?,
+            result: saved
+                .result()
+                .map(|r| summary_result(r, request.personal))
+                .transpose()?,
             parts: saved_parts(saved),
         },
         bytes_read: fetched.bytes_read(),
@@ -145,29 +157,48 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-/// The ids of `--ids`, one a line, blank lines skipped; a line that cannot be read ends the
-/// list with an error line on standard error.
-fn read_ids(path: &Path) -> Result<Box<dyn Iterator<Item = String> + Send>, Failure> {
-    let reader: Box<dyn BufRead + Send> = if path == Path::new("-") {
-        Box::new(io::BufReader::new(io::stdin()))
-    } else {
-        let file = std::fs::File::open(path)
-            .map_err(|e| Context::new(format!("cannot open the id list {}", path.display()), e))?;
-        Box::new(io::BufReader::new(file))
+/// One id of a line of `--ids`: the text before any `#` (a comment), trimmed; `None` for a
+/// line with no id.
+fn id_of(line: &str) -> Option<&str> {
+    let id = line.split('#').next().unwrap_or_default().trim();
+    (!id.is_empty()).then_some(id)
+}
+
+/// The ids of `--ids`, one a line (blank lines and `#` comments, whole-line or trailing,
+/// skipped), and how many there are when the list is a file (counted first, for the
+/// display's total); a line that cannot be read ends the list with an error line on standard
+/// error.
+type Ids = Box<dyn Iterator<Item = String> + Send>;
+
+fn read_ids(path: &Path) -> Result<(Ids, Option<u64>), Failure> {
+    let open = || {
+        std::fs::File::open(path)
+            .map(io::BufReader::new)
+            .map_err(|e| Context::new(format!("cannot open the id list {}", path.display()), e))
     };
-    Ok(Box::new(
-        reader
-            .lines()
-            .map_while(|line| match line {
-                Ok(line) => Some(line),
-                Err(e) => {
-                    eprintln!("error: reading the id list: {e}");
-                    None
-                }
-            })
-            .map(|line| line.trim().to_owned())
-            .filter(|line| !line.is_empty()),
-    ))
+    let (reader, total): (Box<dyn BufRead + Send>, _) = if path == Path::new("-") {
+        (Box::new(io::BufReader::new(io::stdin())), None)
+    } else {
+        let mut total = 0u64;
+        for line in open()?.lines() {
+            let line = line.map_err(|e| {
+                Context::new(format!("cannot read the id list {}", path.display()), e)
+            })?;
+            total += u64::from(id_of(&line).is_some());
+        }
+        (Box::new(open()?), Some(total))
+    };
+    let ids = reader
+        .lines()
+        .map_while(|line| match line {
+            Ok(line) => Some(line),
+            Err(e) => {
+                eprintln!("error: reading the id list: {e}");
+                None
+            }
+        })
+        .filter_map(|line| id_of(&line).map(str::to_owned));
+    Ok((Box::new(ids), total))
 }
 
 /// Runs `fetch --ids`; the exit status and the bytes stored.
@@ -182,12 +213,25 @@ pub fn run_bulk(bulk: &Bulk<'_>) -> (ExitCode, u64) {
             };
             (code, summary.bytes)
         }
+        Err(failure) if failure.is::<Stopped>() => (ExitCode::FAILURE, 0),
         Err(failure) => {
             crate::output::report(&*failure);
             (ExitCode::FAILURE, 0)
         }
     }
 }
+
+/// A batch stopped before its first id, its line already printed.
+#[derive(Debug)]
+struct Stopped;
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("stopped before the first id")
+    }
+}
+
+impl std::error::Error for Stopped {}
 
 fn bulk_inner(bulk: &Bulk<'_>) -> Result<Summary, Failure> {
     if bulk.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
@@ -199,8 +243,8 @@ fn bulk_inner(bulk: &Bulk<'_>) -> Result<Summary, Failure> {
     let abort_older_than = Duration::try_from_secs_f64(bulk.abort_older_than)
         .map_err(|_| "--abort-older-than takes a number of seconds, 0 or more")?;
     let client = client(&bulk.client)?;
-    let out = Destination::parse(bulk.out)?.open()?;
-    let ids = read_ids(bulk.ids)?;
+    let (ids, total) = read_ids(bulk.ids)?;
+    let out = Destination::parse(bulk.out)?.open_with_mode(bulk.file_mode)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -209,18 +253,31 @@ fn bulk_inner(bulk: &Bulk<'_>) -> Result<Summary, Failure> {
     if let Some(rate) = bulk.rate {
         batch = batch.rate(rate);
     }
-    let summary = runtime.block_on(async {
-        let aborted = out.abort_stale(abort_older_than).await;
-        match &out {
-            Opened::Folder(sink) => drive(&batch, &client, bulk.endpoint, sink, ids, aborted).await,
-            Opened::Objects { sink, .. } => {
-                drive(&batch, &client, bulk.endpoint, sink, ids, aborted).await
-            }
-        }
-    });
-    if let Some(stopped) = &summary.stopped {
-        eprintln!("error: stopped: {}", with_causes(stopped));
+    let started = Instant::now();
+    let checked = runtime.block_on(out.check());
+    if let Err(e) = checked {
+        // Nothing was fetched: the one line says what to fix.
+        let why = with_causes(&*e);
+        eprintln!("error: stopped before the first id: {why}");
+        print_summary_json(&Summary::default(), None, Some(why));
+        return Err(Stopped.into());
     }
+    let progress = Progress::new(total);
+    let (summary, aborted) = runtime.block_on(async {
+        let aborted = out.abort_stale(abort_older_than).await;
+        let summary = match &out {
+            Opened::Folder(sink) => {
+                drive(&batch, &client, bulk.endpoint, sink, ids, &progress).await
+            }
+            Opened::Objects { sink, .. } => {
+                drive(&batch, &client, bulk.endpoint, sink, ids, &progress).await
+            }
+        };
+        (summary, aborted)
+    });
+    progress.finish();
+    print_summary_json(&summary, aborted, None);
+    eprintln!("{}", human_summary(&summary, bulk, started.elapsed()));
     Ok(summary)
 }
 
@@ -230,34 +287,91 @@ async fn drive<K: Sink + Clone + 'static>(
     endpoint: Endpoint,
     sink: &K,
     ids: impl Iterator<Item = String>,
-    aborted_uploads: Option<usize>,
+    progress: &Progress,
 ) -> Summary {
-    let progress = Progress::new();
-    let stdout = io::stdout();
-    let summary = batch
+    batch
         .run(client, endpoint, sink, ids, |outcome| {
             progress.record(outcome);
-            let mut line = outcome_json(outcome).to_string();
-            line.push('\n');
-            let mut out = stdout.lock();
-            // A closed standard output (`| head`) is not a reason to stop storing.
-            let _ = out.write_all(line.as_bytes()).and_then(|()| out.flush());
+            progress.print(&outcome_json(outcome).to_string());
         })
-        .await;
-    progress.finish();
+        .await
+}
+
+fn print_summary_json(summary: &Summary, aborted_uploads: Option<usize>, stopped: Option<String>) {
     let line = serde_json::json!({
         "summary": {
             "stored": summary.stored,
             "skipped": summary.skipped,
             "failed": summary.failed,
+            "duplicates": summary.duplicates,
             "bytes": summary.bytes,
-            "stopped": summary.stopped.as_ref().map(|e| with_causes(e)),
+            "stopped": stopped.or_else(|| summary.stopped.as_ref().map(|e| with_causes(e))),
             "abortedUploads": aborted_uploads,
         }
     });
-    let mut out = stdout.lock();
+    let mut out = io::stdout().lock();
+    // A closed standard output (`| head`) is not a reason to fail.
     let _ = writeln!(out, "{line}").and_then(|()| out.flush());
-    summary
+}
+
+/// The one line on standard error that ends `fetch --ids`: the counts, and why the exit
+/// status is not 0 when it is not; a stop names what stopped it and what to do.
+fn human_summary(summary: &Summary, bulk: &Bulk<'_>, took: Duration) -> String {
+    let done = summary.stored + summary.skipped + summary.failed;
+    let mut counts = format!(
+        "{} stored ({}), {} skipped, {} failed",
+        summary.stored,
+        human_bytes(summary.bytes),
+        summary.skipped,
+        summary.failed
+    );
+    if summary.duplicates > 0 {
+        counts.push_str(&format!(", {} duplicate", summary.duplicates));
+    }
+    if let Some(stopped) = &summary.stopped {
+        let why = with_causes(stopped);
+        let what = if stopped.kind() == authenteq_export::ErrorKind::Api {
+            format!(
+                "the API at {} refused the credentials: {why}; check {CLIENT_ID_VAR} and \
+                 {CLIENT_SECRET_VAR}",
+                bulk.client
+                    .base_url
+                    .unwrap_or(authenteq_export::client::DEFAULT_BASE_URL)
+            )
+        } else if stopped.kind() == authenteq_export::ErrorKind::Storage {
+            format!(
+                "the store {} failed: {why}; check the AWS_* variables (AWS_ACCESS_KEY_ID, \
+                 AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT...)",
+                bulk.out
+            )
+        } else {
+            why
+        };
+        return if done == 0 {
+            format!("error: stopped before the first id: {what}")
+        } else {
+            format!("error: stopped after {done} ids ({counts}): {what}")
+        };
+    }
+    let line = format!(
+        "done: {} ids in {:.1} s: {counts}",
+        done + summary.duplicates,
+        took.as_secs_f64()
+    );
+    if summary.failed > 0 {
+        let ids = if summary.failed == 1 { "id" } else { "ids" };
+        format!(
+            "{line}; exit status 1: {} {ids} failed (their \"error\" is in their line on \
+             standard output)",
+            summary.failed
+        )
+    } else {
+        line
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    indicatif::HumanBytes(bytes).to_string()
 }
 
 fn outcome_json(outcome: &Outcome) -> serde_json::Value {
@@ -267,7 +381,7 @@ fn outcome_json(outcome: &Outcome) -> serde_json::Value {
     });
     if let Some(error) = outcome.error() {
         line["error"] = with_causes(error).into();
-    } else {
+    } else if outcome.status() != Status::Duplicate {
         line["files"] = outcome.files().into();
         line["bytes"] = outcome.bytes().into();
         line["attempts"] = outcome.attempts().into();
@@ -275,55 +389,74 @@ fn outcome_json(outcome: &Outcome) -> serde_json::Value {
     line
 }
 
-/// The multi-line display on a terminal: ids done (with their rate), bytes stored (with
-/// theirs), errors.
+/// The live display on a terminal (standard error): ids done of the total (when the list is
+/// a file) with their rate and the time left, bytes stored with their rate, and failures.
+/// The JSON lines go to standard output through [`Progress::print`], which takes the
+/// display away while a line is written, so the two never tear into each other.
 struct Progress {
-    bars: Option<(indicatif::MultiProgress, [indicatif::ProgressBar; 3])>,
+    bars: Option<(indicatif::MultiProgress, [indicatif::ProgressBar; 2])>,
 }
 
 impl Progress {
-    fn new() -> Progress {
+    fn new(total: Option<u64>) -> Progress {
         if !io::stderr().is_terminal() {
             return Progress { bars: None };
         }
         let multi = indicatif::MultiProgress::new();
-        let line = |template: &str| {
-            let bar = multi.add(indicatif::ProgressBar::new_spinner());
+        let line = |template: &str, len: Option<u64>| {
+            let bar = multi.add(match len {
+                Some(len) => indicatif::ProgressBar::new(len),
+                None => indicatif::ProgressBar::new_spinner(),
+            });
             if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
                 bar.set_style(style);
             }
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         };
-        let ids = line("{spinner} ids: {pos} done ({per_sec}) {msg}");
-        let bytes = line("  stored: {bytes} ({bytes_per_sec})");
-        let errors = line("  failed: {pos} {msg}");
+        let ids = match total {
+            Some(total) => line(
+                "{spinner} ids: {pos}/{len} done ({per_sec}, {eta} left) {wide_msg}",
+                Some(total),
+            ),
+            None => line("{spinner} ids: {pos} done ({per_sec}) {wide_msg}", None),
+        };
+        let bytes = line("  stored: {bytes} ({bytes_per_sec})", None);
         Progress {
-            bars: Some((multi, [ids, bytes, errors])),
+            bars: Some((multi, [ids, bytes])),
         }
     }
 
     fn record(&self, outcome: &Outcome) {
-        let Some((_, [ids, bytes, errors])) = &self.bars else {
+        let Some((_, [ids, bytes])) = &self.bars else {
             return;
         };
         ids.inc(1);
         match outcome.status() {
             Status::Stored => bytes.inc(outcome.bytes()),
-            Status::Failed => {
-                errors.inc(1);
-                if let Some(e) = outcome.error() {
-                    errors.set_message(format!("last: {e}"));
-                }
-            }
+            Status::Failed => ids.set_message(format!("last failed: {}", outcome.id())),
             _ => {}
         }
     }
 
+    /// Writes `line` and a newline to standard output, the display hidden meanwhile.
+    fn print(&self, line: &str) {
+        let write = || {
+            let mut out = io::stdout().lock();
+            // A closed standard output (`| head`) is not a reason to stop storing.
+            let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+        };
+        match &self.bars {
+            Some((multi, _)) => multi.suspend(write),
+            None => write(),
+        }
+    }
+
+    /// Takes the display away: the summary line takes its place.
     fn finish(&self) {
         if let Some((multi, bars)) = &self.bars {
             for bar in bars {
-                bar.finish();
+                bar.finish_and_clear();
             }
             let _ = multi.clear();
         }

@@ -60,8 +60,16 @@ enum Command {
     /// overwritten. Running it again is harmless: a file already in DIR with the same name and
     /// bytes is left as it is (its part says `"outcome": "alreadyThere"`), and a name that holds
     /// other bytes gives the next free name, `stem-2.ext` (`"outcome": "renamed"`, with the name
-    /// asked for in `wanted`). Prints the same summary as `inspect --sha256`, with the name each
-    /// part has in DIR.
+    /// asked for in `wanted`).
+    ///
+    /// Prints a JSON summary: the format, each part's name, size, SHA-256 and the name it has
+    /// in DIR, and the result's fields that are not personal (id, platform, times, document
+    /// types, countries, dates of issue and expiry). Names, dates of birth, document numbers
+    /// and addresses are left out unless --show-personal-data; they are in DIR/result.json.
+    ///
+    /// The files are created with mode 0600 (readable and writable by their owner only, less
+    /// the umask); --file-mode sets other bits, such as 640. A failure leaves whole files
+    /// only, and no empty folder that this run created.
     Split {
         /// The export: a file, or `-` for standard input.
         input: PathBuf,
@@ -72,11 +80,23 @@ enum Command {
         /// they are detected from the body.
         #[arg(long)]
         content_type: Option<String>,
+        /// Show the result's personal fields (names, dates of birth, document numbers,
+        /// addresses) in the summary: keep them out of CI logs and shared terminals.
+        #[arg(long)]
+        show_personal_data: bool,
+        /// The permission bits of the files written, in octal (default 600: the owner only).
+        #[arg(long, value_name = "OCTAL", value_parser = output::file_mode)]
+        file_mode: Option<u32>,
         /// Print bytes read, time taken and peak memory to standard error at the end.
         #[arg(long)]
         stats: bool,
     },
     /// Stream through an export without writing files; print its result and parts as JSON.
+    ///
+    /// Prints the whole result, personal fields included (names, dates of birth, document
+    /// numbers, addresses), and each part's name, file name, content type and size (and
+    /// SHA-256 with --sha256); never the files' bytes. It is the command for looking at a
+    /// result: mind where its output goes.
     Inspect {
         /// The export: a file, or `-` for standard input.
         input: PathBuf,
@@ -142,15 +162,26 @@ enum Command {
     /// AUTHENTEQ_CLIENT_SECRET. Connection failures, timeouts and the answers 429, 500, 502,
     /// 503 and 504 are retried (a body cut short restarts the whole export; files already
     /// written are found again, not written twice); the API's own errors are not. On failure
-    /// only whole files are left in DIR.
+    /// only whole files are left in DIR, and no empty folder that this run created. The
+    /// summary of `fetch ID` is the one `split` prints: the result's personal fields only with
+    /// --show-personal-data. The files are created with mode 0600 (the owner only, less the
+    /// umask); --file-mode sets other bits, such as 640 (in a folder; an object store has its
+    /// own access rules).
     ///
     /// With --ids, each id is stored as OUT/ID/<file> plus OUT/ID/manifest.json, written last
     /// (its presence means complete; an id whose manifest is there is skipped without a
     /// download). OUT is a folder, file:///PATH, or s3://BUCKET/PREFIX configured from the
     /// AWS_* variables (AWS_ENDPOINT, AWS_ALLOW_HTTP, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-    /// AWS_DEFAULT_REGION). One JSON line per id on standard output ({"id", "status":
-    /// stored|skipped|failed, "error", "files", "bytes"}), then a summary line; the exit status
-    /// is 0 only if no id failed. Credentials refused (by the API or the store) stop the batch.
+    /// AWS_DEFAULT_REGION). The list skips blank lines and `#` comments (whole-line or after
+    /// an id); an id that comes again is fetched once and reported once more as "duplicate".
+    /// One JSON line per id on standard output ({"id", "status":
+    /// stored|skipped|failed|duplicate, "error", "files", "bytes"}), then a summary line; on a
+    /// terminal, a live display on standard error (ids done of the total, bytes, rates, time
+    /// left); at the end one line on standard error with the counts and why the exit status is
+    /// not 0. The exit status is 0 only if no id failed. What every id would meet stops the
+    /// batch with one line naming it: an --out folder that cannot be written or a store that
+    /// cannot be reached (checked before the first id), credentials refused by the API or the
+    /// store.
     Fetch {
         /// The verification id (or --ids).
         #[arg(required_unless_present = "ids", conflicts_with = "ids")]
@@ -200,6 +231,13 @@ enum Command {
         /// and the exports would cross the network unencrypted.
         #[arg(long)]
         allow_insecure_http: bool,
+        /// Show the result's personal fields in the summary of `fetch ID` (names, dates of
+        /// birth, document numbers, addresses).
+        #[arg(long, conflicts_with = "ids")]
+        show_personal_data: bool,
+        /// The permission bits of the files written into a folder, in octal (default 600).
+        #[arg(long, value_name = "OCTAL", value_parser = output::file_mode)]
+        file_mode: Option<u32>,
         /// Print bytes read, time taken and peak memory to standard error at the end.
         #[arg(long)]
         stats: bool,
@@ -215,6 +253,15 @@ enum Command {
 
 fn main() -> ExitCode {
     let started = Instant::now();
+    let code = run(started);
+    if code != ExitCode::SUCCESS {
+        // A failed command leaves no empty folder that it created for --out.
+        destination::remove_created_if_empty();
+    }
+    code
+}
+
+fn run(started: Instant) -> ExitCode {
     let (ran, stats) = match Cli::parse().command {
         Command::Webhook { command } => return webhook::run(command),
         Command::Serve {
@@ -264,8 +311,18 @@ fn main() -> ExitCode {
             input,
             out,
             content_type,
+            show_personal_data,
+            file_mode,
             stats,
-        } => (split::run(&input, content_type.as_deref(), &out), stats),
+        } => {
+            let options = split::Options {
+                content_type: content_type.as_deref(),
+                out: &out,
+                personal: show_personal_data,
+                file_mode,
+            };
+            (split::run(&input, &options), stats)
+        }
         Command::Inspect {
             input,
             content_type,
@@ -288,6 +345,8 @@ fn main() -> ExitCode {
             max_body_bytes,
             max_file_bytes,
             allow_insecure_http,
+            show_personal_data,
+            file_mode,
             stats,
         } => {
             let endpoint = match format.parse() {
@@ -315,6 +374,7 @@ fn main() -> ExitCode {
                     concurrency,
                     rate,
                     abort_older_than,
+                    file_mode,
                     client,
                 };
                 let (code, bytes) = fetch::run_bulk(&bulk);
@@ -327,6 +387,8 @@ fn main() -> ExitCode {
                 id: id.as_deref().unwrap_or_default(),
                 endpoint,
                 out: std::path::Path::new(&out),
+                personal: show_personal_data,
+                file_mode,
                 client,
             });
             (ran, stats)

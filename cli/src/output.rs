@@ -154,11 +154,35 @@ pub fn saved_parts(saved: &SavedExport) -> Vec<PartSummary> {
     parts
 }
 
-/// A typed result as the summary shows it.
+/// A typed result as `inspect` shows it: whole.
 pub fn result_value(
     result: &authenteq_export::export::VerificationResult,
 ) -> Result<serde_json::Value, Failure> {
     Ok(serde_json::to_value(result)?)
+}
+
+/// A typed result as `split` and `fetch` show it: without its personal data (names, dates
+/// of birth, document numbers, addresses...) unless `personal` (`--show-personal-data`).
+pub fn summary_result(
+    result: &authenteq_export::export::VerificationResult,
+    personal: bool,
+) -> Result<serde_json::Value, Failure> {
+    if personal {
+        result_value(result)
+    } else {
+        result_value(&result.without_personal_data())
+    }
+}
+
+/// Reads `--file-mode`: octal permission bits such as `600` or `0640`.
+pub fn file_mode(text: &str) -> Result<u32, String> {
+    let digits = text.strip_prefix("0o").unwrap_or(text);
+    u32::from_str_radix(digits, 8)
+        .ok()
+        .filter(|mode| *mode <= 0o777)
+        .ok_or_else(|| {
+            format!("{text:?} is no file mode: give octal permission bits such as 600 or 0640")
+        })
 }
 
 /// An error and its causes, `: `-separated, on one line.

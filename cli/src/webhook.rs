@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use authenteq_export::webhook::{
-    Detector, Receiver, RetrySchedule, Scheme, Secret, Sender, WebhookKey,
+    Attempt, Detector, Receiver, RetrySchedule, Scheme, Secret, Sender, WebhookKey,
 };
 use clap::Subcommand;
 
@@ -39,6 +39,10 @@ pub enum Command {
     /// `listening on http://ADDR`, then one log line per delivery on standard error (outcome,
     /// bytes, time; never the body), until stopped (Ctrl-C or SIGTERM finish the deliveries
     /// under way first).
+    ///
+    /// Files stored in a folder are created with mode 0600 (their owner only, less the
+    /// umask); other accounts get access through the owner (chmod, a group-readable copy),
+    /// as the receiver takes no --file-mode yet (`split` and `fetch` do).
     Serve {
         /// The address to listen on; port 0 takes a free one.
         #[arg(long, default_value = "127.0.0.1:8081")]
@@ -94,11 +98,15 @@ pub enum Command {
         shutdown_timeout: f64,
     },
     /// Deliver a stored verification (DIR/ID in the `split` layout) as the vendor would:
-    /// signed, streamed from disk, retried on any answer but 200.
+    /// signed, streamed from disk, retried on failure.
     ///
     /// The secret comes from AUTHENTEQ_CLIENT_SECRET. Retries follow the vendor's schedule
-    /// (hourly for a week) unless --retry-every and --retry-for compress it. Prints a JSON line
-    /// (attempts, bytes, signature) once delivered; exits 1 once the schedule ran out.
+    /// (hourly for a week) unless --retry-every and --retry-for compress it. Each attempt's
+    /// outcome goes to standard error as it happens (the status, the reason the body gives,
+    /// when the next try is). An answer that retrying cannot change (a 4xx such as 401 for a
+    /// signature that does not match, or 400) ends it at once with the reason, unless
+    /// --retry-any-answer; failed connections and 5xx answers are retried. Prints a JSON line
+    /// (attempts, bytes, signature) once delivered; exits 1 when it gave up.
     Send {
         /// The receiver's URL.
         #[arg(long)]
@@ -121,6 +129,10 @@ pub enum Command {
         /// Label the body multipart/form-data instead of multipart/mixed.
         #[arg(long)]
         form_data: bool,
+        /// Retry every answer but 200, as the vendor does, even those retrying cannot
+        /// change (401, 400...).
+        #[arg(long)]
+        retry_any_answer: bool,
         /// Print bytes sent, time taken and peak memory to standard error at the end.
         #[arg(long)]
         stats: bool,
@@ -197,13 +209,22 @@ pub fn run(command: Command) -> ExitCode {
             retry_every,
             retry_for,
             form_data,
+            retry_any_answer,
             stats,
         } => (|| {
             let retry = RetrySchedule {
                 every: seconds("--retry-every", retry_every)?,
                 for_: seconds("--retry-for", retry_for)?,
             };
-            send(&to, dir, client_id, scheme, retry, form_data, stats)
+            let settings = SendSettings {
+                client_id,
+                scheme,
+                retry,
+                form_data,
+                retry_any_answer,
+                stats,
+            };
+            send(&to, dir, settings)
         })(),
         Command::Detect { body, signature } => return detect(body, &signature),
     };
@@ -321,22 +342,28 @@ fn stop_signal() -> Result<impl std::future::Future<Output = ()>, Failure> {
     }
 }
 
-fn send(
-    to: &str,
-    dir: PathBuf,
+/// What `webhook send` was asked for, but where and what.
+struct SendSettings {
     client_id: String,
     scheme: Scheme,
     retry: RetrySchedule,
     form_data: bool,
+    retry_any_answer: bool,
     stats: bool,
-) -> Result<(), Failure> {
+}
+
+fn send(to: &str, dir: PathBuf, settings: SendSettings) -> Result<(), Failure> {
     let started = Instant::now();
-    let key = WebhookKey::new(client_id, secret()?).scheme(scheme);
+    let stats = settings.stats;
+    let key = WebhookKey::new(settings.client_id, secret()?).scheme(settings.scheme);
     let sender = Sender::builder(key)
-        .retry(retry)
-        .form_data(form_data)
+        .retry(settings.retry)
+        .form_data(settings.form_data)
+        .retry_any_answer(settings.retry_any_answer)
         .build()?;
-    let sent = runtime()?.block_on(sender.send_dir(to, &dir))?;
+    let sent = runtime()?.block_on(sender.send_dir_with(to, &dir, |attempt| {
+        eprintln!("{}", attempt_line(attempt));
+    }))?;
     println!(
         "{}",
         serde_json::json!({
@@ -349,6 +376,42 @@ fn send(
         output::print_stats(sent.bytes, started);
     }
     Ok(())
+}
+
+/// One attempt of `webhook send`, as a line for standard error.
+fn attempt_line(attempt: &Attempt) -> String {
+    let mut line = format!("attempt {}: ", attempt.number);
+    match (attempt.status, &attempt.error) {
+        (Some(200), None) => line.push_str("200, delivered"),
+        (Some(status), _) => {
+            line.push_str(&format!("answered {status}"));
+            if let Some(reason) = &attempt.reason {
+                line.push_str(&format!(" ({reason})"));
+            }
+        }
+        (None, Some(error)) => line.push_str(&output::with_causes(error)),
+        (None, None) => line.push_str("no answer"),
+    }
+    match attempt.next_in {
+        Some(next) => line.push_str(&format!("; next try in {}", human_duration(next))),
+        None if attempt.final_answer => line.push_str(
+            "; giving up: retrying cannot change this answer (--retry-any-answer retries it)",
+        ),
+        None if attempt.error.is_some() => line.push_str("; giving up"),
+        None => {}
+    }
+    line
+}
+
+fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 60.0 {
+        format!("{secs:.1} s")
+    } else if secs < 3600.0 {
+        format!("{:.0} min", secs / 60.0)
+    } else {
+        format!("{:.1} h", secs / 3600.0)
+    }
 }
 
 fn detect(body: PathBuf, signature: &str) -> ExitCode {

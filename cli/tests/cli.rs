@@ -369,11 +369,13 @@ fn split_writes_the_sample_byte_for_byte_in_every_format() {
                 } else {
                     path.as_os_str()
                 };
+                // The whole result, as inspect prints it.
                 let mut args = vec![
                     OsStr::new("split"),
                     input,
                     OsStr::new("--out"),
                     out.as_os_str(),
+                    OsStr::new("--show-personal-data"),
                 ];
                 if with_type {
                     args.extend([OsStr::new("--content-type"), OsStr::new(content_type)]);
@@ -1277,7 +1279,12 @@ fn split_json(tmp: &Path, label: &str, body: &[u8]) -> (Outcome, PathBuf) {
     let input = tmp.join(format!("{label}.json"));
     fs::write(&input, body).unwrap();
     let out = tmp.join(label);
-    (cli(args!["split", &input, "--out", &out], Input::None), out)
+    // The whole result in the summary, to compare with the document's.
+    let run = cli(
+        args!["split", &input, "--out", &out, "--show-personal-data"],
+        Input::None,
+    );
+    (run, out)
 }
 
 /// Rewrites every `"content": "..."` string of a JSON export with `f`.

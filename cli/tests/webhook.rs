@@ -858,10 +858,17 @@ fn cli_send_to_cli_serve() {
     );
     let printed: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(printed["attempts"], 1);
-    // The wrong construction: refused, retried on the compressed schedule, then given up.
+    // The wrong construction: refused, retried on the compressed schedule (as the vendor
+    // retries any answer), then given up.
     let refused = send(
         Scheme::Sha256BodySecret,
-        &["--retry-every", "0.05", "--retry-for", "0.12"],
+        &[
+            "--retry-any-answer",
+            "--retry-every",
+            "0.05",
+            "--retry-for",
+            "0.12",
+        ],
     );
     assert_eq!(refused.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&refused.stderr);

@@ -1,5 +1,6 @@
 //! The batch driver: many ids, up to N at once, at most R new downloads a second.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,15 +25,19 @@ pub enum Status {
     Skipped,
     /// Not stored: see [`Outcome::error`]. Nothing of it is visible as complete.
     Failed,
+    /// The id came again after its first time in the list: not fetched again (its first
+    /// time's outcome stands), reported once for each repeat.
+    Duplicate,
 }
 
 impl Status {
-    /// `stored`, `skipped` or `failed`.
+    /// `stored`, `skipped`, `failed` or `duplicate`.
     pub fn name(self) -> &'static str {
         match self {
             Status::Stored => "stored",
             Status::Skipped => "skipped",
             Status::Failed => "failed",
+            Status::Duplicate => "duplicate",
         }
     }
 }
@@ -90,10 +95,14 @@ pub struct Summary {
     pub skipped: u64,
     /// Ids that failed.
     pub failed: u64,
+    /// Ids that came again in the list, not fetched again.
+    pub duplicates: u64,
     /// Bytes of the files stored (skipped ones not counted).
     pub bytes: u64,
-    /// The error that stopped the batch before every id was tried: credentials missing or
-    /// refused ([`Error::is_credentials`]), by the API or the store.
+    /// The error that stopped the batch before every id was tried: the sink's
+    /// [`check`](Sink::check) failed (before any id), or credentials were missing or refused
+    /// ([`Error::is_credentials`]) by the API or the store, or the store's folder refused a
+    /// write (permission denied, read-only, full).
     pub stopped: Option<Error>,
 }
 
@@ -104,12 +113,17 @@ pub struct Summary {
 /// | [`concurrency`](Self::concurrency): ids in flight at once | 8 |
 /// | [`rate`](Self::rate): new downloads a second | no limit |
 ///
-/// Each id's outcome is handed to a callback as it is known. An id whose manifest is there is
-/// skipped without a request (and without counting against the rate). An error of one id (the
+/// First the sink is [checked](Sink::check): a folder that cannot be written, a store that
+/// cannot be reached or refuses the credentials, stops the batch before any id. Then each id's
+/// outcome is handed to a callback as it is known. An id whose manifest is there is skipped
+/// without a request (and without counting against the rate); an id that came before in the
+/// list is reported as a [`Status::Duplicate`] and not fetched again. An error of one id (the
 /// API's `VERIFICATION_NOT_FOUND`, a body that stays broken after the retries, a store that
-/// refuses one upload) fails that id only; credentials missing or refused, by the API or by the
-/// store, stop the batch at once: no new id is started, the ones in flight are dropped (their
-/// uploads aborted), and [`Summary::stopped`] says why.
+/// refuses one upload) fails that id only; an error every other id would meet too
+/// (credentials missing or refused, by the API or by the store; a folder that refuses writes)
+/// stops the batch at once: no new id is started, the ones in flight are dropped (their
+/// uploads aborted), and [`Summary::stopped`] says why. The first id is fetched alone, the
+/// others only once it ended: credentials refused cost one request.
 ///
 /// # Examples
 ///
@@ -169,8 +183,8 @@ impl Batch {
     /// Fetches every id of `ids` from `endpoint` into `sink`, calling `on_outcome` with each
     /// id's outcome as it is known (in the order they end), and returns the totals.
     ///
-    /// The ids are taken from `ids` as slots free up, so a long list is never held whole. Runs
-    /// in tasks of the current tokio runtime.
+    /// The ids are taken from `ids` as slots free up, so a long list is never held whole (only
+    /// the ids seen, to find repeats). Runs in tasks of the current tokio runtime.
     pub async fn run<K, I>(
         &self,
         client: &Client,
@@ -192,13 +206,33 @@ impl Batch {
         let mut tasks = JoinSet::new();
         let mut ids = ids.into_iter();
         let mut summary = Summary::default();
+        if let Err(error) = sink.check().await {
+            summary.stopped = Some(error);
+            return summary;
+        }
+        let mut seen = HashSet::new();
         let mut more = true;
+        // The first id runs alone: refused credentials then cost one request, not one per
+        // slot.
+        let mut slots = 1;
         loop {
-            while more && tasks.len() < self.concurrency {
+            while more && tasks.len() < slots {
                 let Some(id) = ids.next() else {
                     more = false;
                     break;
                 };
+                if !seen.insert(id.clone()) {
+                    summary.duplicates += 1;
+                    on_outcome(&Outcome {
+                        id,
+                        status: Status::Duplicate,
+                        error: None,
+                        files: 0,
+                        bytes: 0,
+                        attempts: 0,
+                    });
+                    continue;
+                }
                 tasks.spawn(one(
                     client.clone(),
                     endpoint,
@@ -232,9 +266,11 @@ impl Batch {
                 }
                 Status::Skipped => summary.skipped += 1,
                 Status::Failed => summary.failed += 1,
+                Status::Duplicate => summary.duplicates += 1,
             }
             on_outcome(&outcome);
-            if let Some(error) = outcome.error.as_ref().filter(|e| e.is_credentials()) {
+            slots = self.concurrency;
+            if let Some(error) = outcome.error.as_ref().filter(|e| stops_the_batch(e)) {
                 summary.stopped = Some(error.clone());
                 tasks.shutdown().await;
                 break;
@@ -242,6 +278,25 @@ impl Batch {
         }
         summary
     }
+}
+
+/// Whether every other id would meet `error` too: credentials missing or refused, or a folder
+/// that refuses writes (no permission, read-only, full).
+fn stops_the_batch(error: &Error) -> bool {
+    use std::io::ErrorKind as Io;
+    if error.is_credentials() {
+        return true;
+    }
+    if error.kind() != ErrorKind::Io {
+        return false;
+    }
+    let io = std::error::Error::source(error).and_then(|s| s.downcast_ref::<std::io::Error>());
+    io.is_some_and(|io| {
+        matches!(
+            io.kind(),
+            Io::PermissionDenied | Io::ReadOnlyFilesystem | Io::StorageFull | Io::QuotaExceeded
+        )
+    })
 }
 
 async fn one<K: Sink>(

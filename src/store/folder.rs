@@ -138,6 +138,31 @@ impl Sink for FolderSink {
         }
     }
 
+    async fn check(&self) -> Result<()> {
+        // A file with no name, dropped at once: what every staging does first.
+        match self.root.create_file("probe") {
+            Ok(probe) => {
+                drop(probe);
+                Ok(())
+            }
+            Err(e) => {
+                let what = format!(
+                    "cannot write in the store's folder {}",
+                    self.path().display()
+                );
+                let hint = "check its permissions and free space";
+                let io = std::error::Error::source(&e)
+                    .and_then(|s| s.downcast_ref::<std::io::Error>())
+                    .map(|io| std::io::Error::new(io.kind(), io.to_string()));
+                Err(match io {
+                    Some(io) => Error::with_source(ErrorKind::Io, what, io),
+                    None => Error::with_source(ErrorKind::Io, what, e),
+                }
+                .with_hint(hint))
+            }
+        }
+    }
+
     async fn stage(&self, id: &VerificationId) -> Result<FolderStaging> {
         Ok(FolderStaging {
             root: self.root.clone(),

@@ -115,6 +115,22 @@ pub trait Sink: Send + Sync {
     ///
     /// An I/O or store error.
     fn stage(&self, id: &VerificationId) -> impl Future<Output = Result<Self::Staging>> + Send;
+
+    /// Checks, before any verification is fetched, that the sink can be used at all: a
+    /// folder that can be written in, a store that answers with the credentials it was given.
+    /// [`Batch::run`](crate::store::Batch) calls it first and stops at once on an error, so
+    /// a destination that cannot work costs no download. The default does nothing.
+    ///
+    /// [`FolderSink`] creates a file with no name in its folder and drops it; `ObjectSink`
+    /// lists its prefix (one request). Neither leaves anything behind.
+    ///
+    /// # Errors
+    ///
+    /// An I/O or store error that says what could not be done where: every verification
+    /// would meet it.
+    fn check(&self) -> impl Future<Output = Result<()>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// One verification being written into a [`Sink`]: files, one at a time, then

@@ -178,6 +178,34 @@ impl Sink for ObjectSink {
         self.read_manifest(id).await
     }
 
+    async fn check(&self) -> Result<()> {
+        // A listing of the prefix: it needs the credentials and the bucket, and writes nothing.
+        self.store
+            .list_with_delimiter(Some(&self.prefix))
+            .await
+            .map(drop)
+            .map_err(|e| {
+                let refused = matches!(
+                    e,
+                    object_store::Error::PermissionDenied { .. }
+                        | object_store::Error::Unauthenticated { .. }
+                );
+                let error = storage_error(
+                    &format!(
+                        "cannot list {:?} in the store {}",
+                        self.prefix.as_ref(),
+                        self.store
+                    ),
+                    e,
+                );
+                if refused {
+                    error.with_hint("check the store's credentials")
+                } else {
+                    error.with_hint("check the store's address, bucket and credentials")
+                }
+            })
+    }
+
     async fn stage(&self, id: &VerificationId) -> Result<ObjectStaging> {
         Ok(ObjectStaging {
             sink: self.clone(),

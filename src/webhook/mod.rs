@@ -68,7 +68,7 @@ pub use receiver::{
 };
 pub use scheme::{Scheme, Secret, Signer};
 #[cfg(feature = "client")]
-pub use send::{RetrySchedule, Sender, SenderBuilder, Sent};
+pub use send::{Attempt, RetrySchedule, Sender, SenderBuilder, Sent};
 pub use verify::{
     detect, Delivery, DeliveryFile, Detector, SignedDecoder, Verifier, WebhookKey,
     CLIENT_ID_HEADER, SIGNATURE_HEADER,

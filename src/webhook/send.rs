@@ -55,6 +55,29 @@ pub struct Sent {
     pub signature: String,
 }
 
+/// One attempt of a delivery, as [`Sender::send_dir_with`] reports it once its answer (or
+/// failure) is known.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Attempt {
+    /// 1 for the first attempt.
+    pub number: u32,
+    /// The status the receiver answered; `None` when the attempt failed before an answer
+    /// (no connection, a broken one).
+    pub status: Option<u16>,
+    /// What the answer's body says went wrong, when it is not `200`: the `errorCode` of a
+    /// JSON body, else its first line, at most 200 characters, control characters replaced.
+    pub reason: Option<String>,
+    /// The error of a failed attempt (`None` once delivered).
+    pub error: Option<Error>,
+    /// When the next attempt is made, from now: `None` when this one was the last (delivered,
+    /// the schedule ran out, or an answer that retrying cannot change).
+    pub next_in: Option<Duration>,
+    /// The delivery ends here on an answer that retrying cannot change (see
+    /// [`SenderBuilder::retry_any_answer`]), before the schedule ran out.
+    pub final_answer: bool,
+}
+
 /// Delivers stored verifications to a receiver as the vendor would: a `POST` whose body is the
 /// multipart export (the `result` part first, then each file with `name` = its stem, its file
 /// name and the content type of its extension), with `X-CLIENT-ID` and `X-SIGNATURE`.
@@ -86,6 +109,7 @@ pub struct Sender {
     retry: RetrySchedule,
     http: reqwest::Client,
     form_data: bool,
+    retry_any_answer: bool,
 }
 
 impl Sender {
@@ -96,6 +120,7 @@ impl Sender {
             key,
             retry: RetrySchedule::VENDOR,
             form_data: false,
+            retry_any_answer: true,
         }
     }
 
@@ -108,6 +133,40 @@ impl Sender {
     /// [`ErrorKind::Http`] when the last attempt was answered another status (its
     /// [`status`](Error::status)) or failed, once the schedule ran out.
     pub async fn send_dir(&self, url: &str, dir: &Path) -> Result<Sent> {
+        self.send_dir_with(url, dir, |_| {}).await
+    }
+
+    /// [`send_dir`](Self::send_dir), calling `on_attempt` after each attempt with its outcome
+    /// and when the next one is made, so a caller can say what happens as it happens.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use authenteq_export::webhook::{Sender, WebhookKey};
+    ///
+    /// # async fn run() -> authenteq_export::Result<()> {
+    /// let sender = Sender::builder(WebhookKey::new("my-client-id", "my-client-secret"))
+    ///     .retry_any_answer(false)
+    ///     .build()?;
+    /// let dir = "store/8c3f6a2e".as_ref();
+    /// sender
+    ///     .send_dir_with("http://127.0.0.1:8080/webhook", dir, |attempt| {
+    ///         eprintln!("attempt {}: {:?} {:?}", attempt.number, attempt.status, attempt.reason);
+    ///     })
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`send_dir`](Self::send_dir).
+    pub async fn send_dir_with(
+        &self,
+        url: &str,
+        dir: &Path,
+        mut on_attempt: impl FnMut(&Attempt),
+    ) -> Result<Sent> {
         let stored = list(dir).await?;
         let boundary = Boundary::random();
         let mut signer = self.key.signer();
@@ -125,18 +184,36 @@ impl Sender {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let failure = match self.attempt(url, &stored, &boundary, &signature).await {
+            let (failure, reason) = match self.attempt(url, &stored, &boundary, &signature).await {
                 Ok(()) => {
+                    on_attempt(&Attempt {
+                        number: attempts,
+                        status: Some(200),
+                        reason: None,
+                        error: None,
+                        next_in: None,
+                        final_answer: false,
+                    });
                     return Ok(Sent {
                         attempts,
                         bytes: length,
                         signature,
-                    })
+                    });
                 }
                 Err(e) => e,
             };
             let next = first.elapsed() + self.retry.every;
-            if self.retry.every.is_zero() || next > self.retry.for_ {
+            let final_answer = !self.retry_any_answer && failure.status().is_some_and(is_final);
+            let last = self.retry.every.is_zero() || next > self.retry.for_ || final_answer;
+            on_attempt(&Attempt {
+                number: attempts,
+                status: failure.status(),
+                reason,
+                error: Some(failure.clone()),
+                next_in: (!last).then_some(self.retry.every),
+                final_answer,
+            });
+            if last {
                 return Err(failure);
             }
             tracing::info!(
@@ -154,8 +231,8 @@ impl Sender {
         stored: &Stored,
         boundary: &Boundary,
         signature: &str,
-    ) -> Result<()> {
-        let body = body(stored, boundary).await?;
+    ) -> std::result::Result<(), (Error, Option<String>)> {
+        let body = body(stored, boundary).await.map_err(|e| (e, None))?;
         let length = body.content_length();
         let content_type = if self.form_data {
             boundary.content_type("form-data")
@@ -172,18 +249,28 @@ impl Sender {
             .body(reqwest::Body::wrap_stream(body))
             .send()
             .await
-            .map_err(|e| Error::with_source(ErrorKind::Http, "the delivery failed", e))?;
+            .map_err(|e| {
+                let error = Error::with_source(ErrorKind::Http, "the delivery failed", e);
+                (error, None)
+            })?;
         let status = response.status().as_u16();
-        // Read the answer whole, so the connection can be used again.
-        let _ = response.bytes().await;
+        // Read the answer whole (up to a bound), so the connection can be used again.
+        let answer = read_some(response, MAX_ANSWER_BYTES).await;
         if status == 200 {
-            Ok(())
-        } else {
-            Err(
-                Error::new(ErrorKind::Http, format!("the receiver answered {status}"))
-                    .with_http_status(status),
-            )
+            return Ok(());
         }
+        let reason = reason(&answer);
+        let mut text = format!("the receiver answered {status}");
+        if let Some(reason) = &reason {
+            text.push_str(&format!(" ({reason})"));
+        }
+        if !self.retry_any_answer && is_final(status) {
+            text.push_str(": retrying cannot change this answer");
+        }
+        Err((
+            Error::new(ErrorKind::Http, text).with_http_status(status),
+            reason,
+        ))
     }
 }
 
@@ -193,6 +280,7 @@ pub struct SenderBuilder {
     key: WebhookKey,
     retry: RetrySchedule,
     form_data: bool,
+    retry_any_answer: bool,
 }
 
 impl SenderBuilder {
@@ -206,6 +294,16 @@ impl SenderBuilder {
     /// same; default `false`).
     pub fn form_data(mut self, form_data: bool) -> Self {
         self.form_data = form_data;
+        self
+    }
+
+    /// Whether every answer but `200` is retried, as the vendor does (default `true`). With
+    /// `false`, an answer that repeating the same request cannot change ends the delivery at
+    /// once: a `4xx` other than `408 Request Timeout`, `425 Too Early` and `429 Too Many
+    /// Requests` (a `401` for a signature that does not match, a `400` for a body the receiver
+    /// cannot read). `5xx` answers and failed connections are retried either way.
+    pub fn retry_any_answer(mut self, retry: bool) -> Self {
+        self.retry_any_answer = retry;
         self
     }
 
@@ -223,8 +321,58 @@ impl SenderBuilder {
             retry: self.retry,
             http,
             form_data: self.form_data,
+            retry_any_answer: self.retry_any_answer,
         })
     }
+}
+
+/// Whether an answer with `status` is one that repeating the same request cannot change.
+fn is_final(status: u16) -> bool {
+    (400..500).contains(&status) && !matches!(status, 408 | 425 | 429)
+}
+
+/// The most bytes of an answer's body read to find its reason.
+const MAX_ANSWER_BYTES: usize = 4096;
+
+/// The first `max` bytes of the answer's body; the rest is read and dropped, up to 64 KiB,
+/// so the connection can be used again.
+async fn read_some(mut response: reqwest::Response, max: usize) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut read = 0usize;
+    while let Ok(Some(chunk)) = response.chunk().await {
+        read += chunk.len();
+        let room = max.saturating_sub(kept.len());
+        kept.extend_from_slice(&chunk[..room.min(chunk.len())]);
+        if read > 64 << 10 {
+            break;
+        }
+    }
+    kept
+}
+
+/// What an answer's body says went wrong: a JSON `errorCode` (or `error`), else the first
+/// line of its text; at most 200 characters, control characters replaced.
+fn reason(body: &[u8]) -> Option<String> {
+    let json = serde_json::from_slice::<serde_json::Value>(body).ok();
+    let code = json.as_ref().and_then(|v| {
+        ["errorCode", "error", "code"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(|c| c.as_str()).map(str::to_owned))
+    });
+    let text = match code {
+        Some(code) => code,
+        None => String::from_utf8_lossy(body)
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())?
+            .to_owned(),
+    };
+    let shown: String = text
+        .chars()
+        .take(200)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    (!shown.is_empty()).then_some(shown)
 }
 
 async fn next_chunk<S: Stream + Unpin>(stream: &mut S) -> Option<S::Item> {

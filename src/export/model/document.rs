@@ -117,6 +117,38 @@ pub struct DocumentData {
     pub extra: Map<String, Value>,
 }
 
+impl DocumentData {
+    /// The document without its personal data: its type, issuing country, jurisdiction,
+    /// nationality, dates of issue and expiry and licence classes (their dates, not their
+    /// notes). Names, sex, date of birth, number, address, images and unknown fields are
+    /// dropped. See [`VerificationResult::without_personal_data`](crate::export::VerificationResult::without_personal_data).
+    pub fn without_personal_data(&self) -> DocumentData {
+        DocumentData {
+            document_type: self.document_type.clone(),
+            issuing_country: self.issuing_country.clone(),
+            jurisdiction: self.jurisdiction.clone(),
+            nationality: self.nationality.clone(),
+            date_of_expiry: self.date_of_expiry,
+            date_of_issue: self.date_of_issue,
+            license_class: self.license_class.clone(),
+            license_class_details: self.license_class_details.as_ref().map(|classes| {
+                classes
+                    .iter()
+                    .map(|(class, detail)| {
+                        let kept = LicenseClassDetail {
+                            from: detail.from,
+                            to: detail.to,
+                            ..LicenseClassDetail::default()
+                        };
+                        (class.clone(), kept)
+                    })
+                    .collect()
+            }),
+            ..DocumentData::default()
+        }
+    }
+}
+
 impl fmt::Debug for DocumentData {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("DocumentData");

@@ -179,6 +179,51 @@ impl VerificationResult {
         serde_json::to_vec(self).expect("a verification result always serializes to JSON")
     }
 
+    /// The result without its personal data: what a log, a CI job or a summary on a terminal
+    /// may show.
+    ///
+    /// Kept: the id, platform, start and end times, `nfcVerified`, and of each document its
+    /// type, issuing country, jurisdiction, nationality, dates of issue and expiry and licence
+    /// classes (with their dates). Dropped: names, sex, date of birth, document numbers,
+    /// addresses, licence notes, every embedded image or document, and every field this crate
+    /// does not know (it cannot tell whether one is personal). Costs one clone of what is kept.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::export::VerificationResult;
+    ///
+    /// let json = br#"{"id":"v1","documentData":{"documentType":"PP","surname":"DOE","dateOfBirth":"1964-12-30"},"note":"x"}"#;
+    /// let shown = VerificationResult::from_json(json)?.without_personal_data();
+    /// let text = String::from_utf8(shown.to_json()).unwrap();
+    /// assert_eq!(text, r#"{"id":"v1","documentData":{"documentType":"PP"}}"#);
+    /// # Ok::<(), authenteq_export::Error>(())
+    /// ```
+    pub fn without_personal_data(&self) -> VerificationResult {
+        VerificationResult {
+            id: self.id.clone(),
+            platform: self.platform.clone(),
+            start_time: self.start_time,
+            end_time: self.end_time,
+            liveness_face_image: None,
+            document_data: self
+                .document_data
+                .as_ref()
+                .map(DocumentData::without_personal_data),
+            document_data2: self
+                .document_data2
+                .as_ref()
+                .map(DocumentData::without_personal_data),
+            document_data3: self
+                .document_data3
+                .as_ref()
+                .map(DocumentData::without_personal_data),
+            nfc_verified: self.nfc_verified,
+            address_proof_document: None,
+            extra: Map::new(),
+        }
+    }
+
     /// The documents present, in slot order, each with the slot it was read from.
     ///
     /// # Examples
