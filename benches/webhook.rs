@@ -188,6 +188,7 @@ fn main() {
                 let receiver = Receiver::builder(FolderSink::create(&store).unwrap())
                     .key(key)
                     .max_body_bytes(BODY_BYTES as u64)
+                    .unverified_bytes(BODY_BYTES as u64)
                     .build()
                     .unwrap()
                     .spawn()

@@ -233,6 +233,7 @@ fn unverified_bytes_share_one_bound_and_the_stalest_delivery_makes_room() {
             .key(key())
             .connections(short())
             .min_body_rate(0, Duration::from_secs(1))
+            .max_body_bytes(1 << 20)
             .unverified_bytes(1 << 20)
             .build()
             .unwrap();
@@ -255,7 +256,7 @@ fn unverified_bytes_share_one_bound_and_the_stalest_delivery_makes_room() {
             tokio::time::sleep(Duration::from_millis(200)).await;
             assert!(receiver.unverified_bytes() <= 1 << 20);
         }
-        // The second needed room: the first, stalled longest, was ended with 503.
+        // The second needed room: the first, stalled (a second without a byte), was ended.
         assert_eq!(status(&mut held[0]).await, Some(503));
         // A signed delivery still gets through, ending the other stalled one.
         let body = body_of("v-signed", 500 << 10);

@@ -21,8 +21,14 @@ use crate::error::{Error, ErrorKind, Limit};
 /// The unverified bytes of every delivery being received, bounded in total.
 ///
 /// A delivery holds a [`Ticket`] while it is read; each chunk of its body is counted on it
-/// before it goes on. When a chunk does not fit, the other delivery that has made no progress
-/// for longest is told to end ([`Ticket::evicted`]) and the chunk waits for the room it frees.
+/// before it goes on. When a chunk does not fit:
+///
+/// 1. a delivery that has made no progress for [`STALLED`] or more (the stalest) is told to end
+///    ([`Ticket::evicted`]), and the chunk waits for the room it frees;
+/// 2. else, when the chunk's delivery is the oldest one held, the youngest other is told to
+///    end, so that the oldest always finishes;
+/// 3. else the chunk waits for room (its connection is not read meanwhile), as deliveries
+///    ahead of it finish.
 #[derive(Debug)]
 pub(crate) struct Budget {
     limit: u64,
@@ -40,10 +46,14 @@ struct State {
 
 #[derive(Debug)]
 struct Holder {
+    started: Instant,
     bytes: u64,
     last_progress: Instant,
     evict: Arc<Notify>,
 }
+
+/// How long without a byte makes a delivery stalled, the first to make room.
+pub(crate) const STALLED: Duration = Duration::from_secs(1);
 
 /// What [`Budget::reserve`] did.
 enum Reserved {
@@ -71,6 +81,7 @@ impl Budget {
         self.lock().holders.insert(
             id,
             Holder {
+                started: Instant::now(),
                 bytes: 0,
                 last_progress: Instant::now(),
                 evict: Arc::clone(&evict),
@@ -102,19 +113,29 @@ impl Budget {
             }
             return Reserved::Done;
         }
-        let victim = state
-            .holders
-            .iter()
-            .filter(|(other, holder)| **other != id && holder.bytes > 0)
-            .min_by_key(|(_, holder)| holder.last_progress)
-            .map(|(_, holder)| Arc::clone(&holder.evict));
-        match victim {
-            Some(evict) => {
-                evict.notify_one();
-                Reserved::Wait
-            }
-            None => Reserved::Never,
+        let others = || {
+            state
+                .holders
+                .iter()
+                .filter(move |(other, holder)| **other != id && holder.bytes > 0)
+        };
+        if others().next().is_none() {
+            return Reserved::Never;
         }
+        let stalled = others()
+            .filter(|(_, holder)| holder.last_progress.elapsed() >= STALLED)
+            .min_by_key(|(_, holder)| holder.last_progress);
+        let started = state.holders.get(&id).map(|holder| holder.started);
+        let oldest = others().all(|(_, holder)| Some(holder.started) > started);
+        let victim = stalled.or_else(|| {
+            oldest
+                .then(|| others().max_by_key(|(_, holder)| holder.started))
+                .flatten()
+        });
+        if let Some((_, holder)) = victim {
+            holder.evict.notify_one();
+        }
+        Reserved::Wait
     }
 
     fn release(&self, id: u64) {
@@ -174,6 +195,8 @@ pub(crate) struct Paced<'t, S> {
     ticket: &'t Ticket,
     /// A chunk waiting for room in the budget, and the wait for a release.
     held: Option<(Bytes, Pin<Box<OwnedNotified>>)>,
+    /// While a chunk waits: when to look again (a delivery may have stalled meanwhile).
+    recheck: Pin<Box<Sleep>>,
 }
 
 impl<'t, S> Paced<'t, S> {
@@ -185,6 +208,7 @@ impl<'t, S> Paced<'t, S> {
             window_end: Box::pin(tokio::time::sleep(rate.window)),
             ticket,
             held: None,
+            recheck: Box::pin(tokio::time::sleep(Duration::ZERO)),
         }
     }
 
@@ -209,13 +233,20 @@ impl<'t, S> Paced<'t, S> {
                     let err = Error::limit_exceeded(Limit::UnverifiedBytes, budget.limit);
                     return Poll::Ready(Err(Box::new(err)));
                 }
-                Reserved::Wait => match waiting.as_mut().poll(cx) {
-                    Poll::Ready(()) => continue,
-                    Poll::Pending => {
-                        self.held = Some((chunk, waiting));
-                        return Poll::Pending;
+                Reserved::Wait => {
+                    if waiting.as_mut().poll(cx).is_ready() {
+                        continue;
                     }
-                },
+                    if self.recheck.is_elapsed() {
+                        let next = tokio::time::Instant::now() + STALLED / 4;
+                        self.recheck.as_mut().reset(next);
+                    }
+                    if self.recheck.as_mut().poll(cx).is_ready() {
+                        continue;
+                    }
+                    self.held = Some((chunk, waiting));
+                    return Poll::Pending;
+                }
             }
         }
     }

@@ -295,10 +295,11 @@ impl<S> ReceiverBuilder<S> {
     }
 
     /// The most bytes held at once, across every delivery, before their signatures are
-    /// checked. When a delivery needs room, the unverified delivery that has made no progress
-    /// for longest is ended (`503`, nothing stored) to make it; one delivery over it alone is
-    /// refused (`413`). Default [`DEFAULT_UNVERIFIED_BYTES`] (160 MiB), whatever
-    /// [`max_body_bytes`](Self::max_body_bytes) is.
+    /// checked; at least [`max_body_bytes`](Self::max_body_bytes). When a delivery needs room,
+    /// an unverified delivery that has made no progress for a second (the stalest) is ended
+    /// (`503`, nothing stored) to make it; else the delivery waits for deliveries ahead of it
+    /// to finish, the oldest one ending the youngest when it needs room itself. Default
+    /// [`DEFAULT_UNVERIFIED_BYTES`] (160 MiB), whatever the body cap is.
     pub fn unverified_bytes(mut self, n: u64) -> Self {
         self.unverified_bytes = n;
         self
@@ -315,11 +316,24 @@ impl<S> ReceiverBuilder<S> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Usage`] without a [`key`](Self::key).
+    /// [`ErrorKind::Usage`] without a [`key`](Self::key), or with
+    /// [`unverified_bytes`](Self::unverified_bytes) under
+    /// [`max_body_bytes`](Self::max_body_bytes) (a body of the cap could never be received).
     pub fn build(self) -> Result<Receiver<S>> {
         let key = self
             .key
             .ok_or_else(|| Error::new(ErrorKind::Usage, "a receiver needs a key"))?;
+        if self.unverified_bytes < self.max_body_bytes {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!(
+                    "unverified_bytes ({}) is under max_body_bytes ({}): a body of the cap could \
+                     never be received; raise unverified_bytes (--unverified-bytes) to at least \
+                     the cap",
+                    self.unverified_bytes, self.max_body_bytes
+                ),
+            ));
+        }
         Ok(Receiver {
             inner: Arc::new(Inner {
                 sink: self.sink,
