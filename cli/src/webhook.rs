@@ -272,6 +272,8 @@ fn serve(out: &str, settings: ServeSettings) -> Result<(), Failure> {
         )
         .init();
     runtime()?.block_on(async move {
+        // A destination it cannot write to: refuse to start, rather than answer 500s.
+        out.check().await?;
         // Many connections are what a server holds: the hard limit is the one that counts.
         let _ = authenteq_export::raise_open_file_limit();
         if let Some(swept @ 1..) = out.abort_stale(settings.abort_older_than).await {
