@@ -88,6 +88,10 @@ pub enum ErrorKind {
     /// Another writer stored the same verification at the same time with other bytes: what is
     /// stored is that writer's, complete under its manifest, and this writer's differs.
     Conflict,
+    /// A stored file that cannot be read back as its manifest lists it: no identity given
+    /// decrypts it, its ciphertext is cut short or altered, or its content's size or SHA-256
+    /// is not the manifest's. The message names the file.
+    Unreadable,
     /// A signed webhook delivery whose client id or signature does not match: a missing or
     /// malformed `X-CLIENT-ID` or `X-SIGNATURE` header, another client id, or a signature that
     /// is not the digest of the body with the client secret. Neither the secret nor the
@@ -139,6 +143,7 @@ impl ErrorKind {
             | ErrorKind::Usage
             | ErrorKind::Storage => 500,
             ErrorKind::Conflict => 409,
+            ErrorKind::Unreadable => 500,
         }
     }
 }
@@ -533,6 +538,7 @@ impl fmt::Display for Error {
             ErrorKind::InvalidId => f.write_str("invalid verification id")?,
             ErrorKind::Storage => f.write_str("object store error")?,
             ErrorKind::Conflict => f.write_str("conflicting writer")?,
+            ErrorKind::Unreadable => f.write_str("stored file unreadable")?,
             ErrorKind::Signature => f.write_str("webhook signature check failed")?,
         }
         if let Some(value) = &inner.value {

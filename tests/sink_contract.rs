@@ -1,6 +1,7 @@
 //! The contract of `store::Sink`, one suite run by every backend: `object_store`'s in-memory
 //! store and S3 (moto on loopback) through `ObjectSink`, and a local folder through
-//! `FolderSink`. A new backend is one `Backend` impl and one `contract!` call.
+//! `FolderSink`, each also through `Encrypted` (feature `encrypt`). A new backend is one
+//! `Backend` impl and one `contract!` call.
 //!
 //! The contract: nothing is visible before commit; a commit makes every file and the manifest
 //! visible, and the manifest lists each file's name, size, SHA-256 and content type; a discard
@@ -170,6 +171,74 @@ impl Backend for S3 {
     }
 }
 
+/// Backend `B` through `Encrypted`: what is visible is what the stored files decrypt to, under
+/// their names without `.age` (the manifest is plain).
+#[cfg(feature = "encrypt")]
+struct Sealed<B: Backend> {
+    inner: B,
+    key: support::age::KeyPair,
+    sink: authenteq_export::store::Encrypted<B::Sink>,
+}
+
+#[cfg(feature = "encrypt")]
+impl<B: Backend> Backend for Sealed<B>
+where
+    B::Sink: Clone,
+{
+    type Sink = authenteq_export::store::Encrypted<B::Sink>;
+
+    fn open(test: &str) -> Option<Self> {
+        let inner = B::open(test)?;
+        let key = support::age::KeyPair::generate();
+        let sink = authenteq_export::store::Encrypted::new(inner.sink().clone(), key.recipients());
+        Some(Sealed { inner, key, sink })
+    }
+
+    fn sink(&self) -> &Self::Sink {
+        &self.sink
+    }
+
+    fn part_size(&self) -> usize {
+        self.inner.part_size()
+    }
+
+    async fn visible(&self) -> BTreeMap<String, Bytes> {
+        let stored = self.inner.visible().await;
+        let mut visible = BTreeMap::new();
+        for (key, bytes) in &stored {
+            let (id, name) = key.split_once('/').unwrap();
+            if name == MANIFEST_JSON {
+                visible.insert(key.clone(), bytes.clone());
+                continue;
+            }
+            // Under the name its manifest gives it (two writers of a folder can leave the
+            // record's files under `stem-2.age`), or the stored name without `.age`.
+            let manifest = stored
+                .get(&format!("{id}/{MANIFEST_JSON}"))
+                .map(|json| Manifest::from_json(json).unwrap());
+            let listed = manifest.as_ref().and_then(|m| {
+                let file = m.files().iter().find(|f| f.stored_name() == name)?;
+                assert_eq!(file.encryption(), Some("age"), "{key}");
+                Some(file.name().to_owned())
+            });
+            let plain = match listed {
+                Some(plain) => plain,
+                None => name
+                    .strip_suffix(".age")
+                    .unwrap_or_else(|| panic!("{key} is stored without .age"))
+                    .to_owned(),
+            };
+            let decrypted = support::age::decrypt(&self.key.identity, bytes);
+            visible.insert(format!("{id}/{plain}"), Bytes::from(decrypted));
+        }
+        visible
+    }
+
+    async fn unfinished_uploads(&self) -> Option<usize> {
+        self.inner.unfinished_uploads().await
+    }
+}
+
 /// One `#[test]` per contract function, for backend `$backend`, in module `$module`.
 macro_rules! contract {
     ($module:ident, $backend:ty) => {
@@ -211,6 +280,10 @@ macro_rules! contract {
 contract!(in_memory, super::Memory);
 contract!(folder, super::Folder);
 contract!(s3, super::S3);
+#[cfg(feature = "encrypt")]
+contract!(encrypted_in_memory, super::Sealed<super::Memory>);
+#[cfg(feature = "encrypt")]
+contract!(encrypted_folder, super::Sealed<super::Folder>);
 
 /// A file for a staging: its name, content type and bytes.
 struct File {

@@ -14,6 +14,7 @@
 //! authenteq-export webhook send --to URL --dir DIR/ID --client-id ID [--scheme S]
 //!     [--retry-every SECS --retry-for SECS] [--form-data] [--stats]
 //! authenteq-export webhook detect --body FILE --signature HEX
+//! authenteq-export open ID --from DIR_OR_URL --identity FILE --out DIR
 //! ```
 //!
 //! `INPUT` is a file or `-` for standard input, holding a body as one of the three export
@@ -28,6 +29,7 @@ mod destination;
 mod fetch;
 mod input;
 mod inspect;
+mod open;
 mod output;
 mod serve;
 mod split;
@@ -90,6 +92,26 @@ enum Command {
         /// Print bytes read, time taken and peak memory to standard error at the end.
         #[arg(long)]
         stats: bool,
+    },
+    /// Read one stored verification back into DIR, in `split`'s layout: every file decrypted
+    /// with the age identity file and checked against the manifest's SHA-256.
+    ///
+    /// All or nothing: a file that no identity decrypts, that is cut short or altered, or whose
+    /// content is not the manifest's is an error naming it, and nothing is written. Prints one
+    /// JSON line with the id and each file's name and size.
+    Open {
+        /// The verification id.
+        id: String,
+        /// Where it is stored: a folder, file:///PATH or s3://BUCKET/PREFIX (the `AWS_*`
+        /// variables configure S3, as for `fetch --ids`).
+        #[arg(long)]
+        from: String,
+        /// An age identity file (`AGE-SECRET-KEY-1...` lines, as age-keygen writes).
+        #[arg(long)]
+        identity: PathBuf,
+        /// The directory to write to (created if missing).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Stream through an export without writing files; print its result and parts as JSON.
     ///
@@ -300,6 +322,20 @@ fn run(started: Instant) -> ExitCode {
                 faults,
             };
             return match serve::run(options) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(failure) => {
+                    output::report(&*failure);
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Open {
+            id,
+            from,
+            identity,
+            out,
+        } => {
+            return match open::run(&id, &from, &identity, &out) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(failure) => {
                     output::report(&*failure);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::manifest::{Manifest, ManifestFile, MANIFEST_JSON};
-use super::{ensure_no_file_open, Committed, Names, Sink, Staging};
+use super::{ensure_no_file_open, Committed, Names, Plaintext, Sink, Staging};
 use crate::error::{Error, ErrorKind, Result};
 use crate::export::VerificationId;
 use crate::save::{io_error, NewFile, Outcome, OutputDir};
@@ -184,7 +184,8 @@ pub struct FolderStaging {
     id: VerificationId,
     names: Names,
     current: Option<(NewFile, Option<String>)>,
-    ended: Vec<(NewFile, Option<String>)>,
+    /// Each ended file, its content type, and for an encrypted file its plaintext.
+    ended: Vec<(NewFile, Option<String>, Option<Plaintext>)>,
 }
 
 impl FolderStaging {
@@ -211,7 +212,7 @@ impl FolderStaging {
             // folder is removed.
             let _ = std::fs::remove_dir(&folder);
         }
-        let (dir, manifest) = named?;
+        let (dir, manifest, added) = named?;
         let saved = dir.write_file(MANIFEST_JSON, &manifest.to_json())?;
         match saved.outcome() {
             Outcome::Created => Ok(Committed::Stored(manifest)),
@@ -223,6 +224,13 @@ impl FolderStaging {
                     Error::new(ErrorKind::Conflict, "the manifest was taken, then gone")
                 })?;
                 manifest.check_same_files(&theirs)?;
+                // Files this writer added that the record does not list (an encrypted file's
+                // bytes differ every time, so they got names of their own) are nobody's.
+                for name in added {
+                    if !theirs.files().iter().any(|f| f.stored_name() == name) {
+                        let _ = std::fs::remove_file(dir.path().join(&name));
+                    }
+                }
                 Ok(Committed::AlreadyComplete(theirs))
             }
         }
@@ -230,23 +238,33 @@ impl FolderStaging {
 
     /// Names every ended file in `folder`, then syncs it once: the manifest that follows
     /// counts only files that are durable.
-    fn name_files(self, folder: &Path) -> Result<(OutputDir, Manifest)> {
+    ///
+    /// Also gives the names of the files this writer added (not found already there).
+    fn name_files(self, folder: &Path) -> Result<(OutputDir, Manifest, Vec<String>)> {
         let mut dir = OutputDir::open(folder)?;
         if let Some(mode) = self.mode {
             dir = dir.file_mode(mode);
         }
         let mut files = Vec::with_capacity(self.ended.len());
-        for (file, content_type) in self.ended {
+        let mut added = Vec::new();
+        for (file, content_type, plaintext) in self.ended {
             let saved = file.commit_in_unsynced(&dir)?;
-            files.push(ManifestFile::new(
+            if *saved.outcome() != Outcome::AlreadyThere {
+                added.push(saved.name().to_owned());
+            }
+            let listed = ManifestFile::new(
                 saved.name().to_owned(),
                 saved.size(),
                 saved.sha256(),
                 content_type,
-            ));
+            );
+            files.push(match plaintext {
+                Some(plaintext) => listed.encrypted(plaintext),
+                None => listed,
+            });
         }
         dir.sync()?;
-        Ok((dir, Manifest::new(self.id.as_str(), files)))
+        Ok((dir, Manifest::new(self.id.as_str(), files), added))
     }
 }
 
@@ -282,7 +300,15 @@ impl Staging for FolderStaging {
             .current
             .take()
             .ok_or_else(|| Error::new(ErrorKind::Usage, "no file was started"))?;
-        self.ended.push(current);
+        self.ended.push((current.0, current.1, None));
+        Ok(())
+    }
+
+    async fn end_encrypted_file(&mut self, plaintext: Plaintext) -> Result<()> {
+        self.end_file().await?;
+        if let Some(last) = self.ended.last_mut() {
+            last.2 = Some(plaintext);
+        }
         Ok(())
     }
 

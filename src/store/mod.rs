@@ -53,10 +53,14 @@
 //! # }).unwrap();
 //! ```
 
+#[cfg(feature = "encrypt")]
+mod encrypted;
 mod folder;
 mod manifest;
 #[cfg(feature = "object-store")]
 mod object;
+#[cfg(feature = "encrypt")]
+mod open;
 #[cfg(feature = "object-store")]
 mod stale;
 
@@ -77,12 +81,16 @@ use crate::save::{file_name, is_safe_file_name, RESULT_JSON};
 
 #[cfg(feature = "client")]
 pub use batch::{Batch, Outcome, Status, Summary};
+#[cfg(feature = "encrypt")]
+pub use encrypted::{Encrypted, EncryptedStaging, Identities, Recipients};
 pub use folder::{FolderSink, FolderStaging};
 #[cfg(feature = "client")]
 pub use job::{fetch_into, Stored};
 pub use manifest::{Manifest, ManifestFile, MANIFEST_JSON};
 #[cfg(feature = "object-store")]
 pub use object::{ObjectSink, ObjectStaging, DEFAULT_HOLD_BYTES, DEFAULT_PART_SIZE, MIN_PART_SIZE};
+#[cfg(feature = "encrypt")]
+pub use open::{open, Opened, ReadBack, StoredBytes};
 #[cfg(feature = "object-store")]
 pub use stale::{Aborted, OpenUpload, S3Uploads, DEFAULT_STALE_AGE};
 
@@ -168,6 +176,28 @@ pub trait Staging: Send {
     /// [`ErrorKind::Usage`] when no file was started; a store or I/O error.
     fn end_file(&mut self) -> impl Future<Output = Result<()>> + Send;
 
+    /// As [`end_file`](Self::end_file), for a file an encrypting layer wrote (such as
+    /// [`Encrypted`], feature `encrypt`): the manifest lists it under `plaintext`'s name, size
+    /// and SHA-256, as age-encrypted, with the name and size this staging stored it under.
+    ///
+    /// The crate's backends implement it; the default refuses, so that a backend of your own
+    /// never lists an encrypted file as if it were plain.
+    ///
+    /// # Errors
+    ///
+    /// As [`end_file`](Self::end_file); [`ErrorKind::Usage`] from a staging that does not
+    /// record encrypted files.
+    fn end_encrypted_file(
+        &mut self,
+        plaintext: Plaintext,
+    ) -> impl Future<Output = Result<()>> + Send {
+        let _ = plaintext;
+        std::future::ready(Err(Error::new(
+            ErrorKind::Usage,
+            "this staging cannot record an encrypted file: implement Staging::end_encrypted_file",
+        )))
+    }
+
     /// Makes every ended file visible, then writes the manifest, only if none is there.
     /// [`Committed::AlreadyComplete`] when another writer's manifest came first: see
     /// `ObjectSink` for what that means for the files.
@@ -181,6 +211,41 @@ pub trait Staging: Send {
 
     /// Leaves nothing behind: every unfinished upload is aborted, no file becomes visible.
     fn discard(self) -> impl Future<Output = ()> + Send;
+}
+
+/// The content of a file an encrypting layer stored: its name, size and SHA-256 before
+/// encryption. See [`Staging::end_encrypted_file`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Plaintext {
+    pub(crate) name: String,
+    pub(crate) size: u64,
+    pub(crate) sha256: [u8; 32],
+}
+
+impl std::fmt::Debug for Plaintext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plaintext")
+            .field("name", &self.name)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Plaintext {
+    /// The file's name in the verification (without `.age`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Its SHA-256.
+    pub fn sha256(&self) -> &[u8; 32] {
+        &self.sha256
+    }
 }
 
 /// What [`Staging::commit`] did.

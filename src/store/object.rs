@@ -528,6 +528,18 @@ impl Staging for ObjectStaging {
         Ok(())
     }
 
+    async fn end_encrypted_file(&mut self, plaintext: super::Plaintext) -> Result<()> {
+        self.end_file().await?;
+        if let Some(last) = self.ended.last_mut() {
+            last.file = std::mem::replace(
+                &mut last.file,
+                ManifestFile::new(String::new(), 0, &[0; 32], None),
+            )
+            .encrypted(plaintext);
+        }
+        Ok(())
+    }
+
     async fn commit(mut self) -> Result<Committed> {
         let committed = self.finish().await;
         if committed.is_err() {

@@ -2,6 +2,8 @@
 //! decodes a body into a comparable outcome.
 #![allow(dead_code)]
 
+#[cfg(feature = "encrypt")]
+pub mod age;
 pub mod export;
 pub mod generate;
 pub mod measure;
