@@ -258,6 +258,10 @@ impl<S: Sink> Sink for Encrypted<S> {
             current: None,
         })
     }
+
+    async fn check(&self) -> Result<()> {
+        self.inner.check().await
+    }
 }
 
 /// One verification being written through [`Encrypted`]: see [`Staging`].
