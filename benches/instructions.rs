@@ -30,11 +30,11 @@ use bytes::Bytes;
 
 const SAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/corpus/verification-result.multipart"
+    "/../corpus/verification-result.multipart"
 );
 const CONTENT_TYPE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/corpus/verification-result.multipart.content-type"
+    "/../corpus/verification-result.multipart.content-type"
 );
 const CHUNK: usize = 64 << 10;
 

@@ -2,7 +2,7 @@
 //! `openssl dgst -sha256` of the same bytes, in the same run.
 //!
 //! ```sh
-//! cargo bench --bench webhook --features webhook,server,client
+//! cargo bench --bench webhook --features webhook-receiver,server,client
 //! ```
 //!
 //! Each round times, one after the other on the same bytes:

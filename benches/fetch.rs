@@ -6,25 +6,30 @@
 //! `--stats`) and of `serve` (`VmHWM` of `/proc/PID/status`).
 //!
 //! ```sh
-//! cargo bench --bench fetch            # 5 rounds
+//! cargo build --release -p authenteq-export-cli    # the binary it runs, built first
+//! cargo bench --bench fetch                        # 5 rounds
 //! FETCH_BENCH_ROUNDS=9 cargo bench --bench fetch
 //! ```
+//!
+//! The binary is `authenteq-export` of the target folder this bench was built in
+//! (`target/release/`): the bench is in a package of its own, and cargo gives a bench the path of
+//! a binary only in the binary's package. It is run as it was last built.
 //!
 //! Needs about 3.2 GiB free in the temporary folder (the stored image, and one download of each
 //! at a time) and `curl`.
 
-#[path = "../../tests/support/generate.rs"]
+#[path = "../tests/support/generate.rs"]
 mod generate;
-#[path = "../../tests/support/measure.rs"]
+#[path = "../tests/support/measure.rs"]
 mod measure;
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use measure::{free_bytes, median, peak_rss_kib};
 
-const BIN: &str = env!("CARGO_BIN_EXE_authenteq-export");
 const ID: &str = "bench-1gib";
 const CLIENT: &str = "bench-id";
 const SECRET: &str = "bench-secret";
@@ -38,6 +43,7 @@ fn main() {
     {
         return;
     }
+    let bin = release_binary();
     if Command::new("curl").arg("--version").output().is_err() {
         eprintln!("fetch bench: skipped, no curl");
         return;
@@ -75,7 +81,7 @@ fn main() {
         image.into_inner().unwrap().sync_all().unwrap();
     }
 
-    let mut serve = Command::new(BIN)
+    let mut serve = Command::new(&bin)
         .args(["serve", "--dir"])
         .arg(&store)
         .args(["--addr", "127.0.0.1:0", "--client-id", CLIENT])
@@ -101,7 +107,7 @@ fn main() {
     let run_fetch = |round: usize| -> (f64, u64, u64) {
         let out = work.path().join(format!("fetch-{round}"));
         let started = Instant::now();
-        let done = Command::new(BIN)
+        let done = Command::new(&bin)
             .args([
                 "fetch",
                 ID,
@@ -197,4 +203,25 @@ fn main() {
         *fetch_rss.iter().max().unwrap() as f64 / 1024.0,
         serve_rss as f64 / 1024.0
     );
+}
+
+/// `target/release/authenteq-export`, beside this bench's own `target/release/deps/`; exits with
+/// the command that builds it when it is not there.
+fn release_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the bench's own path");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|release| release.join("authenteq-export"))
+        .filter(|bin| bin.is_file());
+    match bin {
+        Some(bin) => bin,
+        None => {
+            eprintln!(
+                "fetch bench: no authenteq-export binary in the target folder's release/; build it \
+                 first with `cargo build --release -p authenteq-export-cli`"
+            );
+            std::process::exit(1);
+        }
+    }
 }
