@@ -7,7 +7,6 @@
 //!
 //! The peak RSS is the child's own `VmHWM`, printed by `--stats`; nothing here is timed.
 
-#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};

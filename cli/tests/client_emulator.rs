@@ -7,7 +7,6 @@
 //! Nothing here is timed: waits are read from the client's log events, stalls are seen through
 //! the client's read timeout.
 
-#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::collections::BTreeMap;

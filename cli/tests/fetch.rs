@@ -1,7 +1,6 @@
 //! `fetch ID` against a scripted loopback server: credentials from the environment, the `split`
 //! summary, retries, API errors.
 
-#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::path::Path;

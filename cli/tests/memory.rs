@@ -4,7 +4,6 @@
 //!
 //! The peak is the process's own `VmHWM`, printed by `--stats`; nothing here is timed.
 
-#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::io::{BufWriter, Write};

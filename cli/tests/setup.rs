@@ -4,7 +4,6 @@
 //! `--ids`; each error text that names its subject; and no empty `--out` folder after a failed
 //! command. The API is the library's emulator on loopback, counting its requests.
 
-#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::net::SocketAddr;

@@ -3,7 +3,6 @@
 //! `webhook send` says each attempt and stops at once on a 401; `split` keeps personal data
 //! out of its summary unless asked; the help says what is printed and the files' mode.
 
-#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::path::Path;

@@ -3,11 +3,10 @@
 //! stored, repeats, two deliveries of one id at once; the sans-I/O verifier under every
 //! chunking; the CLI's `webhook serve`, `send` and `detect`; the README's receiver.
 
-#[path = "../../examples/webhook_receiver.rs"]
+#[path = "examples/webhook_receiver.rs"]
 #[allow(dead_code)]
 mod example;
 
-#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};

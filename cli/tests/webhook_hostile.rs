@@ -1,7 +1,6 @@
 //! `webhook serve` as a process on the open internet: a low open-file limit, SIGTERM while a
 //! client drips, and what a killed receiver left swept at start.
 
-#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::io::{Read, Write};

@@ -6,7 +6,6 @@
 //!   body).
 //! - `webhook send` delivers a 64 MiB verification streamed from disk in under 40 MiB.
 
-#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::path::Path;
