@@ -22,6 +22,10 @@ use crate::output::{self, Context, Failure};
 /// The environment variable that holds the client secret (never a flag: flags show in `ps`).
 const CLIENT_SECRET_VAR: &str = "AUTHENTEQ_CLIENT_SECRET";
 
+/// The environment variable that holds the secret before a rotation, accepted beside the
+/// current one by `webhook serve`.
+const PREVIOUS_SECRET_VAR: &str = "AUTHENTEQ_CLIENT_SECRET_PREVIOUS";
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Receive deliveries: a POST on any path, verified as it streams, stored once its
@@ -35,9 +39,13 @@ pub enum Command {
     /// for a client id or signature that does not match, 400 for a malformed or cut body, 413
     /// over the cap. Nothing is claimed before the signature matched: two deliveries of one id
     /// at once are each staged out of sight and both answered 200, the first verified one
-    /// stored. Nothing is stored for a refused delivery, not even an empty folder. The secret comes from AUTHENTEQ_CLIENT_SECRET. Prints
-    /// `listening on http://ADDR`, then one log line per delivery on standard error (outcome,
-    /// bytes, time; never the body), until stopped (Ctrl-C or SIGTERM finish the deliveries
+    /// stored. Nothing is stored for a refused delivery, not even an empty folder.
+    ///
+    /// The secret comes from AUTHENTEQ_CLIENT_SECRET; while a secret is rotated, put the old
+    /// one in AUTHENTEQ_CLIENT_SECRET_PREVIOUS: a delivery signed with either is accepted
+    /// (both checked in one pass over the body). Prints `listening on http://ADDR`, then one
+    /// log line per delivery on standard error (outcome, bytes, time, the key that matched as
+    /// key="current" or key="previous"; never the body or a secret), until stopped (Ctrl-C or SIGTERM finish the deliveries
     /// under way first).
     ///
     /// Files stored in a folder are created with mode 0600 (their owner only, less the
@@ -260,8 +268,22 @@ struct ServeSettings {
     shutdown_timeout: Duration,
 }
 
+/// The secret before a rotation, if AUTHENTEQ_CLIENT_SECRET_PREVIOUS holds one.
+fn previous_secret() -> Option<Secret> {
+    std::env::var(PREVIOUS_SECRET_VAR)
+        .ok()
+        .filter(|value| !value.is_empty())
+        .map(Secret::new)
+}
+
 fn serve(out: &str, settings: ServeSettings) -> Result<(), Failure> {
-    let key = WebhookKey::new(settings.client_id.clone(), secret()?).scheme(settings.scheme);
+    let key = |secret: Secret, label: &str| {
+        WebhookKey::new(settings.client_id.clone(), secret)
+            .scheme(settings.scheme)
+            .label(label)
+    };
+    let mut keys = vec![key(secret()?, "current")];
+    keys.extend(previous_secret().map(|secret| key(secret, "previous")));
     let out = Destination::parse(out)?.open()?;
     tracing_subscriber::fmt()
         .with_writer(io::stderr)
@@ -285,21 +307,25 @@ fn serve(out: &str, settings: ServeSettings) -> Result<(), Failure> {
             }
         }
         match out {
-            Opened::Folder(sink) => receive_into(sink, key, &settings).await,
-            Opened::Objects { sink, .. } => receive_into(sink, key, &settings).await,
+            Opened::Folder(sink) => receive_into(sink, keys, &settings).await,
+            Opened::Objects { sink, .. } => receive_into(sink, keys, &settings).await,
         }
     })
 }
 
 /// Receives deliveries into `sink` until Ctrl-C or SIGTERM.
-async fn receive_into<S>(sink: S, key: WebhookKey, settings: &ServeSettings) -> Result<(), Failure>
+async fn receive_into<S>(
+    sink: S,
+    keys: Vec<WebhookKey>,
+    settings: &ServeSettings,
+) -> Result<(), Failure>
 where
     S: Sink + std::fmt::Debug + 'static,
     S::Staging: 'static,
 {
     let stop = stop_signal()?;
     let server = Receiver::builder(sink)
-        .key(key)
+        .keys(keys)
         .max_body_bytes(settings.max_body_bytes)
         .connections(settings.connections)
         .min_body_rate(settings.min_body_rate, settings.min_rate_window)

@@ -925,6 +925,69 @@ fn cli_send_to_cli_serve() {
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 1);
 }
 
+/// While the secret is rotated: `webhook serve` accepts a delivery signed with the new secret
+/// (AUTHENTEQ_CLIENT_SECRET) or the old one (AUTHENTEQ_CLIENT_SECRET_PREVIOUS), refuses one
+/// signed with neither, and logs which key matched, never a secret.
+#[test]
+fn cli_serve_accepts_the_previous_secret() {
+    const OLD: &str = "the-old-secret-never-logged";
+    let out = tempfile::tempdir().unwrap();
+    let mut child = cli()
+        .env("AUTHENTEQ_CLIENT_SECRET_PREVIOUS", OLD)
+        .args([
+            "webhook",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--client-id",
+            CLIENT_ID,
+            "--out",
+        ])
+        .arg(out.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = support::listening_url(&mut child);
+    let mut served = Served { child, url };
+    let addr: std::net::SocketAddr = served
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let (body, content_type) = sample_body();
+    let old = WebhookKey::new(CLIENT_ID, OLD);
+    let neither = WebhookKey::new(CLIENT_ID, "neither-secret");
+    runtime().block_on(async {
+        for (signer, expected) in [(&neither, 401), (&old, 200), (&key(), 200)] {
+            let headers =
+                delivery_headers(&content_type, CLIENT_ID, &signer.sign(&body), body.len());
+            assert_eq!(post(addr, &headers, &body, None).await, Some(expected));
+        }
+    });
+    let pid = served.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(served.child.wait().unwrap().success());
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut served.child.stderr.take().unwrap(), &mut log).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 3, "{log}");
+    assert!(lines[0].contains("status=401"), "{log}");
+    assert!(
+        lines[1].contains("outcome=\"stored\"") && lines[1].contains("key=\"previous\""),
+        "{log}"
+    );
+    assert!(
+        lines[2].contains("already stored") && lines[2].contains("key=\"current\""),
+        "{log}"
+    );
+    for secret in [SECRET, OLD] {
+        assert!(!log.contains(secret), "{log}");
+    }
+    assert!(out.path().join(SAMPLE_ID).join("manifest.json").is_file());
+}
+
 /// The code between the example's `README` markers.
 fn example_code() -> String {
     let source = std::fs::read_to_string(concat!(

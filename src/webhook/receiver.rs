@@ -16,7 +16,7 @@ use futures_core::Stream;
 use tokio::sync::watch;
 
 use super::pace::{Budget, MinRate, Paced, Ticket};
-use super::verify::{Delivery, WebhookKey, CLIENT_ID_HEADER, SIGNATURE_HEADER};
+use super::verify::{Delivery, Verifier, WebhookKey, CLIENT_ID_HEADER, SIGNATURE_HEADER};
 use crate::driver::BoxError;
 use crate::error::{Error, ErrorKind, Result};
 use crate::export::{ExportItem, ExportLimits, VerificationId};
@@ -60,7 +60,7 @@ fn framing_allowance(max_body_bytes: u64) -> u64 {
 ///
 /// | delivery | answer | stored |
 /// |---|---|---|
-/// | client id and signature match, new id | `200` | `<id>/`: `result.json` and each file, then `manifest.json`, all only after the check |
+/// | client id and signature match (of any of its keys), new id | `200` | `<id>/`: `result.json` and each file, then `manifest.json`, all only after the check |
 /// | the same, an id stored already (its manifest is there) | `200` | nothing (the first copy stays as it is) |
 /// | no or another `X-CLIENT-ID`, no `X-SIGNATURE`, or a signature that does not match | `401` | nothing |
 /// | malformed or cut body, a result that is no JSON or has no `id`, an `id` that is no [`VerificationId`], a file before the result | `400` (a body cut on the wire: the connection is gone) | nothing |
@@ -76,7 +76,8 @@ fn framing_allowance(max_body_bytes: u64) -> u64 {
 /// upload.
 ///
 /// The body is never logged: one `tracing` line per delivery gives the outcome, bytes and time
-/// (and the id, once verified).
+/// (and, once verified, the id and the key that matched, by its label or position; never a
+/// secret).
 ///
 /// # Examples
 ///
@@ -107,7 +108,7 @@ impl<S> Clone for Receiver<S> {
 
 struct Inner<S> {
     sink: S,
-    key: WebhookKey,
+    keys: Vec<WebhookKey>,
     max_body_bytes: u64,
     limits: ExportLimits,
     rate: MinRate,
@@ -120,7 +121,7 @@ impl<S: fmt::Debug> fmt::Debug for Receiver<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receiver")
             .field("sink", &self.inner.sink)
-            .field("key", &self.inner.key)
+            .field("keys", &self.inner.keys)
             .field("max_body_bytes", &self.inner.max_body_bytes)
             .finish_non_exhaustive()
     }
@@ -130,7 +131,7 @@ impl<S: fmt::Debug> fmt::Debug for Receiver<S> {
 ///
 /// | setting | default |
 /// |---|---|
-/// | [`key`](Self::key) | required |
+/// | [`key`](Self::key), [`keys`](Self::keys) | at least one required |
 /// | [`max_body_bytes`](Self::max_body_bytes) | [`DEFAULT_MAX_BODY_BYTES`] (128 MiB) |
 /// | [`min_body_rate`](Self::min_body_rate) | [`DEFAULT_MIN_BODY_RATE`] (1 KiB/s) over [`DEFAULT_MIN_RATE_WINDOW`] (20 s) |
 /// | [`delivery_timeout`](Self::delivery_timeout) | [`DEFAULT_DELIVERY_TIMEOUT`] (10 min) |
@@ -140,7 +141,7 @@ impl<S: fmt::Debug> fmt::Debug for Receiver<S> {
 #[derive(Debug)]
 pub struct ReceiverBuilder<S> {
     sink: S,
-    key: Option<WebhookKey>,
+    keys: Vec<WebhookKey>,
     max_body_bytes: u64,
     limits: ExportLimits,
     rate: MinRate,
@@ -179,7 +180,7 @@ where
     pub fn builder(sink: S) -> ReceiverBuilder<S> {
         ReceiverBuilder {
             sink,
-            key: None,
+            keys: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             limits: ExportLimits::default(),
             rate: MinRate {
@@ -253,9 +254,40 @@ where
 }
 
 impl<S> ReceiverBuilder<S> {
-    /// The client id, secret and scheme deliveries are checked against. Required.
+    /// Adds a client id, secret and scheme deliveries are checked against; at least one is
+    /// required. Called again, it adds another key: a delivery is accepted when it matches
+    /// any of them (while a secret is rotated, deliveries signed with the old one keep coming
+    /// for a week of retries). Every key is checked in the same single pass over the body (see
+    /// [`Verifier`]). The log line of a delivery names the key that matched by its
+    /// [label](WebhookKey::label), or else by its position (`0` for the first key added),
+    /// never by its secret.
     pub fn key(mut self, key: WebhookKey) -> Self {
-        self.key = Some(key);
+        self.keys.push(key);
+        self
+    }
+
+    /// Adds several keys, in order, as [`key`](Self::key) does one by one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::store::FolderSink;
+    /// use authenteq_export::webhook::{Receiver, WebhookKey};
+    ///
+    /// # fn main() -> authenteq_export::Result<()> {
+    /// # let folder = tempfile::tempdir().unwrap();
+    /// let receiver = Receiver::builder(FolderSink::create(folder.path())?)
+    ///     .keys([
+    ///         WebhookKey::new("my-client-id", "the-new-secret").label("current"),
+    ///         WebhookKey::new("my-client-id", "the-old-secret").label("previous"),
+    ///     ])
+    ///     .build()?;
+    /// # let _ = receiver;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn keys(mut self, keys: impl IntoIterator<Item = WebhookKey>) -> Self {
+        self.keys.extend(keys);
         self
     }
 
@@ -320,9 +352,9 @@ impl<S> ReceiverBuilder<S> {
     /// [`unverified_bytes`](Self::unverified_bytes) under
     /// [`max_body_bytes`](Self::max_body_bytes) (a body of the cap could never be received).
     pub fn build(self) -> Result<Receiver<S>> {
-        let key = self
-            .key
-            .ok_or_else(|| Error::new(ErrorKind::Usage, "a receiver needs a key"))?;
+        if self.keys.is_empty() {
+            return Err(Error::new(ErrorKind::Usage, "a receiver needs a key"));
+        }
         if self.unverified_bytes < self.max_body_bytes {
             return Err(Error::new(
                 ErrorKind::Usage,
@@ -337,7 +369,7 @@ impl<S> ReceiverBuilder<S> {
         Ok(Receiver {
             inner: Arc::new(Inner {
                 sink: self.sink,
-                key,
+                keys: self.keys,
                 max_body_bytes: self.max_body_bytes,
                 limits: self.limits.max_body_bytes(self.max_body_bytes),
                 rate: self.rate,
@@ -399,10 +431,13 @@ where
     answered
 }
 
-/// What a delivery came to, short of an error.
-enum Received {
-    Stored(VerificationId),
-    AlreadyStored(VerificationId),
+/// What a verified delivery came to.
+struct Received {
+    id: VerificationId,
+    /// The position of the key that matched.
+    key: usize,
+    /// Whether this delivery stored it (else it was stored already).
+    stored: bool,
 }
 
 async fn answer<K, B, E>(
@@ -421,13 +456,15 @@ where
     let outcome = receive(inner, headers, body, &mut bytes, cut).await;
     let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let (status, text) = match &outcome {
-        Ok(Received::Stored(id)) => {
-            tracing::info!(id = %id, outcome = "stored", bytes, ms, "webhook delivery");
-            (StatusCode::OK, "stored\n".to_owned())
-        }
-        Ok(Received::AlreadyStored(id)) => {
-            tracing::info!(id = %id, outcome = "already stored", bytes, ms, "webhook delivery");
-            (StatusCode::OK, "already stored\n".to_owned())
+        Ok(received) => {
+            let key = key_name(&inner.keys, received.key);
+            let outcome = if received.stored {
+                "stored"
+            } else {
+                "already stored"
+            };
+            tracing::info!(id = %received.id, outcome, key, bytes, ms, "webhook delivery");
+            (StatusCode::OK, format!("{outcome}\n"))
         }
         Err(err) => {
             let status = StatusCode::from_u16(err.http_status())
@@ -484,9 +521,11 @@ where
             ));
         }
     }
-    let verifier = inner
-        .key
-        .verifier(header(CLIENT_ID_HEADER), header(SIGNATURE_HEADER))?;
+    let verifier = Verifier::new(
+        &inner.keys,
+        header(CLIENT_ID_HEADER),
+        header(SIGNATURE_HEADER),
+    )?;
     let content_type = header(header::CONTENT_TYPE.as_str());
     if !content_type.is_some_and(|ct| {
         ct.trim_start()
@@ -534,14 +573,20 @@ where
         ended = ended(inner.delivery_timeout, ticket, cut) => Err(ended),
     };
     match verified {
-        Ok(Verified::Repeat(id)) => Ok(Received::AlreadyStored(id)),
+        Ok(Verified::Repeat(id)) => Ok(Received {
+            id,
+            key: matched(delivery)?,
+            stored: false,
+        }),
         Ok(Verified::New(id)) => {
+            let key = matched(delivery)?;
             let staging = staging.ok_or_else(|| Error::new(ErrorKind::Usage, "nothing staged"))?;
-            match staging.commit().await? {
-                Committed::Stored(_) => Ok(Received::Stored(id)),
+            let stored = match staging.commit().await? {
+                Committed::Stored(_) => true,
                 // Another delivery (or a `fetch` into the same place) stored the same bytes first.
-                Committed::AlreadyComplete(_) => Ok(Received::AlreadyStored(id)),
-            }
+                Committed::AlreadyComplete(_) => false,
+            };
+            Ok(Received { id, key, stored })
         }
         Err(e) => {
             if let Some(staging) = staging {
@@ -550,6 +595,23 @@ where
             Err(e)
         }
     }
+}
+
+/// The position of the key a verified delivery matched.
+fn matched<B>(delivery: &Delivery<B>) -> Result<usize>
+where
+    B: Stream<Item = std::result::Result<Bytes, BoxError>>,
+{
+    delivery
+        .matched_key()
+        .ok_or_else(|| Error::new(ErrorKind::Usage, "no key matched a verified delivery"))
+}
+
+/// How the log names key `position` of `keys`: its label, else its position.
+fn key_name(keys: &[WebhookKey], position: usize) -> String {
+    keys.get(position)
+        .and_then(WebhookKey::get_label)
+        .map_or_else(|| position.to_string(), str::to_owned)
 }
 
 /// Why a delivery is ended before its end: resolves when one of the reasons comes.

@@ -205,6 +205,78 @@ impl Signer {
     }
 }
 
+/// The digests of one body under several keys at once, in one pass over it: the keys of
+/// [`Scheme::Sha256BodySecret`] share one SHA-256 state of the body, finished once per secret
+/// (the state is cloned at the end and fed that secret); the other schemes put the secret
+/// first (or key an HMAC), so each of their keys keeps a state of its own.
+#[derive(Clone)]
+pub(crate) struct Digests {
+    /// The body alone, and the secrets that follow it, each with its key's position.
+    shared: Option<(Sha256, Vec<(usize, Secret)>)>,
+    /// A signer per key of the other schemes, with its key's position.
+    own: Vec<(usize, Signer)>,
+}
+
+impl Digests {
+    /// The digests for `keys`: each its position, scheme and secret.
+    pub(crate) fn new<'a>(keys: impl IntoIterator<Item = (usize, Scheme, &'a Secret)>) -> Digests {
+        let mut digests = Digests {
+            shared: None,
+            own: Vec::new(),
+        };
+        for (position, scheme, secret) in keys {
+            match scheme {
+                Scheme::Sha256BodySecret => digests
+                    .shared
+                    .get_or_insert_with(|| (Sha256::new(), Vec::new()))
+                    .1
+                    .push((position, secret.clone())),
+                _ => digests.own.push((position, Signer::new(scheme, secret))),
+            }
+        }
+        digests
+    }
+
+    /// Adds the next bytes of the body to every state.
+    #[inline]
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        if let Some((hasher, _)) = &mut self.shared {
+            hasher.update(bytes);
+        }
+        for (_, signer) in &mut self.own {
+            signer.update(bytes);
+        }
+    }
+
+    /// The position of the first key whose digest of the body is `expected`. Every digest is
+    /// finished and compared (in constant time), whichever matches.
+    pub(crate) fn matching(self, expected: &[u8; 32]) -> Option<usize> {
+        let mut found: Option<usize> = None;
+        let mut check = |position: usize, digest: [u8; 32]| {
+            if digests_match(&digest, expected) && found.is_none_or(|f| position < f) {
+                found = Some(position);
+            }
+        };
+        if let Some((hasher, secrets)) = self.shared {
+            for (position, secret) in secrets {
+                let mut hasher = hasher.clone();
+                hasher.update(secret.bytes());
+                check(position, hasher.finalize().into());
+            }
+        }
+        for (position, signer) in self.own {
+            check(position, signer.finish());
+        }
+        found
+    }
+
+    /// How many hash states each byte of the body goes through.
+    #[cfg(test)]
+    pub(crate) fn states(&self) -> usize {
+        usize::from(self.shared.is_some()) + self.own.len()
+    }
+}
+
 /// `bytes` in lowercase hex.
 pub(crate) fn to_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -283,6 +355,38 @@ mod tests {
             s.finish_hex(),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    /// Several keys in one pass: the keys of `sha256(body || secret)` share one state, and
+    /// each key's digest is the one its own signer makes.
+    #[test]
+    fn digests_of_several_keys_share_the_body_state() {
+        let secrets = [Secret::new("one"), Secret::new("two"), Secret::new("three")];
+        let schemes = [
+            Scheme::Sha256BodySecret,
+            Scheme::Sha256BodySecret,
+            Scheme::HmacSha256,
+        ];
+        let keys = || (0..3).map(|i| (i, schemes[i], &secrets[i]));
+        let digests = Digests::new(keys());
+        assert_eq!(digests.states(), 2);
+        let all_body_secret =
+            Digests::new((0..3).map(|i| (i, Scheme::Sha256BodySecret, &secrets[i])));
+        assert_eq!(all_body_secret.states(), 1);
+        for i in 0..3 {
+            let mut signer = Signer::new(schemes[i], &secrets[i]);
+            signer.update(b"the body");
+            let expected = signer.finish();
+            let mut digests = Digests::new(keys());
+            digests.update(b"the ");
+            digests.update(b"body");
+            assert_eq!(digests.matching(&expected), Some(i));
+        }
+        let mut other = Signer::new(Scheme::Sha256SecretBody, &secrets[0]);
+        other.update(b"the body");
+        let mut digests = Digests::new(keys());
+        digests.update(b"the body");
+        assert_eq!(digests.matching(&other.finish()), None);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::task::{ready, Poll};
 use bytes::Bytes;
 use futures_core::Stream;
 
-use super::scheme::{digests_match, ids_match, parse_signature, Scheme, Secret, Signer};
+use super::scheme::{digests_match, ids_match, parse_signature, Digests, Scheme, Secret, Signer};
 use crate::driver::{AsyncDriver, BoxError, Core};
 use crate::error::{Error, ErrorKind, Limit, Result};
 use crate::export::{ExportDecoder, ExportEvent, ExportItem, ExportLimits, FileInfo};
@@ -41,6 +41,7 @@ pub struct WebhookKey {
     client_id: String,
     secret: Secret,
     scheme: Scheme,
+    label: Option<String>,
 }
 
 impl fmt::Debug for WebhookKey {
@@ -48,6 +49,7 @@ impl fmt::Debug for WebhookKey {
         f.debug_struct("WebhookKey")
             .field("client_id", &self.client_id)
             .field("scheme", &self.scheme)
+            .field("label", &self.label)
             .finish_non_exhaustive()
     }
 }
@@ -60,7 +62,20 @@ impl WebhookKey {
             client_id: client_id.into(),
             secret: secret.into(),
             scheme: Scheme::default(),
+            label: None,
         }
+    }
+
+    /// Names the key for logs, such as `"current"` or `"previous"` while a secret is rotated
+    /// (see [`Verifier::new`]). Never the secret: the label is shown where the key is.
+    pub fn label(mut self, label: impl Into<String>) -> WebhookKey {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// The label, if one was given.
+    pub fn get_label(&self) -> Option<&str> {
+        self.label.as_deref()
     }
 
     /// Sets the construction of the signature.
@@ -91,7 +106,8 @@ impl WebhookKey {
         signer.finish_hex()
     }
 
-    /// A verifier for one delivery, from its `X-CLIENT-ID` and `X-SIGNATURE` header values.
+    /// A verifier for one delivery, from its `X-CLIENT-ID` and `X-SIGNATURE` header values,
+    /// against this key alone: [`Verifier::new`] with a list of one.
     ///
     /// The client id is compared now (in constant time); the signature once the whole body has
     /// passed through the verifier.
@@ -101,10 +117,80 @@ impl WebhookKey {
     /// [`ErrorKind::Signature`] when a header is missing, the client id is another one, or the
     /// signature is not 64 hex digits. The message names the header, never a value.
     pub fn verifier(&self, client_id: Option<&str>, signature: Option<&str>) -> Result<Verifier> {
+        Verifier::new(std::slice::from_ref(self), client_id, signature)
+    }
+}
+
+/// The signature check of one delivery, with no I/O: every byte of the body goes through
+/// [`update`](Self::update), in order, before it is parsed; [`verify`](Self::verify) says whether
+/// the signature matches, and with which key.
+///
+/// It checks against several keys at once (a secret being rotated: the new one and the old
+/// one) in one pass over the body: the keys of [`Scheme::Sha256BodySecret`] share one SHA-256
+/// state of the body, finished once per secret; a key of another scheme keeps a state of its
+/// own. So two secrets of the default scheme cost one SHA-256 pass, plus a block or two each.
+///
+/// Made by [`Verifier::new`] or [`WebhookKey::verifier`]. [`SignedDecoder`] and [`Delivery`]
+/// drive it for you.
+///
+/// # Examples
+///
+/// ```
+/// use authenteq_export::webhook::{Verifier, WebhookKey};
+///
+/// let keys = [
+///     WebhookKey::new("my-client-id", "the-new-secret").label("current"),
+///     WebhookKey::new("my-client-id", "the-old-secret").label("previous"),
+/// ];
+/// let signature = keys[1].sign(b"the body"); // a retry signed before the rotation
+/// let mut verifier = Verifier::new(&keys, Some("my-client-id"), Some(&signature))?;
+/// verifier.update(b"the body");
+/// assert_eq!(verifier.verify()?, 1); // the position of the key that matched
+/// # Ok::<(), authenteq_export::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Verifier {
+    digests: Digests,
+    expected: [u8; 32],
+    bytes: u64,
+}
+
+impl fmt::Debug for Digests {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Digests").finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// A verifier for one delivery, from its `X-CLIENT-ID` and `X-SIGNATURE` header values,
+    /// against every key of `keys` whose client id is the header's.
+    ///
+    /// The client ids are compared now (each in constant time); the signature once the whole
+    /// body has passed through the verifier.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Signature`] when a header is missing, no key has the client id, or the
+    /// signature is not 64 hex digits. The message names the header, never a value.
+    /// [`ErrorKind::Usage`] when `keys` is empty.
+    pub fn new(
+        keys: &[WebhookKey],
+        client_id: Option<&str>,
+        signature: Option<&str>,
+    ) -> Result<Verifier> {
+        if keys.is_empty() {
+            return Err(Error::new(ErrorKind::Usage, "a verifier needs a key"));
+        }
         let Some(client_id) = client_id else {
             return Err(Error::new(ErrorKind::Signature, "no X-CLIENT-ID header"));
         };
-        if !ids_match(client_id.trim(), &self.client_id) {
+        let client_id = client_id.trim();
+        // Every id is compared: the time does not tell which key has it.
+        let same: Vec<bool> = keys
+            .iter()
+            .map(|key| ids_match(client_id, &key.client_id))
+            .collect();
+        if !same.contains(&true) {
             return Err(Error::new(
                 ErrorKind::Signature,
                 "the X-CLIENT-ID header is not this client id",
@@ -113,31 +199,23 @@ impl WebhookKey {
         let Some(signature) = signature else {
             return Err(Error::new(ErrorKind::Signature, "no X-SIGNATURE header"));
         };
+        let candidates = keys
+            .iter()
+            .enumerate()
+            .zip(same)
+            .filter(|(_, same)| *same)
+            .map(|((position, key), _)| (position, key.scheme, &key.secret));
         Ok(Verifier {
-            signer: self.signer(),
             expected: parse_signature(signature)?,
+            digests: Digests::new(candidates),
             bytes: 0,
         })
     }
-}
 
-/// The signature check of one delivery, with no I/O: every byte of the body goes through
-/// [`update`](Self::update), in order, before it is parsed; [`verify`](Self::verify) says whether
-/// the signature matches.
-///
-/// Made by [`WebhookKey::verifier`]. [`SignedDecoder`] and [`Delivery`] drive it for you.
-#[derive(Debug)]
-pub struct Verifier {
-    signer: Signer,
-    expected: [u8; 32],
-    bytes: u64,
-}
-
-impl Verifier {
     /// Adds the next bytes of the body, as they came off the wire.
     #[inline]
     pub fn update(&mut self, bytes: &[u8]) {
-        self.signer.update(bytes);
+        self.digests.update(bytes);
         self.bytes += bytes.len() as u64;
     }
 
@@ -146,22 +224,28 @@ impl Verifier {
         self.bytes
     }
 
-    /// Checks the signature against the digest of every byte seen, in constant time.
+    /// Checks the signature against the digest of every byte seen under each key, in constant
+    /// time, and gives the position (in the list [`Verifier::new`] was given) of the first key
+    /// that matched: `0` for a verifier of one key.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Signature`] when they differ.
-    pub fn verify(self) -> Result<()> {
+    /// [`ErrorKind::Signature`] when no key's digest matches.
+    pub fn verify(self) -> Result<usize> {
         let bytes = self.bytes;
-        if digests_match(&self.signer.finish(), &self.expected) {
-            Ok(())
-        } else {
-            Err(Error::new(
+        self.digests.matching(&self.expected).ok_or_else(|| {
+            Error::new(
                 ErrorKind::Signature,
                 "the X-SIGNATURE header does not match the body",
             )
-            .at(bytes))
-        }
+            .at(bytes)
+        })
+    }
+
+    /// How many hash states each byte of the body goes through.
+    #[cfg(test)]
+    pub(crate) fn states(&self) -> usize {
+        self.digests.states()
     }
 }
 
@@ -213,6 +297,8 @@ pub struct SignedDecoder {
     finished: bool,
     max_body_bytes: u64,
     failed: Option<Error>,
+    /// The position of the key that matched, once one did.
+    matched: Option<usize>,
 }
 
 impl SignedDecoder {
@@ -235,6 +321,7 @@ impl SignedDecoder {
             finished: false,
             max_body_bytes,
             failed: None,
+            matched: None,
         })
     }
 
@@ -274,6 +361,12 @@ impl SignedDecoder {
         self.verifier
             .as_ref()
             .map_or_else(|| self.inner.bytes_fed(), Verifier::bytes)
+    }
+
+    /// The position of the key whose signature matched (see [`Verifier::verify`]), once
+    /// [`ExportEvent::End`] was reported; `None` before.
+    pub fn matched_key(&self) -> Option<usize> {
+        self.matched
     }
 
     /// The next event, or `Ok(None)` when more input is needed.
@@ -318,7 +411,8 @@ impl SignedDecoder {
             return Err(Error::new(ErrorKind::Usage, "signature checked twice"));
         };
         match verifier.verify() {
-            Ok(()) => {
+            Ok(position) => {
+                self.matched = Some(position);
                 self.stage = Stage::Verified;
                 Ok(Some(ExportEvent::End))
             }
@@ -422,6 +516,12 @@ where
     /// Bytes of the body read so far.
     pub fn bytes_read(&self) -> u64 {
         self.driver.core.bytes_fed()
+    }
+
+    /// The position of the key whose signature matched (see [`Verifier::verify`]), once
+    /// [`next_item`](Self::next_item) returned `None`; `None` before.
+    pub fn matched_key(&self) -> Option<usize> {
+        self.driver.core.matched_key()
     }
 
     /// The next item, or `None` once the export is complete **and** the signature matched;
@@ -545,5 +645,72 @@ impl Detector {
             .into_iter()
             .find(|(_, signer)| digests_match(&signer.clone().finish(), &expected))
             .map(|(scheme, _)| scheme)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rotated() -> [WebhookKey; 2] {
+        [
+            WebhookKey::new("client", "new-secret").label("current"),
+            WebhookKey::new("client", "old-secret").label("previous"),
+        ]
+    }
+
+    /// Two secrets of the default scheme: one hash state for both, each signature told apart,
+    /// a signature of neither refused.
+    #[test]
+    fn a_verifier_of_two_keys_checks_both_in_one_pass() {
+        let keys = rotated();
+        let body = b"--b\r\nthe body\r\n--b--\r\n";
+        for (position, key) in keys.iter().enumerate() {
+            let mut verifier = Verifier::new(&keys, Some("client"), Some(&key.sign(body))).unwrap();
+            assert_eq!(verifier.states(), 1);
+            for chunk in body.chunks(3) {
+                verifier.update(chunk);
+            }
+            assert_eq!(verifier.bytes(), body.len() as u64);
+            assert_eq!(verifier.verify().unwrap(), position);
+        }
+        let other = WebhookKey::new("client", "neither").sign(body);
+        let mut verifier = Verifier::new(&keys, Some("client"), Some(&other)).unwrap();
+        verifier.update(body);
+        assert_eq!(verifier.verify().unwrap_err().kind(), ErrorKind::Signature);
+        // A key of another scheme keeps a state of its own.
+        let mixed = [keys[0].clone(), keys[1].clone().scheme(Scheme::HmacSha256)];
+        let signature = mixed[1].sign(body);
+        let mut verifier = Verifier::new(&mixed, Some("client"), Some(&signature)).unwrap();
+        assert_eq!(verifier.states(), 2);
+        verifier.update(body);
+        assert_eq!(verifier.verify().unwrap(), 1);
+    }
+
+    /// Only the keys of the header's client id are candidates.
+    #[test]
+    fn only_keys_of_the_client_id_are_tried() {
+        let keys = [WebhookKey::new("one", "s1"), WebhookKey::new("two", "s2")];
+        let body = b"body";
+        let mut verifier = Verifier::new(&keys, Some("two"), Some(&keys[1].sign(body))).unwrap();
+        assert_eq!(verifier.states(), 1);
+        verifier.update(body);
+        assert_eq!(verifier.verify().unwrap(), 1);
+        // Key 0's signature with key 1's client id.
+        let mut verifier = Verifier::new(&keys, Some("two"), Some(&keys[0].sign(body))).unwrap();
+        verifier.update(body);
+        assert!(verifier.verify().is_err());
+        let err = Verifier::new(&keys, Some("three"), Some(&keys[0].sign(body))).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Signature);
+        assert_eq!(
+            Verifier::new(&[], Some("one"), Some(&keys[0].sign(body)))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Usage
+        );
+        let shown = format!("{keys:?} {:?}", rotated());
+        for secret in ["s1", "s2", "new-secret", "old-secret"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 }

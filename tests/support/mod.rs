@@ -6,6 +6,8 @@
 pub mod age;
 pub mod export;
 pub mod generate;
+#[cfg(feature = "webhook")]
+pub mod log;
 pub mod measure;
 // Only std and tokio: the CLI package's tests, which have none of the library's features, use
 // it too.
