@@ -97,6 +97,11 @@ pub enum ErrorKind {
     /// is not the digest of the body with the client secret. Neither the secret nor the
     /// expected digest is ever part of the message.
     Signature,
+    /// The application's handler of a stored verification (the webhook receiver's
+    /// `on_stored`) returned an error, panicked or took longer than its timeout; the delivery
+    /// is answered `500`, so that it comes again. The message says which, never what the
+    /// handler's error said; `source()` holds that error.
+    Handler,
 }
 
 impl ErrorKind {
@@ -143,7 +148,7 @@ impl ErrorKind {
             | ErrorKind::Usage
             | ErrorKind::Storage => 500,
             ErrorKind::Conflict => 409,
-            ErrorKind::Unreadable => 500,
+            ErrorKind::Unreadable | ErrorKind::Handler => 500,
         }
     }
 }
@@ -540,6 +545,7 @@ impl fmt::Display for Error {
             ErrorKind::Conflict => f.write_str("conflicting writer")?,
             ErrorKind::Unreadable => f.write_str("stored file unreadable")?,
             ErrorKind::Signature => f.write_str("webhook signature check failed")?,
+            ErrorKind::Handler => f.write_str("hand-off failed")?,
         }
         if let Some(value) = &inner.value {
             if inner.kind == ErrorKind::Api {

@@ -11,6 +11,10 @@ use crate::names::{RESULT_JSON, RESULT_PDF};
 /// verification itself.
 const MANIFEST_JSON: &str = "manifest.json";
 
+/// The marker a store writes once the verification was handed to the application (see
+/// `store::HANDLED_JSON`): not a file of the verification either.
+const HANDLED_JSON: &str = "handled.json";
+
 /// One file of a stored verification.
 #[derive(Debug, Clone)]
 pub(crate) struct StoredFile {
@@ -51,8 +55,8 @@ fn api_rank(kind: &FileKind) -> usize {
 impl StoredVerification {
     /// Lists the folder `dir`; `None` when there is no folder there.
     ///
-    /// Only regular files count (no symbolic links), and no hidden ones; `manifest.json` is a
-    /// store's record, not a file of the verification.
+    /// Only regular files count (no symbolic links), and no hidden ones; `manifest.json` and
+    /// `handled.json` are a store's records, not files of the verification.
     pub(crate) async fn open(dir: &Path) -> io::Result<Option<StoredVerification>> {
         match tokio::fs::symlink_metadata(dir).await {
             Ok(meta) if meta.is_dir() => {}
@@ -70,7 +74,7 @@ impl StoredVerification {
             let Ok(name) = entry.file_name().into_string() else {
                 continue;
             };
-            if name.starts_with('.') || name == MANIFEST_JSON {
+            if name.starts_with('.') || name == MANIFEST_JSON || name == HANDLED_JSON {
                 continue;
             }
             // `DirEntry::metadata` does not follow a symbolic link.

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use authenteq_export::export::VerificationId;
 use authenteq_export::store::{
-    Committed, FolderSink, Manifest, ObjectSink, Sink, Staging, MANIFEST_JSON, MIN_PART_SIZE,
+    Committed, FolderSink, Manifest, ObjectSink, Sink, Staging, HANDLED_JSON, MANIFEST_JSON,
+    MIN_PART_SIZE,
 };
 use authenteq_export::ErrorKind;
 use bytes::Bytes;
@@ -207,7 +208,7 @@ where
         let mut visible = BTreeMap::new();
         for (key, bytes) in &stored {
             let (id, name) = key.split_once('/').unwrap();
-            if name == MANIFEST_JSON {
+            if name == MANIFEST_JSON || name == HANDLED_JSON {
                 visible.insert(key.clone(), bytes.clone());
                 continue;
             }
@@ -254,6 +255,7 @@ macro_rules! contract {
                 a_discarded_id_can_be_stored_afterwards,
                 a_repeated_name_becomes_stem_n_ext,
                 a_file_named_manifest_json_is_renamed,
+                the_handled_marker_is_written_once_beside_the_files,
                 unsafe_ids_are_refused,
                 unsafe_file_names_are_refused,
                 write_or_end_before_a_file_is_started_is_misuse,
@@ -538,6 +540,40 @@ async fn a_file_named_manifest_json_is_renamed(backend: &impl Backend) {
         Manifest::from_json(&visible["v1/manifest.json"]).unwrap(),
         manifest
     );
+}
+
+/// `handled.json` is written once, never over another, plain; a file of that name is renamed;
+/// each file's location names its id and its stored name.
+async fn the_handled_marker_is_written_once_beside_the_files(backend: &impl Backend) {
+    let sink = backend.sink();
+    let impostor = File {
+        name: HANDLED_JSON,
+        content_type: Some("application/json"),
+        bytes: Bytes::from_static(br#"{"not":"the marker"}"#),
+    };
+    let manifest = store(sink, "v1", &[impostor]).await;
+    assert_eq!(manifest.files()[0].name(), "handled-2.json");
+    let id = support::vid("v1");
+    assert!(!sink.is_handled(&id).await.unwrap());
+    assert!(sink.mark_handled(&id).await.unwrap());
+    assert!(sink.is_handled(&id).await.unwrap());
+    let first = backend.visible().await[&format!("v1/{HANDLED_JSON}")].clone();
+    let marker: serde_json::Value = serde_json::from_slice(&first).unwrap();
+    assert_eq!(marker["id"], "v1");
+    assert!(marker["handledAt"].is_string());
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert!(!sink.mark_handled(&id).await.unwrap());
+    let visible = backend.visible().await;
+    assert_eq!(visible[&format!("v1/{HANDLED_JSON}")], first);
+    assert_eq!(visible.len(), 3, "{:?}", visible.keys());
+    let stored_name = manifest.files()[0].stored_name();
+    let location = sink.location(&id, stored_name);
+    assert!(
+        location.ends_with(&format!("v1/{stored_name}")),
+        "{location}"
+    );
+    // Another id is not marked.
+    assert!(!sink.is_handled(&support::vid("v2")).await.unwrap());
 }
 
 /// Ids and names that are not one safe path component.

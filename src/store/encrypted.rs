@@ -262,6 +262,19 @@ impl<S: Sink> Sink for Encrypted<S> {
     async fn check(&self) -> Result<()> {
         self.inner.check().await
     }
+
+    fn location(&self, id: &VerificationId, stored_name: &str) -> String {
+        self.inner.location(id, stored_name)
+    }
+
+    async fn is_handled(&self, id: &VerificationId) -> Result<bool> {
+        self.inner.is_handled(id).await
+    }
+
+    // The marker holds the id and a time, no personal data: stored plain.
+    async fn mark_handled(&self, id: &VerificationId) -> Result<bool> {
+        self.inner.mark_handled(id).await
+    }
 }
 
 /// One verification being written through [`Encrypted`]: see [`Staging`].

@@ -7,7 +7,9 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::manifest::{Manifest, ManifestFile, MANIFEST_JSON};
-use super::{ensure_no_file_open, Committed, Names, Plaintext, Sink, Staging};
+use super::{
+    ensure_no_file_open, handled_json, Committed, Names, Plaintext, Sink, Staging, HANDLED_JSON,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::export::VerificationId;
 use crate::save::{io_error, NewFile, Outcome, OutputDir};
@@ -163,6 +165,36 @@ impl Sink for FolderSink {
         }
     }
 
+    fn location(&self, id: &VerificationId, stored_name: &str) -> String {
+        self.path()
+            .join(id.as_str())
+            .join(stored_name)
+            .display()
+            .to_string()
+    }
+
+    async fn is_handled(&self, id: &VerificationId) -> Result<bool> {
+        let path = self.path().join(id.as_str()).join(HANDLED_JSON);
+        tokio::fs::try_exists(&path)
+            .await
+            .map_err(|e| io_error("looking for", HANDLED_JSON, e))
+    }
+
+    async fn mark_handled(&self, id: &VerificationId) -> Result<bool> {
+        let folder = self.path().join(id.as_str());
+        let json = handled_json(id);
+        let mode = self.mode.unwrap_or(0o600);
+        let written = tokio::task::spawn_blocking(move || write_once(&folder, &json, mode)).await;
+        match written {
+            Ok(written) => written,
+            Err(join) => Err(Error::with_source(
+                ErrorKind::Io,
+                "writing the handled marker",
+                join,
+            )),
+        }
+    }
+
     async fn stage(&self, id: &VerificationId) -> Result<FolderStaging> {
         Ok(FolderStaging {
             root: self.root.clone(),
@@ -266,6 +298,31 @@ impl FolderStaging {
         dir.sync()?;
         Ok((dir, Manifest::new(self.id.as_str(), files), added))
     }
+}
+
+/// Creates `folder/handled.json` holding `json` unless it exists (`false` then); syncs it and
+/// the folder, so that a marker, once answered, stays.
+fn write_once(folder: &Path, json: &[u8], mode: u32) -> Result<bool> {
+    let path = folder.join(HANDLED_JSON);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = match options.open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(io_error("creating", HANDLED_JSON, e)),
+    };
+    file.write_all(json)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| io_error("writing", HANDLED_JSON, e))?;
+    #[cfg(unix)]
+    std::fs::File::open(folder)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|e| io_error("syncing the folder of", HANDLED_JSON, e))?;
+    Ok(true)
 }
 
 fn read_manifest(path: &Path) -> Result<Option<Manifest>> {

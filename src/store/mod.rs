@@ -139,6 +139,66 @@ pub trait Sink: Send + Sync {
     fn check(&self) -> impl Future<Output = Result<()>> + Send {
         async { Ok(()) }
     }
+
+    /// Where the file stored as `stored_name` (a [`ManifestFile::stored_name`]) of
+    /// verification `id` is, for the application to read it: a path for [`FolderSink`], an
+    /// object key (`PREFIX/id/name`) for `ObjectSink`. The default is `id/stored_name`.
+    fn location(&self, id: &VerificationId, stored_name: &str) -> String {
+        format!("{id}/{stored_name}")
+    }
+
+    /// Whether verification `id` carries the marker [`mark_handled`](Self::mark_handled)
+    /// writes, `<id>/handled.json` ([`HANDLED_JSON`]).
+    ///
+    /// The crate's backends implement it; the default answers [`ErrorKind::Usage`] (not
+    /// supported), as a sink of your own needs its own create-once marker.
+    ///
+    /// # Errors
+    ///
+    /// An error of the store (or folder) when it cannot tell; [`ErrorKind::Usage`] from a
+    /// sink that keeps no marker.
+    fn is_handled(&self, id: &VerificationId) -> impl Future<Output = Result<bool>> + Send {
+        let _ = id;
+        std::future::ready(Err(no_marker()))
+    }
+
+    /// Records, durably and only once, that verification `id` was handed to the application
+    /// and handled: writes `<id>/handled.json` ([`HANDLED_JSON`]: the id and the time) if it
+    /// is not there. `true` if this call wrote it, `false` if it was there already (two
+    /// writers: the first one's stays). A marker never replaces another.
+    ///
+    /// # Errors
+    ///
+    /// An I/O or store error; [`ErrorKind::Usage`] from a sink that keeps no marker (the
+    /// default).
+    fn mark_handled(&self, id: &VerificationId) -> impl Future<Output = Result<bool>> + Send {
+        let _ = id;
+        std::future::ready(Err(no_marker()))
+    }
+}
+
+/// The name of the marker of a verification handed to the application and handled (see
+/// [`Sink::mark_handled`]): `<id>/handled.json`, `{"id": ..., "handledAt": ...}`.
+pub const HANDLED_JSON: &str = "handled.json";
+
+/// What a sink without a create-once marker answers.
+fn no_marker() -> Error {
+    Error::new(
+        ErrorKind::Usage,
+        "this sink keeps no handled marker: implement Sink::is_handled and Sink::mark_handled",
+    )
+}
+
+/// The bytes of the marker of `id`.
+pub(crate) fn handled_json(id: &VerificationId) -> Vec<u8> {
+    let handled_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut json = serde_json::to_vec(&serde_json::json!({
+        "id": id.as_str(),
+        "handledAt": handled_at,
+    }))
+    .unwrap_or_default();
+    json.push(b'\n');
+    json
 }
 
 /// One verification being written into a [`Sink`]: files, one at a time, then
@@ -268,7 +328,8 @@ impl Committed {
     }
 }
 
-/// The names used in one verification: each file gets its own, `manifest.json` is nobody's.
+/// The names used in one verification: each file gets its own, `manifest.json` and
+/// `handled.json` are nobody's.
 #[derive(Debug)]
 pub(crate) struct Names(HashSet<String>);
 
@@ -285,7 +346,10 @@ pub(crate) fn ensure_no_file_open(file_open: bool) -> Result<()> {
 
 impl Names {
     pub(crate) fn new() -> Self {
-        Names(HashSet::from([MANIFEST_JSON.to_owned()]))
+        Names(HashSet::from([
+            MANIFEST_JSON.to_owned(),
+            HANDLED_JSON.to_owned(),
+        ]))
     }
 
     /// `name`, or the next free `stem-N.ext`.

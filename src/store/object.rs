@@ -15,7 +15,9 @@ use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
 use super::manifest::{Manifest, ManifestFile, MANIFEST_JSON};
-use super::{ensure_no_file_open, storage_error, Committed, Names, Sink, Staging};
+use super::{
+    ensure_no_file_open, handled_json, storage_error, Committed, Names, Sink, Staging, HANDLED_JSON,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::export::VerificationId;
 
@@ -176,6 +178,36 @@ impl Sink for ObjectSink {
 
     async fn manifest(&self, id: &VerificationId) -> Result<Option<Manifest>> {
         self.read_manifest(id).await
+    }
+
+    fn location(&self, id: &VerificationId, stored_name: &str) -> String {
+        self.key(id, stored_name).to_string()
+    }
+
+    async fn is_handled(&self, id: &VerificationId) -> Result<bool> {
+        match self.store.head(&self.key(id, HANDLED_JSON)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(storage_error("looking for the handled marker", e)),
+        }
+    }
+
+    async fn mark_handled(&self, id: &VerificationId) -> Result<bool> {
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            attributes: attributes(Some("application/json")),
+            ..Default::default()
+        };
+        let key = self.key(id, HANDLED_JSON);
+        match self
+            .store
+            .put_opts(&key, PutPayload::from(handled_json(id)), opts)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(e) => Err(storage_error("writing the handled marker", e)),
+        }
     }
 
     async fn check(&self) -> Result<()> {

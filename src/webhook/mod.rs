@@ -63,8 +63,9 @@ mod verify;
 
 #[cfg(feature = "webhook-receiver")]
 pub use receiver::{
-    Receiver, ReceiverBuilder, DEFAULT_DELIVERY_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MIN_BODY_RATE, DEFAULT_MIN_RATE_WINDOW, DEFAULT_UNVERIFIED_BYTES,
+    Receiver, ReceiverBuilder, StoredVerification, DEFAULT_DELIVERY_TIMEOUT,
+    DEFAULT_HANDLER_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_MIN_BODY_RATE,
+    DEFAULT_MIN_RATE_WINDOW, DEFAULT_UNVERIFIED_BYTES,
 };
 pub use scheme::{Scheme, Secret, Signer};
 #[cfg(feature = "client")]

@@ -2,7 +2,9 @@
 //! ones, once per verification id.
 
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,10 +21,10 @@ use super::pace::{Budget, MinRate, Paced, Ticket};
 use super::verify::{Delivery, Verifier, WebhookKey, CLIENT_ID_HEADER, SIGNATURE_HEADER};
 use crate::driver::BoxError;
 use crate::error::{Error, ErrorKind, Result};
-use crate::export::{ExportItem, ExportLimits, VerificationId};
+use crate::export::{ExportItem, ExportLimits, VerificationId, VerificationResult};
 use crate::save::{file_name, RESULT_JSON};
 use crate::serving::Connection;
-use crate::store::{Committed, FolderSink, Sink, Staging};
+use crate::store::{Committed, FolderSink, Manifest, ManifestFile, Sink, Staging};
 use crate::{ConnectionLimits, Server};
 
 /// The body cap of a receiver unless [`ReceiverBuilder::max_body_bytes`] says otherwise:
@@ -44,6 +46,10 @@ pub const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(600);
 /// [`ReceiverBuilder::unverified_bytes`] says otherwise: 160 MiB, above the default body cap
 /// so that one delivery of the cap fits.
 pub const DEFAULT_UNVERIFIED_BYTES: u64 = 160 << 20;
+
+/// The longest the application's handler may take with one stored verification unless
+/// [`ReceiverBuilder::handler_timeout`] says otherwise: 30 s.
+pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What an HTTP/1 body's framing (chunk-size lines, extensions) may add to the body cap on
 /// the wire: 64 KiB plus 1/64 of the cap.
@@ -115,6 +121,78 @@ struct Inner<S> {
     delivery_timeout: Duration,
     budget: Arc<Budget>,
     connections: ConnectionLimits,
+    handler: Option<Handler>,
+    handler_timeout: Duration,
+}
+
+/// The application's handler, boxed.
+type Handler = Arc<
+    dyn Fn(
+            StoredVerification,
+        ) -> Pin<Box<dyn Future<Output = std::result::Result<(), BoxError>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// A verification the receiver stored, as its handler ([`ReceiverBuilder::on_stored`]) gets
+/// it: the typed result, the manifest (each file's name, size, SHA-256 and content type) and
+/// where each file is, readable when the handler runs.
+///
+/// Its `Debug` shows the files' names and sizes, not the id or anything of the result.
+#[derive(Clone)]
+pub struct StoredVerification {
+    id: VerificationId,
+    result: Arc<VerificationResult>,
+    manifest: Manifest,
+    locations: Vec<String>,
+    key: usize,
+    stored: bool,
+}
+
+impl fmt::Debug for StoredVerification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredVerification")
+            .field("manifest", &self.manifest)
+            .field("stored", &self.stored)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoredVerification {
+    /// The verification id.
+    pub fn id(&self) -> &VerificationId {
+        &self.id
+    }
+
+    /// The verification's result, as the delivery (verified) carried it.
+    pub fn result(&self) -> &VerificationResult {
+        &self.result
+    }
+
+    /// The manifest that is stored: every file with its name, size, SHA-256 and content type.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Each file of the manifest, in its order, with where it is: a path for a
+    /// [`FolderSink`], an object key for an `ObjectSink` (see [`Sink::location`]).
+    pub fn files(&self) -> impl Iterator<Item = (&ManifestFile, &str)> {
+        self.manifest
+            .files()
+            .iter()
+            .zip(self.locations.iter().map(String::as_str))
+    }
+
+    /// The position of the key the delivery matched (see [`ReceiverBuilder::key`]).
+    pub fn key(&self) -> usize {
+        self.key
+    }
+
+    /// Whether this delivery stored the verification; `false` when it was stored before (a
+    /// repeat, handed over again because no earlier call succeeded).
+    pub fn newly_stored(&self) -> bool {
+        self.stored
+    }
 }
 
 impl<S: fmt::Debug> fmt::Debug for Receiver<S> {
@@ -138,7 +216,8 @@ impl<S: fmt::Debug> fmt::Debug for Receiver<S> {
 /// | [`unverified_bytes`](Self::unverified_bytes) | [`DEFAULT_UNVERIFIED_BYTES`] (160 MiB) |
 /// | [`connections`](Self::connections) | [`ConnectionLimits::default`] (20 s head, 30 s idle) |
 /// | [`limits`](Self::limits) | [`ExportLimits::default`] |
-#[derive(Debug)]
+/// | [`on_stored`](Self::on_stored) | none: stored is handled |
+/// | [`handler_timeout`](Self::handler_timeout) | [`DEFAULT_HANDLER_TIMEOUT`] (30 s) |
 pub struct ReceiverBuilder<S> {
     sink: S,
     keys: Vec<WebhookKey>,
@@ -148,6 +227,20 @@ pub struct ReceiverBuilder<S> {
     delivery_timeout: Duration,
     unverified_bytes: u64,
     connections: ConnectionLimits,
+    handler: Option<Handler>,
+    handler_timeout: Duration,
+}
+
+impl<S: fmt::Debug> fmt::Debug for ReceiverBuilder<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReceiverBuilder")
+            .field("sink", &self.sink)
+            .field("keys", &self.keys)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("on_stored", &self.handler.is_some())
+            .field("handler_timeout", &self.handler_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S> Receiver<S>
@@ -190,6 +283,8 @@ where
             delivery_timeout: DEFAULT_DELIVERY_TIMEOUT,
             unverified_bytes: DEFAULT_UNVERIFIED_BYTES,
             connections: ConnectionLimits::default(),
+            handler: None,
+            handler_timeout: DEFAULT_HANDLER_TIMEOUT,
         }
     }
 
@@ -344,6 +439,73 @@ impl<S> ReceiverBuilder<S> {
         self
     }
 
+    /// Hands each stored verification to the application, **at least once**: `handler` is
+    /// called with a [`StoredVerification`] (the typed result, the manifest, where each file
+    /// is) after the commit (every file and the manifest in place, readable) and before the
+    /// answer.
+    ///
+    /// - `Ok(())`: handled. The receiver records it durably in the store with a create-once
+    ///   marker, `<id>/handled.json` ([`HANDLED_JSON`](crate::store::HANDLED_JSON), through
+    ///   [`Sink::mark_handled`]), then answers `200`.
+    /// - An error, a panic, or no answer within [`handler_timeout`](Self::handler_timeout)
+    ///   (the call is then dropped): the delivery is answered `500`, so that the vendor
+    ///   delivers it again (hourly, for a week). The files stay stored.
+    /// - A later delivery of that id (signed) is not stored again; without the marker, the
+    ///   handler is called again, until a call succeeds; with it, the delivery is answered
+    ///   `200` without a call.
+    ///
+    /// So the handler must be **idempotent by verification id**: it may see one id more than
+    /// once (a call that succeeded but whose marker could not be written, two deliveries of
+    /// one id at once, or several receivers on one store), and never sees an id whose files
+    /// are not all stored. The log line of each delivery says how the hand-off went, never
+    /// what the handler's error said (log it in the handler if you need it).
+    ///
+    /// The sink must keep the marker ([`Sink::is_handled`], [`Sink::mark_handled`]): the
+    /// crate's backends do; a sink of your own without them answers `500` every time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use authenteq_export::store::FolderSink;
+    /// use authenteq_export::webhook::{Receiver, StoredVerification, WebhookKey};
+    ///
+    /// # fn main() -> authenteq_export::Result<()> {
+    /// # let folder = tempfile::tempdir().unwrap();
+    /// let receiver = Receiver::builder(FolderSink::create(folder.path())?)
+    ///     .key(WebhookKey::new("my-client-id", "my-client-secret"))
+    ///     .on_stored(|stored: StoredVerification| async move {
+    ///         // Move the customer's onboarding on: idempotent by `stored.id()`.
+    ///         for (file, location) in stored.files() {
+    ///             let _ = (file.name(), file.sha256(), location);
+    ///         }
+    ///         Ok::<(), std::io::Error>(())
+    ///     })
+    ///     .build()?;
+    /// # let _ = receiver;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn on_stored<F, Fut, E>(mut self, handler: F) -> Self
+    where
+        F: Fn(StoredVerification) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::result::Result<(), E>> + Send + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        self.handler = Some(Arc::new(move |stored| {
+            let called = handler(stored);
+            Box::pin(async move { called.await.map_err(Into::into) })
+        }));
+        self
+    }
+
+    /// The longest one call of the [`on_stored`](Self::on_stored) handler may take: past it,
+    /// the call is dropped and the delivery answered `500`. Default
+    /// [`DEFAULT_HANDLER_TIMEOUT`] (30 s).
+    pub fn handler_timeout(mut self, timeout: Duration) -> Self {
+        self.handler_timeout = timeout;
+        self
+    }
+
     /// The receiver.
     ///
     /// # Errors
@@ -376,6 +538,8 @@ impl<S> ReceiverBuilder<S> {
                 delivery_timeout: self.delivery_timeout,
                 budget: Arc::new(Budget::new(self.unverified_bytes)),
                 connections: self.connections,
+                handler: self.handler,
+                handler_timeout: self.handler_timeout,
             }),
         })
     }
@@ -438,6 +602,19 @@ struct Received {
     key: usize,
     /// Whether this delivery stored it (else it was stored already).
     stored: bool,
+    handoff: Handoff,
+}
+
+/// How the hand-off to the application went.
+enum Handoff {
+    /// No handler.
+    None,
+    /// The handler succeeded now.
+    Done,
+    /// An earlier call succeeded: no call.
+    AlreadyDone,
+    /// The handler failed, panicked or timed out, or the marker could not be read or written.
+    Failed(Error),
 }
 
 async fn answer<K, B, E>(
@@ -463,8 +640,30 @@ where
             } else {
                 "already stored"
             };
-            tracing::info!(id = %received.id, outcome, key, bytes, ms, "webhook delivery");
-            (StatusCode::OK, format!("{outcome}\n"))
+            let handoff = match &received.handoff {
+                Handoff::None => None,
+                Handoff::Done => Some("done"),
+                Handoff::AlreadyDone => Some("done before"),
+                Handoff::Failed(_) => Some("failed"),
+            };
+            if let Handoff::Failed(err) = &received.handoff {
+                // The kind and the message: ours, never the handler's error.
+                tracing::warn!(
+                    id = %received.id,
+                    outcome = "hand-off failed",
+                    stored = received.stored,
+                    key,
+                    status = 500,
+                    error = %err,
+                    bytes,
+                    ms,
+                    "webhook delivery"
+                );
+                (StatusCode::INTERNAL_SERVER_ERROR, format!("{err}\n"))
+            } else {
+                tracing::info!(id = %received.id, outcome, key, handoff, bytes, ms, "webhook delivery");
+                (StatusCode::OK, format!("{outcome}\n"))
+            }
         }
         Err(err) => {
             let status = StatusCode::from_u16(err.http_status())
@@ -548,9 +747,9 @@ where
 /// What reading a delivery to its verified end found.
 enum Verified {
     /// A new verification, staged.
-    New(VerificationId),
+    New(VerificationId, Box<VerificationResult>),
     /// One whose manifest is there already.
-    Repeat(VerificationId),
+    Repeat(VerificationId, Box<VerificationResult>, Manifest),
 }
 
 /// Reads and stores a delivery, unless it is ended first: by the delivery timeout, by another
@@ -572,28 +771,102 @@ where
         verified = reading => verified,
         ended = ended(inner.delivery_timeout, ticket, cut) => Err(ended),
     };
-    match verified {
-        Ok(Verified::Repeat(id)) => Ok(Received {
-            id,
-            key: matched(delivery)?,
-            stored: false,
-        }),
-        Ok(Verified::New(id)) => {
-            let key = matched(delivery)?;
+    let (id, result, manifest, stored) = match verified {
+        Ok(Verified::Repeat(id, result, manifest)) => (id, result, manifest, false),
+        Ok(Verified::New(id, result)) => {
             let staging = staging.ok_or_else(|| Error::new(ErrorKind::Usage, "nothing staged"))?;
-            let stored = match staging.commit().await? {
-                Committed::Stored(_) => true,
+            match staging.commit().await? {
+                Committed::Stored(manifest) => (id, result, manifest, true),
                 // Another delivery (or a `fetch` into the same place) stored the same bytes first.
-                Committed::AlreadyComplete(_) => false,
-            };
-            Ok(Received { id, key, stored })
+                Committed::AlreadyComplete(manifest) => (id, result, manifest, false),
+            }
         }
         Err(e) => {
             if let Some(staging) = staging {
                 staging.discard().await;
             }
-            Err(e)
+            return Err(e);
         }
+    };
+    let key = matched(delivery)?;
+    let handoff = match &inner.handler {
+        None => Handoff::None,
+        Some(handler) => {
+            let locations = manifest
+                .files()
+                .iter()
+                .map(|file| inner.sink.location(&id, file.stored_name()))
+                .collect();
+            let verification = StoredVerification {
+                id: id.clone(),
+                result: Arc::from(result),
+                manifest,
+                locations,
+                key,
+                stored,
+            };
+            hand_off(inner, handler, verification).await
+        }
+    };
+    Ok(Received {
+        id,
+        key,
+        stored,
+        handoff,
+    })
+}
+
+/// Hands `verification` to `handler` unless its marker says an earlier call succeeded; writes
+/// the marker once a call succeeds.
+async fn hand_off<K: Sink>(
+    inner: &Inner<K>,
+    handler: &Handler,
+    verification: StoredVerification,
+) -> Handoff {
+    let id = verification.id.clone();
+    match inner.sink.is_handled(&id).await {
+        Ok(true) => return Handoff::AlreadyDone,
+        Ok(false) => {}
+        Err(e) => return Handoff::Failed(e),
+    }
+    let handler = Arc::clone(handler);
+    // In a task of its own: a panic (even in the call that makes the future) ends the task,
+    // not the delivery.
+    let task = tokio::spawn(async move { handler(verification).await });
+    let abort = task.abort_handle();
+    let failed = match tokio::time::timeout(inner.handler_timeout, task).await {
+        Ok(Ok(Ok(()))) => None,
+        Ok(Ok(Err(source))) => Some(Error::with_source(
+            ErrorKind::Handler,
+            "the application's handler failed: deliver it again",
+            source,
+        )),
+        Ok(Err(join)) if join.is_panic() => Some(Error::new(
+            ErrorKind::Handler,
+            "the application's handler panicked: deliver it again",
+        )),
+        Ok(Err(join)) => Some(Error::with_source(
+            ErrorKind::Handler,
+            "the application's handler was cancelled: deliver it again",
+            join,
+        )),
+        Err(_) => {
+            abort.abort();
+            Some(Error::new(
+                ErrorKind::Handler,
+                format!(
+                    "the application's handler took longer than {} s: deliver it again",
+                    inner.handler_timeout.as_secs_f64()
+                ),
+            ))
+        }
+    };
+    if let Some(err) = failed {
+        return Handoff::Failed(err);
+    }
+    match inner.sink.mark_handled(&id).await {
+        Ok(_) => Handoff::Done,
+        Err(e) => Handoff::Failed(e),
     }
 }
 
@@ -653,8 +926,10 @@ where
     K: Sink,
     B: Stream<Item = std::result::Result<Bytes, BoxError>>,
 {
-    let (id, json) = match delivery.next_item().await? {
-        Some(ExportItem::Result { result, json }) => (VerificationId::new(&result.id)?, json),
+    let (id, result, json) = match delivery.next_item().await? {
+        Some(ExportItem::Result { result, json }) => {
+            (VerificationId::new(&result.id)?, result, json)
+        }
         Some(ExportItem::File(_)) => {
             return Err(Error::new(
                 ErrorKind::InvalidExport,
@@ -664,15 +939,15 @@ where
         // Not reached: a body without a result is an error of the decoder.
         None => return Err(Error::new(ErrorKind::InvalidExport, "no result part")),
     };
-    if inner.sink.manifest(&id).await?.is_some() {
+    if let Some(manifest) = inner.sink.manifest(&id).await? {
         // Verified all the same: only a signed repeat is told it is stored.
         while delivery.next_item().await?.is_some() {}
-        return Ok(Verified::Repeat(id));
+        return Ok(Verified::Repeat(id, result, manifest));
     }
     let staged = staging.insert(inner.sink.stage(&id).await?);
     // `Ok`: the export is complete and the signature matched.
     write_files(staged, json, delivery).await?;
-    Ok(Verified::New(id))
+    Ok(Verified::New(id, result))
 }
 
 /// Stages the result and then every file of `delivery`, reading it to its verified end.
