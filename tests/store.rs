@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use authenteq_export::client::{Client, Endpoint};
 use authenteq_export::export::VerificationId;
 use authenteq_export::server::Emulator;
@@ -19,16 +18,13 @@ use authenteq_export::store::{
 };
 use authenteq_export::ErrorKind;
 use bytes::Bytes;
-use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use object_store::memory::InMemory;
 use object_store::path::Path as Key;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult, UploadPart,
-};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use sha2::{Digest, Sha256};
 use support::generate::Noise;
+use support::object::{Hooked, Hooks};
 
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -354,20 +350,13 @@ fn two_writers_racing_on_one_id_end_with_one_manifest() {
     });
 }
 
-/// A store that fails some writes: the first `fail_puts` puts, and every multipart part
-/// while `parts_fail` is set.
-#[derive(Debug)]
+/// Fails some writes of a [`Hooked`] store: the first `fail_puts` puts, and every multipart
+/// part while `parts_fail` is set.
+#[derive(Debug, Default)]
 struct Flaky {
-    inner: InMemory,
     fail_puts: AtomicUsize,
     parts_fail: bool,
-    parts_tried: Arc<AtomicUsize>,
-}
-
-impl std::fmt::Display for Flaky {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Flaky")
-    }
+    parts_tried: AtomicUsize,
 }
 
 fn refused() -> object_store::Error {
@@ -377,96 +366,28 @@ fn refused() -> object_store::Error {
     }
 }
 
-#[derive(Debug)]
-struct FlakyUpload {
-    inner: Box<dyn MultipartUpload>,
-    fail: bool,
-    tried: Arc<AtomicUsize>,
-}
-
-#[async_trait]
-impl MultipartUpload for FlakyUpload {
-    fn put_part(&mut self, data: PutPayload) -> UploadPart {
-        self.tried.fetch_add(1, Ordering::SeqCst);
-        if self.fail {
-            Box::pin(async { Err(refused()) })
-        } else {
-            self.inner.put_part(data)
-        }
-    }
-
-    async fn complete(&mut self) -> object_store::Result<PutResult> {
-        self.inner.complete().await
-    }
-
-    async fn abort(&mut self) -> object_store::Result<()> {
-        self.inner.abort().await
-    }
-}
-
-#[async_trait]
-impl ObjectStore for Flaky {
-    async fn put_opts(
-        &self,
-        location: &Key,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
+impl Hooks for Flaky {
+    fn put(&self) -> object_store::Result<()> {
         let left = self.fail_puts.load(Ordering::SeqCst);
-        if left > 0
+        let failed = left > 0
             && self
                 .fail_puts
                 .compare_exchange(left, left - 1, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-        {
-            return Err(refused());
+                .is_ok();
+        if failed {
+            Err(refused())
+        } else {
+            Ok(())
         }
-        self.inner.put_opts(location, payload, opts).await
     }
 
-    async fn put_multipart_opts(
-        &self,
-        location: &Key,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        let inner = self.inner.put_multipart_opts(location, opts).await?;
-        Ok(Box::new(FlakyUpload {
-            inner,
-            fail: self.parts_fail,
-            tried: self.parts_tried.clone(),
-        }))
-    }
-
-    async fn get_opts(
-        &self,
-        location: &Key,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.inner.get_opts(location, options).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Key>>,
-    ) -> BoxStream<'static, object_store::Result<Key>> {
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(&self, prefix: Option<&Key>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-
-    async fn list_with_delimiter(&self, prefix: Option<&Key>) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &Key,
-        to: &Key,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
+    fn part(&self) -> object_store::Result<()> {
+        self.parts_tried.fetch_add(1, Ordering::SeqCst);
+        if self.parts_fail {
+            Err(refused())
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -489,12 +410,10 @@ fn failed_uploads_are_retried_and_what_cannot_be_stored_is_reported_with_nothing
         let client = client(&api.url(), "client-secret");
 
         // Two refused puts: each costs its verification a restart, within the retries.
-        let flaky = Arc::new(Flaky {
-            inner: InMemory::new(),
+        let flaky = Arc::new(Hooked::new(Flaky {
             fail_puts: AtomicUsize::new(2),
-            parts_fail: false,
-            parts_tried: Arc::default(),
-        });
+            ..Flaky::default()
+        }));
         let sink = ObjectSink::new(flaky.clone(), "")
             .part_size(16 << 10)
             .hold_bytes(1 << 20);
@@ -513,12 +432,10 @@ fn failed_uploads_are_retried_and_what_cannot_be_stored_is_reported_with_nothing
         assert_eq!(contents(&flaky.inner).await.len(), 6 * 3);
 
         // Every part refused: the retries run out, the ids fail, nothing is visible.
-        let broken = Arc::new(Flaky {
-            inner: InMemory::new(),
-            fail_puts: AtomicUsize::new(0),
+        let broken = Arc::new(Hooked::new(Flaky {
             parts_fail: true,
-            parts_tried: Arc::default(),
-        });
+            ..Flaky::default()
+        }));
         let sink = ObjectSink::new(broken.clone(), "")
             .part_size(16 << 10)
             .hold_bytes(0);
@@ -544,7 +461,7 @@ fn failed_uploads_are_retried_and_what_cannot_be_stored_is_reported_with_nothing
                 outcome.error()
             );
         }
-        assert!(broken.parts_tried.load(Ordering::SeqCst) >= 2 * 4);
+        assert!(broken.hooks.parts_tried.load(Ordering::SeqCst) >= 2 * 4);
         assert!(contents(&broken.inner).await.is_empty());
         api.shutdown().await.unwrap();
     });
