@@ -111,6 +111,9 @@
 //! * **webhook-receiver** - `webhook::Receiver`: an axum router and server that store verified
 //!   deliveries through any `store::Sink`. Turns on `webhook` and `store`; adds axum and
 //!   hyper-util, but neither the emulator (`pdf-writer`) nor `object_store`.
+//! * **webhook-forward** - `webhook::Forwarder`: the receiver's hand-off to the application,
+//!   a small JSON event posted to a URL and signed the Standard Webhooks way. Turns on
+//!   `webhook-receiver`; adds reqwest (with rustls).
 //!
 //! No feature is needed for [`multipart`] and [`export`] with blocking readers; a library user
 //! gets no HTTP, server or command-line crate unless a feature asks for it. On docs.rs every

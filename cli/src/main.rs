@@ -27,6 +27,7 @@
 
 mod destination;
 mod fetch;
+mod forward;
 mod input;
 mod inspect;
 mod open;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use authenteq_export::webhook::{
-    Attempt, Detector, Receiver, RetrySchedule, Scheme, Secret, Sender, WebhookKey,
+    Attempt, Detector, Forwarder, Receiver, RetrySchedule, Scheme, Secret, Sender, WebhookKey,
 };
 use clap::Subcommand;
 
@@ -104,6 +104,8 @@ pub enum Command {
         /// SIGTERM by default.
         #[arg(long, value_name = "SECS", default_value_t = 25.0)]
         shutdown_timeout: f64,
+        #[command(flatten)]
+        forward: crate::forward::ForwardArgs,
     },
     /// Deliver a stored verification (DIR/ID in the `split` layout) as the vendor would:
     /// signed, streamed from disk, retried on failure.
@@ -189,6 +191,7 @@ pub fn run(command: Command) -> ExitCode {
             unverified_bytes,
             max_connections,
             shutdown_timeout,
+            forward,
         } => (|| {
             let connections = ConnectionLimits::default()
                 .head_timeout(seconds("--head-timeout", head_timeout)?)
@@ -206,6 +209,7 @@ pub fn run(command: Command) -> ExitCode {
                 delivery_timeout: seconds("--delivery-timeout", delivery_timeout)?,
                 unverified_bytes,
                 shutdown_timeout: seconds("--shutdown-timeout", shutdown_timeout)?,
+                forward: forward.forwarder()?,
             };
             serve(&out, settings)
         })(),
@@ -266,6 +270,8 @@ struct ServeSettings {
     delivery_timeout: Duration,
     unverified_bytes: u64,
     shutdown_timeout: Duration,
+    /// `--forward-to`: the hand-off, and the receiver's handler timeout for it.
+    forward: Option<(Forwarder, Duration)>,
 }
 
 /// The secret before a rotation, if AUTHENTEQ_CLIENT_SECRET_PREVIOUS holds one.
@@ -324,16 +330,19 @@ where
     S::Staging: 'static,
 {
     let stop = stop_signal()?;
-    let server = Receiver::builder(sink)
+    let mut builder = Receiver::builder(sink)
         .keys(keys)
         .max_body_bytes(settings.max_body_bytes)
         .connections(settings.connections)
         .min_body_rate(settings.min_body_rate, settings.min_rate_window)
         .delivery_timeout(settings.delivery_timeout)
-        .unverified_bytes(settings.unverified_bytes)
-        .build()?
-        .bind(settings.addr)
-        .await?;
+        .unverified_bytes(settings.unverified_bytes);
+    if let Some((forwarder, handler_timeout)) = &settings.forward {
+        builder = builder
+            .on_stored(forwarder.handler())
+            .handler_timeout(*handler_timeout);
+    }
+    let server = builder.build()?.bind(settings.addr).await?;
     {
         let mut stdout = io::stdout().lock();
         let _ = writeln!(stdout, "listening on {}", server.url());

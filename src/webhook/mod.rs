@@ -20,6 +20,10 @@
 //!   stores verified deliveries through any `store::Sink` (a folder, S3 and the other object
 //!   stores, or your own), files visible only after the check, once per id, the way `fetch`
 //!   stores downloads.
+//! - With the `webhook-forward` feature, `Forwarder` is a handler for the receiver's
+//!   `on_stored` that hands each stored verification on to the application: a small JSON
+//!   event (the result and where each file is), signed the Standard Webhooks way, so the
+//!   application verifies it with any Standard Webhooks library.
 //! - With the `client` feature, `Sender` delivers a stored verification as the vendor would,
 //!   streamed from disk, signed, retried on the vendor's schedule: to test a receiver
 //!   in-process (the emulator's `server` module offers it too).
@@ -52,6 +56,8 @@
 //! # }).unwrap();
 //! ```
 
+#[cfg(feature = "webhook-forward")]
+mod forward;
 #[cfg(feature = "webhook-receiver")]
 mod pace;
 #[cfg(feature = "webhook-receiver")]
@@ -61,6 +67,11 @@ mod scheme;
 mod send;
 mod verify;
 
+#[cfg(feature = "webhook-forward")]
+pub use forward::{
+    event_body, event_id, ForwardFuture, ForwardSecret, Forwarder, ForwarderBuilder,
+    DEFAULT_FORWARD_CONNECT_TIMEOUT, DEFAULT_FORWARD_TIMEOUT, DEFAULT_MAX_ANSWER_BYTES, EVENT_TYPE,
+};
 #[cfg(feature = "webhook-receiver")]
 pub use receiver::{
     Receiver, ReceiverBuilder, StoredVerification, DEFAULT_DELIVERY_TIMEOUT,
