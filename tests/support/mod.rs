@@ -15,6 +15,8 @@ pub mod moto;
 #[cfg(feature = "object-store")]
 pub mod object;
 pub mod scripted;
+// Only std and serde_json, as `moto`.
+pub mod standard_webhooks;
 
 use authenteq_export::multipart::{Boundary, Decoder, Event, Limits};
 use authenteq_export::{ErrorKind, Limit};
