@@ -173,9 +173,11 @@ pub fn raise_open_file_limit() -> Result<u64> {
 #[derive(Debug, Clone)]
 pub(crate) struct Signals {
     /// Turns `true` when the server stops accepting (the emulator ends its stalls then).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) stopping: watch::Receiver<bool>,
     /// Turns `true` when the drain's deadline passed: requests still in progress are to end
     /// now, cleaning up after themselves.
+    #[cfg_attr(not(feature = "webhook-receiver"), allow(dead_code))]
     pub(crate) cut: watch::Receiver<bool>,
 }
 
@@ -400,6 +402,7 @@ impl Connection {
 
     /// Fails the connection once `bytes` more than read so far were read: for an HTTP/1
     /// request, whose chunk framing would otherwise count towards no limit.
+    #[cfg_attr(not(feature = "webhook-receiver"), allow(dead_code))]
     pub(crate) fn limit_reading(&self, bytes: u64) {
         let limit = self
             .bytes_read
@@ -409,6 +412,7 @@ impl Connection {
     }
 
     /// Lifts [`limit_reading`](Self::limit_reading).
+    #[cfg_attr(not(feature = "webhook-receiver"), allow(dead_code))]
     pub(crate) fn unlimit_reading(&self) {
         self.read_limit.store(u64::MAX, Ordering::Relaxed);
     }
