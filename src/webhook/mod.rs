@@ -19,7 +19,8 @@
 //! - With the `webhook-receiver` feature, `Receiver` is an axum router (and a server) that
 //!   stores verified deliveries through any `store::Sink` (a folder, S3 and the other object
 //!   stores, or your own), files visible only after the check, once per id, the way `fetch`
-//!   stores downloads.
+//!   stores downloads. Its [`admin`] router serves `/livez`, `/readyz` and `/metrics` on a
+//!   port of its own; [`metrics`] names what it measures.
 //! - With the `client` feature, `Sender` delivers a stored verification as the vendor would,
 //!   streamed from disk, signed, retried on the vendor's schedule: to test a receiver
 //!   in-process (the emulator's `server` module offers it too).
@@ -52,6 +53,12 @@
 //! # }).unwrap();
 //! ```
 
+#[cfg(feature = "webhook-receiver")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webhook-receiver")))]
+pub mod admin;
+#[cfg(feature = "webhook-receiver")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webhook-receiver")))]
+pub mod metrics;
 #[cfg(feature = "webhook-receiver")]
 mod pace;
 #[cfg(feature = "webhook-receiver")]

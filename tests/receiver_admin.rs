@@ -1,0 +1,117 @@
+#![cfg(feature = "webhook-receiver")]
+//! The receiver's admin router (`webhook::admin`): readiness follows the server's shutdown and
+//! a bounded, cached probe of the store; `/metrics` without a page to render is `404`.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use authenteq_export::export::VerificationId;
+use authenteq_export::store::{FolderSink, Manifest, Sink};
+use authenteq_export::webhook::admin::Readiness;
+use authenteq_export::webhook::{Receiver, WebhookKey};
+
+fn key() -> WebhookKey {
+    WebhookKey::new("admin-client", "admin-secret")
+}
+
+/// A folder whose probe never answers, and counts its calls.
+#[derive(Debug)]
+struct Hanging {
+    folder: FolderSink,
+    probes: Arc<AtomicUsize>,
+}
+
+impl Sink for Hanging {
+    type Staging = <FolderSink as Sink>::Staging;
+    async fn manifest(&self, id: &VerificationId) -> authenteq_export::Result<Option<Manifest>> {
+        self.folder.manifest(id).await
+    }
+    async fn stage(&self, id: &VerificationId) -> authenteq_export::Result<Self::Staging> {
+        self.folder.stage(id).await
+    }
+    async fn check(&self) -> authenteq_export::Result<()> {
+        self.probes.fetch_add(1, Ordering::SeqCst);
+        std::future::pending().await
+    }
+}
+
+#[test]
+fn a_probe_result_stands_for_the_interval_then_the_store_is_probed_again() {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    support::runtime().block_on(async {
+        let server = Receiver::builder(FolderSink::create(&out).unwrap())
+            .key(key())
+            .build()
+            .unwrap()
+            .spawn()
+            .await
+            .unwrap();
+        let admin = server
+            .admin()
+            .probe_interval(Duration::from_millis(300))
+            .build();
+        assert_eq!(admin.readiness().await, Readiness::Ready);
+        std::fs::remove_dir_all(&out).unwrap();
+        // The result of a moment ago stands...
+        assert_eq!(admin.readiness().await, Readiness::Ready);
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        // ...until it is older than the interval.
+        assert_eq!(admin.readiness().await, Readiness::StoreNotAnswering);
+        server.shutdown().await.unwrap();
+        assert_eq!(admin.readiness().await, Readiness::Stopping);
+    });
+}
+
+#[test]
+fn a_hanging_store_is_probed_once_at_a_time_and_each_probe_ends_at_its_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let probes = Arc::new(AtomicUsize::new(0));
+    let sink = Hanging {
+        folder: FolderSink::create(dir.path()).unwrap(),
+        probes: Arc::clone(&probes),
+    };
+    support::runtime().block_on(async {
+        let server = Receiver::builder(sink)
+            .key(key())
+            .build()
+            .unwrap()
+            .spawn()
+            .await
+            .unwrap();
+        let admin = server
+            .admin()
+            .probe_timeout(Duration::from_millis(100))
+            .probe_interval(Duration::from_secs(60))
+            .build()
+            .bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let url = format!("{}/readyz", admin.url());
+        let started = Instant::now();
+        let scrapes = (0..8).map(|_| async {
+            let answer = reqwest::get(&url).await.unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        });
+        for answer in futures::future::join_all(scrapes).await {
+            assert_eq!(answer, (503, "store not answering\n".to_owned()));
+        }
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        assert_eq!(probes.load(Ordering::SeqCst), 1);
+        let metrics = reqwest::get(format!("{}/metrics", admin.url()))
+            .await
+            .unwrap();
+        assert_eq!(metrics.status().as_u16(), 404);
+        let live = reqwest::get(format!("{}/livez", admin.url()))
+            .await
+            .unwrap();
+        assert_eq!(live.status().as_u16(), 200);
+        server.shutdown().await.unwrap();
+        admin.shutdown().await.unwrap();
+    });
+}
