@@ -1,4 +1,4 @@
-//! The receiver's metrics, named once: what it emits through the [`metrics`](::metrics) facade.
+//! The receiver's metrics, named once: what it emits through the `metrics` facade.
 //!
 //! Without a recorder installed, each call costs a load of the (empty) global recorder. Install
 //! one (with the `prometheus` feature, [`install_prometheus`](super::admin::install_prometheus))
