@@ -115,3 +115,80 @@ fn a_hanging_store_is_probed_once_at_a_time_and_each_probe_ends_at_its_timeout()
         admin.shutdown().await.unwrap();
     });
 }
+
+/// The hand-off's metrics and the key label, read from `/metrics` of the library's admin router
+/// with the Prometheus recorder installed (once for this binary: the only test here that
+/// delivers).
+#[cfg(feature = "prometheus")]
+#[test]
+fn a_failed_hand_off_and_the_previous_key_move_their_metrics() {
+    use authenteq_export::webhook::admin::install_prometheus;
+    use authenteq_export::webhook::{CLIENT_ID_HEADER, SIGNATURE_HEADER};
+    use axum::http::{HeaderMap, HeaderValue, StatusCode};
+    use bytes::Bytes;
+    use support::export::{face_part, multipart_body, result_part};
+
+    let previous = WebhookKey::new("admin-client", "the-old-secret").label("previous");
+    let body = multipart_body(&[result_part(br#"{"id":"v-handoff"}"#), face_part()]);
+    let mut headers = HeaderMap::new();
+    let signature = previous.sign(&body);
+    for (name, value) in [
+        ("content-type", "multipart/mixed; boundary=b"),
+        (CLIENT_ID_HEADER, "admin-client"),
+        (SIGNATURE_HEADER, signature.as_str()),
+    ] {
+        headers.insert(name, HeaderValue::from_str(value).unwrap());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let prometheus = install_prometheus().unwrap();
+    support::runtime().block_on(async {
+        let server = Receiver::builder(FolderSink::create(dir.path()).unwrap())
+            .keys([key().label("current"), previous])
+            .on_stored(|_| async { Err::<(), _>(std::io::Error::other("not today")) })
+            .build()
+            .unwrap()
+            .spawn()
+            .await
+            .unwrap();
+        let admin = server
+            .admin()
+            .metrics(move || prometheus.render())
+            .build()
+            .spawn()
+            .await
+            .unwrap();
+        let scrape = || async {
+            let page = reqwest::get(format!("{}/metrics", admin.url()))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let value = |name: &str| -> f64 {
+                page.lines()
+                    .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+                    .map_or(0.0, |v| v.parse().unwrap())
+            };
+            [
+                "authenteq_webhook_deliveries_total{outcome=\"handoff_failed\"}",
+                "authenteq_webhook_handoff_failures_total",
+                "authenteq_webhook_handoff_duration_seconds_count",
+                "authenteq_webhook_verified_total{key=\"previous\"}",
+                "authenteq_webhook_verified_total{key=\"current\"}",
+                "authenteq_webhook_deliveries_total{outcome=\"stored\"}",
+            ]
+            .map(value)
+        };
+        let before = scrape().await;
+        let chunks = [Ok::<_, std::io::Error>(Bytes::from(body))];
+        let answer = server
+            .receive(&headers, futures::stream::iter(chunks))
+            .await;
+        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let after = scrape().await;
+        let moved: Vec<f64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
+        assert_eq!(moved, [1.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
+        server.shutdown().await.unwrap();
+        admin.shutdown().await.unwrap();
+    });
+}
