@@ -53,13 +53,13 @@ fn a_probe_result_stands_for_the_interval_then_the_store_is_probed_again() {
             .unwrap();
         let admin = server
             .admin()
-            .probe_interval(Duration::from_millis(300))
+            .probe_interval(Duration::from_secs(1))
             .build();
         assert_eq!(admin.readiness().await, Readiness::Ready);
         std::fs::remove_dir_all(&out).unwrap();
         // The result of a moment ago stands...
         assert_eq!(admin.readiness().await, Readiness::Ready);
-        tokio::time::sleep(Duration::from_millis(350)).await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
         // ...until it is older than the interval.
         assert_eq!(admin.readiness().await, Readiness::StoreNotAnswering);
         server.shutdown().await.unwrap();
