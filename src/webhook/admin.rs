@@ -11,7 +11,8 @@
 //! | `GET /metrics` | `200`, the metrics in the Prometheus text format (see [`metrics`](super::metrics) for what there is), when the builder was given a page to render ([`AdminBuilder::metrics`]); `404` without |
 //!
 //! The store is probed at most once per [`probe_interval`](AdminBuilder::probe_interval), when
-//! `/readyz` is asked for, one probe at a time, each bounded by its timeout: scrapes cannot pile
+//! `/readyz` is asked for, one probe at a time, each answer waiting for it at most its timeout;
+//! a probe that hangs is waited for again rather than joined by a second: scrapes cannot pile
 //! probes onto the store.
 //!
 //! # Example: the receiver and its admin port, with Prometheus metrics
@@ -56,6 +57,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use tokio::task::JoinHandle;
 
 use super::metrics::{OPEN_CONNECTIONS, UNVERIFIED_BYTES};
 use super::pace::Budget;
@@ -195,7 +197,7 @@ impl AdminBuilder {
                 probe_timeout: self.probe_timeout,
                 probe_interval: self.probe_interval,
                 render: self.render,
-                last_probe: tokio::sync::Mutex::new(None),
+                probing: tokio::sync::Mutex::new(Probing::default()),
             }),
         }
     }
@@ -216,8 +218,18 @@ struct AdminInner {
     probe_timeout: Duration,
     probe_interval: Duration,
     render: Option<RenderFn>,
+    /// The store's probes: one at a time.
+    probing: tokio::sync::Mutex<Probing>,
+}
+
+/// The last probe's result, and a probe that outlived its timeout.
+#[derive(Default)]
+struct Probing {
     /// When the store was last probed, and whether it answered.
-    last_probe: tokio::sync::Mutex<Option<(Instant, bool)>>,
+    last: Option<(Instant, bool)>,
+    /// A probe past its timeout, still running in its task: waited for again rather than a
+    /// second one started, so that a store that hangs holds one probe, not one per interval.
+    running: Option<JoinHandle<Result<()>>>,
 }
 
 impl fmt::Debug for Admin {
@@ -276,25 +288,36 @@ impl Admin {
 
     /// Whether the receiver takes deliveries: not once its shutdown started; else whether
     /// its store answered its last probe, probing it again when that result is older than
-    /// the probe interval (waiting at most the probe timeout, or for a probe under way).
+    /// the probe interval, waiting at most the probe timeout. The probe runs in a task of its
+    /// own: one that outlives its timeout is waited for again by the next probe instead of a
+    /// second one being started, so there is never more than one probe of the store.
     pub async fn readiness(&self) -> Readiness {
         let inner = &self.inner;
         if inner.state.stopping() {
             return Readiness::Stopping;
         }
         let answered = {
-            let mut last = inner.last_probe.lock().await;
-            match *last {
+            let mut probing = inner.probing.lock().await;
+            match probing.last {
                 Some((at, answered)) if at.elapsed() < inner.probe_interval => answered,
                 _ => {
-                    let probed = tokio::time::timeout(inner.probe_timeout, (inner.probe)()).await;
+                    let mut task = match probing.running.take() {
+                        Some(task) => task,
+                        None => tokio::spawn((inner.probe)()),
+                    };
+                    let probed = tokio::time::timeout(inner.probe_timeout, &mut task).await;
                     let answered = match probed {
-                        Ok(Ok(())) => true,
-                        Ok(Err(e)) => {
+                        Ok(Ok(Ok(()))) => true,
+                        Ok(Ok(Err(e))) => {
                             tracing::warn!(error = %e, "store probe failed: not ready");
                             false
                         }
+                        Ok(Err(_)) => {
+                            tracing::warn!("store probe panicked: not ready");
+                            false
+                        }
                         Err(_) => {
+                            probing.running = Some(task);
                             tracing::warn!(
                                 timeout_ms = u64::try_from(inner.probe_timeout.as_millis())
                                     .unwrap_or(u64::MAX),
@@ -303,7 +326,7 @@ impl Admin {
                             false
                         }
                     };
-                    *last = Some((Instant::now(), answered));
+                    probing.last = Some((Instant::now(), answered));
                     answered
                 }
             }
