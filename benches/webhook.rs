@@ -5,6 +5,10 @@
 //! cargo bench --bench webhook --features webhook-receiver,server,client
 //! ```
 //!
+//! With the `prometheus` feature too, the receiver runs with its metrics on, as
+//! `webhook serve --admin-addr` runs it: the Prometheus recorder installed, the admin router
+//! served and scraped after every round; the deliveries' counters are printed at the end.
+//!
 //! Each round times, one after the other on the same bytes:
 //!
 //! - `openssl`: `openssl dgst -sha256` of the body in a file (in the page cache), the whole
@@ -194,13 +198,44 @@ fn main() {
                     .spawn()
                     .await
                     .unwrap();
-                addr_tx.send(receiver.url()).unwrap();
+                #[cfg(feature = "prometheus")]
+                let admin = {
+                    let prometheus =
+                        authenteq_export::webhook::admin::install_prometheus().unwrap();
+                    receiver
+                        .admin()
+                        .metrics(move || prometheus.render())
+                        .build()
+                        .spawn()
+                        .await
+                        .unwrap()
+                };
+                #[cfg(feature = "prometheus")]
+                let admin_url = Some(admin.url());
+                #[cfg(not(feature = "prometheus"))]
+                let admin_url: Option<String> = None;
+                addr_tx.send((receiver.url(), admin_url)).unwrap();
                 let _ = stop_rx.await;
                 receiver.shutdown().await.unwrap();
+                #[cfg(feature = "prometheus")]
+                admin.shutdown().await.unwrap();
             });
         })
     };
-    let url = addr_rx.recv().unwrap();
+    let (url, admin_url) = addr_rx.recv().unwrap();
+    let scrape = |http: &reqwest::Client| {
+        let admin_url = admin_url.clone();
+        let http = http.clone();
+        async move {
+            match admin_url {
+                Some(admin) => {
+                    let page = http.get(format!("{admin}/metrics")).send().await.unwrap();
+                    page.text().await.unwrap()
+                }
+                None => String::new(),
+            }
+        }
+    };
     let http = reqwest::Client::new();
 
     // The repeated delivery, stored once before the rounds.
@@ -225,6 +260,7 @@ fn main() {
             runtime.block_on(post(&http, &url, &fresh, &fresh_signature)),
         ];
         drop(fresh);
+        runtime.block_on(scrape(&http));
         let _ = std::fs::remove_dir_all(store.join(format!("bench-{round}")));
         if round == 0 {
             continue; // warm-up
@@ -262,6 +298,17 @@ fn main() {
             best(i),
             best(i) / best(0)
         );
+    }
+    if admin_url.is_some() {
+        println!("\nmetrics on; the receiver's counters at the end:");
+        for line in runtime.block_on(scrape(&http)).lines() {
+            if line.starts_with("authenteq_webhook_deliveries_total")
+                || line.starts_with("authenteq_webhook_received_bytes_total")
+                || line.starts_with("authenteq_webhook_delivery_duration_seconds_count")
+            {
+                println!("{line}");
+            }
+        }
     }
     stop_tx.send(()).unwrap();
     server.join().unwrap();

@@ -267,6 +267,16 @@ impl<A> Server<A> {
         self.connections.len()
     }
 
+    /// A handle on its state for another task (an admin router): its open connections, and
+    /// whether it was told to stop. It outlives the server.
+    #[cfg(feature = "webhook-receiver")]
+    pub(crate) fn state(&self) -> ServerState {
+        ServerState {
+            connections: Arc::clone(&self.connections),
+            stopping: self.stop.subscribe(),
+        }
+    }
+
     /// Stops it: no new connection is accepted, idle connections are closed at once,
     /// requests being answered are finished (the emulator's stalled and dripping bodies are
     /// cut), and it returns once every connection is closed.
@@ -342,6 +352,27 @@ impl<A> Server<A> {
 impl<A> Drop for Server<A> {
     fn drop(&mut self) {
         self.stop.send_replace(true);
+    }
+}
+
+/// What another task may read of a [`Server`]: see [`Server::state`].
+#[cfg(feature = "webhook-receiver")]
+#[derive(Debug, Clone)]
+pub(crate) struct ServerState {
+    connections: Arc<Connections>,
+    stopping: watch::Receiver<bool>,
+}
+
+#[cfg(feature = "webhook-receiver")]
+impl ServerState {
+    /// How many connections the server has open.
+    pub(crate) fn open_connections(&self) -> usize {
+        self.connections.len()
+    }
+
+    /// Whether it was told to stop (its drain started, or it is gone).
+    pub(crate) fn stopping(&self) -> bool {
+        *self.stopping.borrow()
     }
 }
 

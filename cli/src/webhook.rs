@@ -106,6 +106,18 @@ pub enum Command {
         shutdown_timeout: f64,
         #[command(flatten)]
         forward: crate::forward::ForwardArgs,
+        /// Also serve the operations endpoints on this address (off by default): GET /livez,
+        /// GET /readyz (503 during the shutdown drain, and while the store does not answer a
+        /// probe within 2 s; a probe's result stands 5 s) and GET /metrics (Prometheus text
+        /// format: deliveries by outcome, bytes, durations, in flight, connections, unverified
+        /// bytes, hand-offs). Prints `admin listening on http://ADDR` after `listening on`.
+        /// Keep it off the public network.
+        #[arg(long, value_name = "ADDR")]
+        admin_addr: Option<SocketAddr>,
+        /// The log lines on standard error: text, or json (one JSON object a line: timestamp,
+        /// level, message, outcome, bytes, ms, key, and the id once verified).
+        #[arg(long, value_name = "FORMAT", default_value = "text")]
+        log_format: LogFormat,
     },
     /// Deliver a stored verification (DIR/ID in the `split` layout) as the vendor would:
     /// signed, streamed from disk, retried on failure.
@@ -159,6 +171,15 @@ pub enum Command {
     },
 }
 
+/// How `webhook serve` writes its log lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line of text each, `key=value` fields.
+    Text,
+    /// One JSON object a line, its fields at the top level.
+    Json,
+}
+
 fn secret() -> Result<Secret, Failure> {
     match std::env::var(CLIENT_SECRET_VAR) {
         Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
@@ -192,6 +213,8 @@ pub fn run(command: Command) -> ExitCode {
             max_connections,
             shutdown_timeout,
             forward,
+            admin_addr,
+            log_format,
         } => (|| {
             let connections = ConnectionLimits::default()
                 .head_timeout(seconds("--head-timeout", head_timeout)?)
@@ -210,6 +233,8 @@ pub fn run(command: Command) -> ExitCode {
                 unverified_bytes,
                 shutdown_timeout: seconds("--shutdown-timeout", shutdown_timeout)?,
                 forward: forward.forwarder()?,
+                admin_addr,
+                log_format,
             };
             serve(&out, settings)
         })(),
@@ -272,6 +297,8 @@ struct ServeSettings {
     shutdown_timeout: Duration,
     /// `--forward-to`: the hand-off, and the receiver's handler timeout for it.
     forward: Option<(Forwarder, Duration)>,
+    admin_addr: Option<SocketAddr>,
+    log_format: LogFormat,
 }
 
 /// The secret before a rotation, if AUTHENTEQ_CLIENT_SECRET_PREVIOUS holds one.
@@ -291,14 +318,7 @@ fn serve(out: &str, settings: ServeSettings) -> Result<(), Failure> {
     let mut keys = vec![key(secret()?, "current")];
     keys.extend(previous_secret().map(|secret| key(secret, "previous")));
     let out = Destination::parse(out)?.open()?;
-    tracing_subscriber::fmt()
-        .with_writer(io::stderr)
-        .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    init_log(settings.log_format);
     runtime()?.block_on(async move {
         // A destination it cannot write to: refuse to start, rather than answer 500s.
         out.check().await?;
@@ -319,6 +339,26 @@ fn serve(out: &str, settings: ServeSettings) -> Result<(), Failure> {
     })
 }
 
+/// Log lines to standard error, `RUST_LOG` (default `info`) choosing which.
+fn init_log(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let log = tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_env_filter(filter);
+    match format {
+        LogFormat::Text => log
+            .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
+            .init(),
+        LogFormat::Json => log
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
 /// Receives deliveries into `sink` until Ctrl-C or SIGTERM.
 async fn receive_into<S>(
     sink: S,
@@ -330,6 +370,11 @@ where
     S::Staging: 'static,
 {
     let stop = stop_signal()?;
+    // Before the first delivery, so that every one is counted.
+    let prometheus = match settings.admin_addr {
+        Some(_) => Some(authenteq_export::webhook::admin::install_prometheus()?),
+        None => None,
+    };
     let mut builder = Receiver::builder(sink)
         .keys(keys)
         .max_body_bytes(settings.max_body_bytes)
@@ -348,8 +393,27 @@ where
         let _ = writeln!(stdout, "listening on {}", server.url());
         let _ = stdout.flush();
     }
+    let admin = match (settings.admin_addr, prometheus) {
+        (Some(addr), Some(prometheus)) => {
+            let admin = server
+                .admin()
+                .metrics(move || prometheus.render())
+                .build()
+                .bind(addr)
+                .await?;
+            let mut stdout = io::stdout().lock();
+            let _ = writeln!(stdout, "admin listening on {}", admin.url());
+            let _ = stdout.flush();
+            Some(admin)
+        }
+        _ => None,
+    };
     stop.await;
+    // The admin port stays up through the drain: its /readyz answers 503 from now on.
     server.shutdown_within(settings.shutdown_timeout).await?;
+    if let Some(admin) = admin {
+        admin.shutdown().await?;
+    }
     Ok(())
 }
 

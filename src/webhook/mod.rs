@@ -24,6 +24,8 @@
 //!   `on_stored` that hands each stored verification on to the application: a small JSON
 //!   event (the result and where each file is), signed the Standard Webhooks way, so the
 //!   application verifies it with any Standard Webhooks library.
+//!   stores downloads. Its [`admin`] router serves `/livez`, `/readyz` and `/metrics` on a
+//!   port of its own; [`metrics`] names what it measures.
 //! - With the `client` feature, `Sender` delivers a stored verification as the vendor would,
 //!   streamed from disk, signed, retried on the vendor's schedule: to test a receiver
 //!   in-process (the emulator's `server` module offers it too).
@@ -56,8 +58,14 @@
 //! # }).unwrap();
 //! ```
 
+#[cfg(feature = "webhook-receiver")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webhook-receiver")))]
+pub mod admin;
 #[cfg(feature = "webhook-forward")]
 mod forward;
+#[cfg(feature = "webhook-receiver")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webhook-receiver")))]
+pub mod metrics;
 #[cfg(feature = "webhook-receiver")]
 mod pace;
 #[cfg(feature = "webhook-receiver")]

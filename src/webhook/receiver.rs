@@ -17,6 +17,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use tokio::sync::watch;
 
+use super::metrics::{self, InFlight, Outcome};
 use super::pace::{Budget, MinRate, Paced, Ticket};
 use super::verify::{Delivery, Verifier, WebhookKey, CLIENT_ID_HEADER, SIGNATURE_HEADER};
 use crate::driver::BoxError;
@@ -297,6 +298,16 @@ where
     /// [`ReceiverBuilder::unverified_bytes`]).
     pub fn unverified_bytes(&self) -> u64 {
         self.inner.budget.used()
+    }
+
+    /// The budget of unverified bytes, for the admin router's gauge.
+    pub(super) fn budget(&self) -> Arc<Budget> {
+        Arc::clone(&self.inner.budget)
+    }
+
+    /// The limits of its connections as a server.
+    pub(super) fn connection_limits(&self) -> ConnectionLimits {
+        self.inner.connections
     }
 
     /// The axum router to mount: a `POST` on any path is a delivery.
@@ -629,12 +640,16 @@ where
     E: Into<BoxError>,
 {
     let started = Instant::now();
+    let in_flight = InFlight::start();
     let mut bytes = 0;
     let outcome = receive(inner, headers, body, &mut bytes, cut).await;
-    let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let took = started.elapsed();
+    drop(in_flight);
+    let ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
     let (status, text) = match &outcome {
         Ok(received) => {
             let key = key_name(&inner.keys, received.key);
+            metrics::verified(&key);
             let outcome = if received.stored {
                 "stored"
             } else {
@@ -659,9 +674,16 @@ where
                     ms,
                     "webhook delivery"
                 );
+                metrics::delivery(Outcome::HandoffFailed, bytes, took);
                 (StatusCode::INTERNAL_SERVER_ERROR, format!("{err}\n"))
             } else {
                 tracing::info!(id = %received.id, outcome, key, handoff, bytes, ms, "webhook delivery");
+                let counted = if received.stored {
+                    Outcome::Stored
+                } else {
+                    Outcome::Repeat
+                };
+                metrics::delivery(counted, bytes, took);
                 (StatusCode::OK, format!("{outcome}\n"))
             }
         }
@@ -678,6 +700,7 @@ where
                 ms,
                 "webhook delivery"
             );
+            metrics::delivery(Outcome::of_refusal(status.as_u16()), bytes, took);
             let text = if err.kind() == ErrorKind::Json {
                 "invalid json in the result part\n".to_owned()
             } else {
@@ -805,7 +828,14 @@ where
                 key,
                 stored,
             };
-            hand_off(inner, handler, verification).await
+            let started = Instant::now();
+            let handoff = hand_off(inner, handler, verification).await;
+            match &handoff {
+                Handoff::Done => metrics::handoff(started.elapsed(), false),
+                Handoff::Failed(_) => metrics::handoff(started.elapsed(), true),
+                Handoff::None | Handoff::AlreadyDone => {}
+            }
+            handoff
         }
     };
     Ok(Received {

@@ -1,0 +1,197 @@
+#![cfg(feature = "webhook-receiver")]
+//! The receiver's admin router (`webhook::admin`): readiness follows the server's shutdown and
+//! a bounded, cached probe of the store; `/metrics` without a page to render is `404`.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use authenteq_export::export::VerificationId;
+use authenteq_export::store::{FolderSink, Manifest, Sink};
+use authenteq_export::webhook::admin::Readiness;
+use authenteq_export::webhook::{Receiver, WebhookKey};
+
+fn key() -> WebhookKey {
+    WebhookKey::new("admin-client", "admin-secret")
+}
+
+/// A folder whose probe never answers, and counts its calls.
+#[derive(Debug)]
+struct Hanging {
+    folder: FolderSink,
+    probes: Arc<AtomicUsize>,
+}
+
+impl Sink for Hanging {
+    type Staging = <FolderSink as Sink>::Staging;
+    async fn manifest(&self, id: &VerificationId) -> authenteq_export::Result<Option<Manifest>> {
+        self.folder.manifest(id).await
+    }
+    async fn stage(&self, id: &VerificationId) -> authenteq_export::Result<Self::Staging> {
+        self.folder.stage(id).await
+    }
+    async fn check(&self) -> authenteq_export::Result<()> {
+        self.probes.fetch_add(1, Ordering::SeqCst);
+        std::future::pending().await
+    }
+}
+
+#[test]
+fn a_probe_result_stands_for_the_interval_then_the_store_is_probed_again() {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    support::runtime().block_on(async {
+        let server = Receiver::builder(FolderSink::create(&out).unwrap())
+            .key(key())
+            .build()
+            .unwrap()
+            .spawn()
+            .await
+            .unwrap();
+        let admin = server
+            .admin()
+            .probe_interval(Duration::from_secs(1))
+            .build();
+        assert_eq!(admin.readiness().await, Readiness::Ready);
+        std::fs::remove_dir_all(&out).unwrap();
+        // The result of a moment ago stands...
+        assert_eq!(admin.readiness().await, Readiness::Ready);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        // ...until it is older than the interval.
+        assert_eq!(admin.readiness().await, Readiness::StoreNotAnswering);
+        server.shutdown().await.unwrap();
+        assert_eq!(admin.readiness().await, Readiness::Stopping);
+    });
+}
+
+#[test]
+fn a_hanging_store_holds_one_probe_and_each_readyz_ends_at_the_probe_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let probes = Arc::new(AtomicUsize::new(0));
+    let sink = Hanging {
+        folder: FolderSink::create(dir.path()).unwrap(),
+        probes: Arc::clone(&probes),
+    };
+    support::runtime().block_on(async {
+        let server = Receiver::builder(sink)
+            .key(key())
+            .build()
+            .unwrap()
+            .spawn()
+            .await
+            .unwrap();
+        let admin = server
+            .admin()
+            .probe_timeout(Duration::from_millis(100))
+            // Every `/readyz` probes: the hanging probe is waited for again, never doubled.
+            .probe_interval(Duration::ZERO)
+            .build()
+            .bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let url = format!("{}/readyz", admin.url());
+        let started = Instant::now();
+        let scrapes = (0..8).map(|_| async {
+            let answer = reqwest::get(&url).await.unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        });
+        for answer in futures::future::join_all(scrapes).await {
+            assert_eq!(answer, (503, "store not answering\n".to_owned()));
+        }
+        let took = started.elapsed();
+        // One after the other, each waiting at most the timeout.
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        assert!(took >= Duration::from_millis(800), "{took:?}");
+        assert_eq!(probes.load(Ordering::SeqCst), 1);
+        let metrics = reqwest::get(format!("{}/metrics", admin.url()))
+            .await
+            .unwrap();
+        assert_eq!(metrics.status().as_u16(), 404);
+        let live = reqwest::get(format!("{}/livez", admin.url()))
+            .await
+            .unwrap();
+        assert_eq!(live.status().as_u16(), 200);
+        server.shutdown().await.unwrap();
+        admin.shutdown().await.unwrap();
+    });
+}
+
+/// The hand-off's metrics and the key label, read from `/metrics` of the library's admin router
+/// with the Prometheus recorder installed (once for this binary: the only test here that
+/// delivers).
+#[cfg(feature = "prometheus")]
+#[test]
+fn a_failed_hand_off_and_the_previous_key_move_their_metrics() {
+    use authenteq_export::webhook::admin::install_prometheus;
+    use authenteq_export::webhook::{CLIENT_ID_HEADER, SIGNATURE_HEADER};
+    use axum::http::{HeaderMap, HeaderValue, StatusCode};
+    use bytes::Bytes;
+    use support::export::{face_part, multipart_body, result_part};
+
+    let previous = WebhookKey::new("admin-client", "the-old-secret").label("previous");
+    let body = multipart_body(&[result_part(br#"{"id":"v-handoff"}"#), face_part()]);
+    let mut headers = HeaderMap::new();
+    let signature = previous.sign(&body);
+    for (name, value) in [
+        ("content-type", "multipart/mixed; boundary=b"),
+        (CLIENT_ID_HEADER, "admin-client"),
+        (SIGNATURE_HEADER, signature.as_str()),
+    ] {
+        headers.insert(name, HeaderValue::from_str(value).unwrap());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let prometheus = install_prometheus().unwrap();
+    support::runtime().block_on(async {
+        let server = Receiver::builder(FolderSink::create(dir.path()).unwrap())
+            .keys([key().label("current"), previous])
+            .on_stored(|_| async { Err::<(), _>(std::io::Error::other("not today")) })
+            .build()
+            .unwrap()
+            .spawn()
+            .await
+            .unwrap();
+        let admin = server
+            .admin()
+            .metrics(move || prometheus.render())
+            .build()
+            .spawn()
+            .await
+            .unwrap();
+        let scrape = || async {
+            let page = reqwest::get(format!("{}/metrics", admin.url()))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let value = |name: &str| -> f64 {
+                page.lines()
+                    .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+                    .map_or(0.0, |v| v.parse().unwrap())
+            };
+            [
+                "authenteq_webhook_deliveries_total{outcome=\"handoff_failed\"}",
+                "authenteq_webhook_handoff_failures_total",
+                "authenteq_webhook_handoff_duration_seconds_count",
+                "authenteq_webhook_verified_total{key=\"previous\"}",
+                "authenteq_webhook_verified_total{key=\"current\"}",
+                "authenteq_webhook_deliveries_total{outcome=\"stored\"}",
+            ]
+            .map(value)
+        };
+        let before = scrape().await;
+        let chunks = [Ok::<_, std::io::Error>(Bytes::from(body))];
+        let answer = server
+            .receive(&headers, futures::stream::iter(chunks))
+            .await;
+        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let after = scrape().await;
+        let moved: Vec<f64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
+        assert_eq!(moved, [1.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
+        server.shutdown().await.unwrap();
+        admin.shutdown().await.unwrap();
+    });
+}
