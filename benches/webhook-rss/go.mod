@@ -1,0 +1,3 @@
+module webhookrss
+
+go 1.19
