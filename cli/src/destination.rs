@@ -107,6 +107,36 @@ impl Destination {
     }
 }
 
+/// Runs `$body` with `$sink` bound to the sink of `$opened` (an [`Opened`] or `&Opened`),
+/// owned, wrapped in `store::Encrypted` when `$recipients` (an `Option<&Recipients>`) is
+/// `Some`: every command that stores into `--out` goes through here, so `--encrypt-to`
+/// means the same everywhere.
+macro_rules! with_sink {
+    ($opened:expr, $recipients:expr, |$sink:ident| $body:expr) => {{
+        use authenteq_export::store::Encrypted;
+        use $crate::destination::Opened;
+        match ($opened, $recipients) {
+            (Opened::Folder(folder), None) => {
+                let $sink = folder.clone();
+                $body
+            }
+            (Opened::Folder(folder), Some(recipients)) => {
+                let $sink = Encrypted::new(folder.clone(), recipients.clone());
+                $body
+            }
+            (Opened::Objects { sink: objects, .. }, None) => {
+                let $sink = objects.clone();
+                $body
+            }
+            (Opened::Objects { sink: objects, .. }, Some(recipients)) => {
+                let $sink = Encrypted::new(objects.clone(), recipients.clone());
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use with_sink;
+
 impl Opened {
     /// Checks that the destination can be used before anything is fetched or received: the
     /// folder can be written in, the store answers a listing with the credentials found.

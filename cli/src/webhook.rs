@@ -104,6 +104,8 @@ pub enum Command {
         /// SIGTERM by default.
         #[arg(long, value_name = "SECS", default_value_t = 25.0)]
         shutdown_timeout: f64,
+        #[command(flatten)]
+        encrypt: crate::encrypt::EncryptArgs,
     },
     /// Deliver a stored verification (DIR/ID in the `split` layout) as the vendor would:
     /// signed, streamed from disk, retried on failure.
@@ -189,6 +191,7 @@ pub fn run(command: Command) -> ExitCode {
             unverified_bytes,
             max_connections,
             shutdown_timeout,
+            encrypt,
         } => (|| {
             let connections = ConnectionLimits::default()
                 .head_timeout(seconds("--head-timeout", head_timeout)?)
@@ -206,6 +209,7 @@ pub fn run(command: Command) -> ExitCode {
                 delivery_timeout: seconds("--delivery-timeout", delivery_timeout)?,
                 unverified_bytes,
                 shutdown_timeout: seconds("--shutdown-timeout", shutdown_timeout)?,
+                encrypt: encrypt.recipients()?,
             };
             serve(&out, settings)
         })(),
@@ -266,6 +270,7 @@ struct ServeSettings {
     delivery_timeout: Duration,
     unverified_bytes: u64,
     shutdown_timeout: Duration,
+    encrypt: Option<authenteq_export::store::Recipients>,
 }
 
 /// The secret before a rotation, if AUTHENTEQ_CLIENT_SECRET_PREVIOUS holds one.
@@ -306,10 +311,9 @@ fn serve(out: &str, settings: ServeSettings) -> Result<(), Failure> {
                 Opened::Folder(_) => eprintln!("removed {swept} leftovers of an earlier receiver"),
             }
         }
-        match out {
-            Opened::Folder(sink) => receive_into(sink, keys, &settings).await,
-            Opened::Objects { sink, .. } => receive_into(sink, keys, &settings).await,
-        }
+        crate::destination::with_sink!(out, settings.encrypt.as_ref(), |sink| {
+            receive_into(sink, keys, &settings).await
+        })
     })
 }
 

@@ -1,0 +1,430 @@
+//! `--encrypt-to` end to end: `fetch ID`, `fetch --ids` (into a folder and into S3 on
+//! `moto_server`), `split` and `webhook serve` store every file age-encrypted, and
+//! `authenteq-export open` reads each back to the bytes the plain path writes.
+//!
+//! Each store is checked for what must not be there: a stored name without `.age` (the
+//! manifest aside), a file that is not an age file, and any of the sample's plaintext markers
+//! (a name and a document number from its result JSON, bytes of each image) in any stored byte,
+//! manifest included.
+#![allow(deprecated)] // age's X25519 keys: what the age tool reads and writes.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use age::secrecy::ExposeSecret;
+use authenteq_export::server::Emulator;
+use futures::TryStreamExt;
+use object_store::{ObjectStore, ObjectStoreExt};
+use support::moto::Moto;
+
+const CLIENT_ID: &str = "enc-client";
+const SECRET: &str = "enc-secret-never-printed";
+const SAMPLE_ID: &str = "8c3f6a2e-5b1d-4e7a-9f20-6d4b2c1a7e95";
+const AGE_HEADER: &[u8] = b"age-encryption.org/v1\n";
+
+/// A fresh X25519 key pair: the identity file's text and the recipient (`age1...`).
+struct KeyPair {
+    identity: String,
+    recipient: String,
+}
+
+impl KeyPair {
+    fn generate() -> KeyPair {
+        let identity = age::x25519::Identity::generate();
+        KeyPair {
+            identity: format!("{}\n", identity.to_string().expose_secret()),
+            recipient: identity.to_public().to_string(),
+        }
+    }
+
+    fn identity_file(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("key.txt");
+        std::fs::write(&path, &self.identity).unwrap();
+        path
+    }
+}
+
+fn cli() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_authenteq-export"));
+    cmd.env("AUTHENTEQ_CLIENT_ID", CLIENT_ID)
+        .env("AUTHENTEQ_CLIENT_SECRET", SECRET)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn ok(out: &Output) -> &Output {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The corpus's multipart sample, split into `root/SAMPLE_ID/` (what the emulator serves and
+/// `webhook send` sends): the plain files every encrypted store must open back to.
+fn sample(root: &Path) -> PathBuf {
+    let dir = root.join(SAMPLE_ID);
+    ok(&cli()
+        .arg("split")
+        .arg(support::corpus_path("verification-result.multipart"))
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap());
+    dir
+}
+
+/// What must never be found in a stored byte: the sample's name and document number, and the
+/// first 16 bytes and 32 bytes from the middle of each of its images.
+fn markers(plain: &Path) -> Vec<Vec<u8>> {
+    let mut markers = Vec::new();
+    for (name, bytes) in support::files_under(plain) {
+        if name == "result.json" {
+            let result: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            for field in ["surnameAndGivenNames", "documentNumber"] {
+                let value = result["documentData"][field].as_str().unwrap();
+                assert!(value.len() >= 8, "{value:?}");
+                markers.push(value.as_bytes().to_vec());
+            }
+        } else if name.ends_with(".jpeg") {
+            let middle = bytes.len() / 2;
+            markers.push(bytes[..16].to_vec());
+            markers.push(bytes[middle..middle + 32].to_vec());
+        }
+    }
+    assert!(markers.len() >= 2, "a surname and an image at least");
+    markers
+}
+
+/// Checks one stored verification (`stored`: name -> bytes, `manifest.json` among them):
+/// every other name ends in `.age` and holds an age file, the manifest says so, and no
+/// byte holds a marker. Gives the number of encrypted files.
+fn assert_encrypted(stored: &BTreeMap<String, Vec<u8>>, markers: &[Vec<u8>]) -> usize {
+    let manifest = stored.get("manifest.json").expect("a manifest");
+    let manifest = authenteq_export::store::Manifest::from_json(manifest).unwrap();
+    assert!(manifest.is_encrypted());
+    for (name, bytes) in stored {
+        for marker in markers {
+            assert!(
+                !bytes.windows(marker.len()).any(|w| w == marker),
+                "{name} holds plaintext"
+            );
+        }
+        if name == "manifest.json" {
+            continue;
+        }
+        assert!(name.ends_with(".age"), "{name}");
+        assert!(bytes.starts_with(AGE_HEADER), "{name} is no age file");
+        let listed = manifest.files().iter().find(|f| f.stored_name() == name);
+        let listed = listed.unwrap_or_else(|| panic!("{name} unlisted"));
+        assert_eq!(listed.encryption(), Some("age"));
+        assert_eq!(listed.stored_size(), bytes.len() as u64, "{name}");
+    }
+    assert_eq!(manifest.files().len(), stored.len() - 1);
+    manifest.files().len()
+}
+
+/// `open SAMPLE_ID --from FROM` into a new folder, compared with `plain` byte for byte.
+fn assert_opens_to(from: &str, key: &Path, plain: &Path, env: &[(&'static str, String)]) {
+    let out = tempfile::tempdir().unwrap();
+    let opened = ok(&cli()
+        .args(["open", SAMPLE_ID, "--from", from, "--identity"])
+        .arg(key)
+        .arg("--out")
+        .arg(out.path())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap())
+    .clone();
+    let printed: serde_json::Value = serde_json::from_slice(&opened.stdout).unwrap();
+    assert_eq!(printed["id"], SAMPLE_ID);
+    assert_eq!(
+        support::files_under(out.path()),
+        support::files_under(plain),
+        "{from} opened"
+    );
+}
+
+/// The emulator of the API, serving the verifications under `dir`, on its own runtime.
+struct Api {
+    url: String,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn api(dir: &Path) -> Api {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let router = Emulator::builder(dir)
+        .credentials(CLIENT_ID, SECRET)
+        .build()
+        .unwrap()
+        .router();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    // Serves until the runtime is dropped with the test.
+    runtime.spawn(async move { axum::serve(listener, router).await });
+    Api {
+        url,
+        _runtime: runtime,
+    }
+}
+
+fn fetch_ids(api: &Api, data: &Path, out: &str, key: &KeyPair) -> Command {
+    let list = data.join("ids.txt");
+    std::fs::write(&list, format!("{SAMPLE_ID}\n")).unwrap();
+    let mut cmd = cli();
+    cmd.args(["fetch", "--ids"])
+        .arg(&list)
+        .args([
+            "--format",
+            "multipart",
+            "--base-url",
+            &api.url,
+            "--out",
+            out,
+        ])
+        .args(["--encrypt-to", &key.recipient]);
+    cmd
+}
+
+#[test]
+fn fetch_ids_encrypted_into_a_folder_opens_back() {
+    let data = tempfile::tempdir().unwrap();
+    let plain = sample(data.path());
+    let api = api(data.path());
+    let key = KeyPair::generate();
+    let store = tempfile::tempdir().unwrap();
+    let out = ok(
+        &fetch_ids(&api, data.path(), store.path().to_str().unwrap(), &key)
+            .output()
+            .unwrap(),
+    )
+    .clone();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"stored\""));
+    let stored = support::files_under(&store.path().join(SAMPLE_ID));
+    let files = assert_encrypted(&stored, &markers(&plain));
+    assert_eq!(files, support::files_under(&plain).len());
+    assert_opens_to(
+        store.path().to_str().unwrap(),
+        &key.identity_file(data.path()),
+        &plain,
+        &[],
+    );
+}
+
+#[test]
+fn fetch_ids_encrypted_into_s3_opens_back() {
+    let Some(moto) = Moto::start("fetch_ids_encrypted_into_s3_opens_back") else {
+        return;
+    };
+    moto.bucket("enc");
+    let data = tempfile::tempdir().unwrap();
+    let plain = sample(data.path());
+    let api = api(data.path());
+    let key = KeyPair::generate();
+    ok(&fetch_ids(&api, data.path(), "s3://enc/at-rest", &key)
+        .envs(moto.env())
+        .output()
+        .unwrap());
+    let store = moto.store("enc");
+    let stored: BTreeMap<String, Vec<u8>> = support::runtime().block_on(async {
+        let prefix = object_store::path::Path::from(format!("at-rest/{SAMPLE_ID}"));
+        let metas: Vec<_> = store.list(Some(&prefix)).try_collect().await.unwrap();
+        let mut stored = BTreeMap::new();
+        for meta in metas {
+            let bytes = store.get(&meta.location).await.unwrap().bytes().await;
+            let name = meta.location.filename().unwrap().to_owned();
+            stored.insert(name, bytes.unwrap().to_vec());
+        }
+        stored
+    });
+    assert_encrypted(&stored, &markers(&plain));
+    assert_eq!(stored.len(), support::files_under(&plain).len() + 1);
+    assert_opens_to(
+        "s3://enc/at-rest",
+        &key.identity_file(data.path()),
+        &plain,
+        &moto.env(),
+    );
+}
+
+#[test]
+fn fetch_one_id_encrypted_opens_back() {
+    let data = tempfile::tempdir().unwrap();
+    let plain = sample(data.path());
+    let api = api(data.path());
+    let key = KeyPair::generate();
+    let recipients = data.path().join("recipients.txt");
+    std::fs::write(&recipients, format!("# the archive\n{}\n", key.recipient)).unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let out = ok(&cli()
+        .args([
+            "fetch",
+            SAMPLE_ID,
+            "--format",
+            "multipart",
+            "--base-url",
+            &api.url,
+        ])
+        .arg("--out")
+        .arg(store.path())
+        .arg("--recipients-file")
+        .arg(&recipients)
+        .output()
+        .unwrap())
+    .clone();
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let parts = summary["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), support::files_under(&plain).len());
+    assert!(parts
+        .iter()
+        .all(|p| p["file"].as_str().unwrap().ends_with(".age")));
+    assert_eq!(
+        support::files_under(store.path())
+            .keys()
+            .filter(|k| !k.starts_with(&format!("{SAMPLE_ID}/")))
+            .count(),
+        0,
+        "only the verification's folder"
+    );
+    assert_encrypted(
+        &support::files_under(&store.path().join(SAMPLE_ID)),
+        &markers(&plain),
+    );
+    assert_opens_to(
+        store.path().to_str().unwrap(),
+        &key.identity_file(data.path()),
+        &plain,
+        &[],
+    );
+}
+
+#[test]
+fn split_encrypted_opens_back() {
+    let data = tempfile::tempdir().unwrap();
+    let plain = sample(data.path());
+    let key = KeyPair::generate();
+    let store = tempfile::tempdir().unwrap();
+    let split = |extra: &[&str]| {
+        cli()
+            .arg("split")
+            .arg(support::corpus_path("verification-result.multipart"))
+            .arg("--out")
+            .arg(store.path())
+            .args(["--encrypt-to", &key.recipient])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let refused = split(&[]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("--id"), "{stderr}");
+    assert!(support::files_under(store.path()).is_empty());
+    ok(&split(&["--id", SAMPLE_ID]));
+    assert_encrypted(
+        &support::files_under(&store.path().join(SAMPLE_ID)),
+        &markers(&plain),
+    );
+    assert_opens_to(
+        store.path().to_str().unwrap(),
+        &key.identity_file(data.path()),
+        &plain,
+        &[],
+    );
+}
+
+#[test]
+fn webhook_serve_encrypted_opens_back() {
+    let data = tempfile::tempdir().unwrap();
+    let plain = sample(data.path());
+    let key = KeyPair::generate();
+    let store = tempfile::tempdir().unwrap();
+    let mut serve = cli()
+        .args([
+            "webhook",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--client-id",
+            CLIENT_ID,
+            "--encrypt-to",
+            &key.recipient,
+            "--out",
+        ])
+        .arg(store.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = support::listening_url(&mut serve);
+    let sent = cli()
+        .args(["webhook", "send", "--to", &url, "--client-id", CLIENT_ID])
+        .arg("--dir")
+        .arg(&plain)
+        .output()
+        .unwrap();
+    Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(serve.wait().unwrap().success());
+    ok(&sent);
+    assert_encrypted(
+        &support::files_under(&store.path().join(SAMPLE_ID)),
+        &markers(&plain),
+    );
+    assert_opens_to(
+        store.path().to_str().unwrap(),
+        &key.identity_file(data.path()),
+        &plain,
+        &[],
+    );
+}
+
+#[test]
+fn a_bad_recipient_is_refused_before_anything_is_written() {
+    let data = tempfile::tempdir().unwrap();
+    let key = KeyPair::generate();
+    let out = data.path().join("out");
+    let runs: [&[&str]; 3] = [
+        &["fetch", SAMPLE_ID, "--format", "json"],
+        &["fetch", "--ids", "-", "--format", "json"],
+        &[
+            "webhook",
+            "serve",
+            "--client-id",
+            CLIENT_ID,
+            "--addr",
+            "127.0.0.1:0",
+        ],
+    ];
+    for args in runs {
+        let run = cli()
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .args(["--encrypt-to", &key.recipient, "--encrypt-to", "age1nope"])
+            .output()
+            .unwrap();
+        assert_eq!(run.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            stderr.starts_with("error: --encrypt-to #2 (\"age1nope\") is not an age X25519"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(!out.exists(), "{args:?} made --out");
+    }
+}
