@@ -181,20 +181,24 @@ fn api(dir: &Path) -> Api {
 }
 
 fn fetch_ids(api: &Api, data: &Path, out: &str, key: &KeyPair) -> Command {
+    let mut cmd = fetch_list(api, data, &[SAMPLE_ID], out);
+    cmd.args(["--encrypt-to", &key.recipient]);
+    cmd
+}
+
+/// `fetch --ids` of `ids` from the emulator into `out`.
+fn fetch_list(api: &Api, data: &Path, ids: &[&str], out: &str) -> Command {
     let list = data.join("ids.txt");
-    std::fs::write(&list, format!("{SAMPLE_ID}\n")).unwrap();
+    std::fs::write(&list, ids.join("\n") + "\n").unwrap();
     let mut cmd = cli();
-    cmd.args(["fetch", "--ids"])
-        .arg(&list)
-        .args([
-            "--format",
-            "multipart",
-            "--base-url",
-            &api.url,
-            "--out",
-            out,
-        ])
-        .args(["--encrypt-to", &key.recipient]);
+    cmd.args(["fetch", "--ids"]).arg(&list).args([
+        "--format",
+        "multipart",
+        "--base-url",
+        &api.url,
+        "--out",
+        out,
+    ]);
     cmd
 }
 
@@ -427,4 +431,166 @@ fn a_bad_recipient_is_refused_before_anything_is_written() {
         assert!(!stderr.contains("panicked"), "{stderr}");
         assert!(!out.exists(), "{args:?} made --out");
     }
+}
+
+const BIG_ID: &str = "sse-big-1";
+const KMS_KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/0d1e2c3b-test-only";
+
+/// A verification with a 12 MiB image (a multipart upload of three parts) beside a small one
+/// (held, and sent in one put at commit), in `root/BIG_ID/`.
+fn big_sample(root: &Path) {
+    let dir = root.join(BIG_ID);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("result.json"),
+        format!(r#"{{"id":"{BIG_ID}","platform":"WEB","status":"COMPLETED"}}"#),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("faceImage.jpeg"),
+        support::generate::noise(12 << 20, 7),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("livenessFaceImage.jpeg"),
+        support::generate::noise(2000, 8),
+    )
+    .unwrap();
+}
+
+/// The status and headers of a `HEAD` of `key`, presigned by `object_store` (S3 wants
+/// SigV4 for an object under SSE-KMS; `object_store`'s `head` does not give the headers).
+async fn signed_head(
+    store: &object_store::aws::AmazonS3,
+    key: &str,
+) -> (u16, reqwest::header::HeaderMap) {
+    use object_store::signer::Signer;
+    let url = store
+        .signed_url(
+            reqwest::Method::HEAD,
+            &object_store::path::Path::from(key),
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    let answer = reqwest::Client::new().head(url).send().await.unwrap();
+    (answer.status().as_u16(), answer.headers().clone())
+}
+
+/// One run of the SSE test: the encryption asked for, its other settings, and `--encrypt-to`.
+type Run = (&'static str, &'static [(&'static str, &'static str)], bool);
+
+/// `AWS_SERVER_SIDE_ENCRYPTION` (with a KMS key for `aws:kms`) from the environment reaches
+/// every kind of object a store writes: the small files of one put, the multipart upload of a
+/// large file, the manifest (a conditional put). moto keeps and echoes the headers it was
+/// sent; it does not encrypt or check that the key exists, so this proves what is asked of
+/// S3, not what S3 does with it.
+#[test]
+fn server_side_encryption_reaches_every_object_kind() {
+    let Some(moto) = Moto::start("server_side_encryption_reaches_every_object_kind") else {
+        return;
+    };
+    moto.bucket("sse");
+    let data = tempfile::tempdir().unwrap();
+    big_sample(data.path());
+    let api = api(data.path());
+    let key = KeyPair::generate();
+    // The last run asks for nothing: moto then says nothing, so the others' headers are ours.
+    let runs: [Run; 3] = [
+        (
+            "aws:kms",
+            &[
+                ("AWS_SSE_KMS_KEY_ID", KMS_KEY),
+                ("AWS_SSE_BUCKET_KEY_ENABLED", "true"),
+            ],
+            true,
+        ),
+        ("AES256", &[], false),
+        ("", &[], false),
+    ];
+    let store = moto.store("sse");
+    for (sse, settings, encrypt) in runs {
+        let prefix = match sse {
+            "" => "none".to_owned(),
+            sse => sse.replace(':', "-"),
+        };
+        let mut fetch = fetch_list(&api, data.path(), &[BIG_ID], &format!("s3://sse/{prefix}"));
+        fetch.envs(moto.env()).envs(settings.iter().copied());
+        if !sse.is_empty() {
+            fetch.env("AWS_SERVER_SIDE_ENCRYPTION", sse);
+        }
+        if encrypt {
+            fetch.args(["--encrypt-to", &key.recipient]);
+        }
+        ok(&fetch.output().unwrap());
+        let keys: Vec<String> = support::runtime().block_on(async {
+            let prefix = object_store::path::Path::from(prefix.as_str());
+            let metas: Vec<_> = store.list(Some(&prefix)).try_collect().await.unwrap();
+            metas.into_iter().map(|m| m.location.to_string()).collect()
+        });
+        assert_eq!(keys.len(), 4, "{keys:?}");
+        let (mut multipart, mut single, mut manifest) = (0, 0, 0);
+        for key in &keys {
+            let (status, headers) = support::runtime().block_on(signed_head(&store, key));
+            assert_eq!(status, 200, "{key}");
+            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+            let asked = Some(sse).filter(|sse| !sse.is_empty());
+            assert_eq!(header("x-amz-server-side-encryption"), asked, "{key}");
+            if sse == "aws:kms" {
+                assert_eq!(
+                    header("x-amz-server-side-encryption-aws-kms-key-id"),
+                    Some(KMS_KEY),
+                    "{key}"
+                );
+            }
+            let etag = header("etag").unwrap_or_default();
+            // A multipart upload's ETag: the parts' hash and their count.
+            let is_multipart = etag.contains('-');
+            if sse == "aws:kms" && !is_multipart {
+                // object_store sends it with the upload's creation too; moto keeps it for
+                // single puts only.
+                assert_eq!(
+                    header("x-amz-server-side-encryption-bucket-key-enabled"),
+                    Some("true"),
+                    "{key}"
+                );
+            }
+            if key.ends_with("/manifest.json") {
+                manifest += 1;
+                continue;
+            }
+            assert_eq!(key.ends_with(".age"), encrypt, "{key}");
+            if is_multipart {
+                assert!(etag.ends_with("-3\""), "{key}: {etag}");
+                multipart += 1;
+            } else {
+                single += 1;
+            }
+        }
+        assert_eq!((multipart, single, manifest), (1, 2, 1), "{sse}: {keys:?}");
+    }
+}
+
+#[test]
+fn a_bad_server_side_encryption_names_its_values() {
+    let data = tempfile::tempdir().unwrap();
+    let list = data.path().join("ids.txt");
+    std::fs::write(&list, "v1\n").unwrap();
+    let run = cli()
+        .args(["fetch", "--ids"])
+        .arg(&list)
+        .args(["--format", "json", "--out", "s3://bucket/prefix"])
+        .env("AWS_SERVER_SIDE_ENCRYPTION", "aes256")
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.starts_with("error: cannot set up the S3 store s3://bucket/prefix"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("AWS_SERVER_SIDE_ENCRYPTION takes AES256, aws:kms, aws:kms:dsse or sse-c"),
+        "{stderr}"
+    );
 }

@@ -86,6 +86,18 @@ const COMMITS_IN_FLIGHT: usize = 8;
 /// back to and for other stores: S3's `AbortIncompleteMultipartUpload` with
 /// `DaysAfterInitiation: 1` (see the README).
 ///
+/// # Server-side encryption
+///
+/// It is the store's setting, not the sink's: an `AmazonS3` built with
+/// `AmazonS3Builder::from_env` reads `AWS_SERVER_SIDE_ENCRYPTION` (`AES256`, `aws:kms`,
+/// `aws:kms:dsse` or `sse-c`; default: none sent, the bucket's default applies),
+/// `AWS_SSE_KMS_KEY_ID`, `AWS_SSE_BUCKET_KEY_ENABLED` and `AWS_SSE_CUSTOMER_KEY_BASE64` (or
+/// take `with_sse_kms_encryption` and its siblings), and sends them with every `put` and with
+/// the creation of every multipart upload (SSE-C also with each part, and with each read). So
+/// every object this sink writes carries them: the held files, the multipart uploads, the
+/// manifest and the handled marker. [`Encrypted`](super::Encrypted) (feature `encrypt`)
+/// encrypts before the bytes leave the process; the two combine.
+///
 /// # Examples
 ///
 /// ```
