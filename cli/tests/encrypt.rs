@@ -594,3 +594,103 @@ fn a_bad_server_side_encryption_names_its_values() {
         "{stderr}"
     );
 }
+
+/// The peak RSS a run printed with `--stats`, in KiB.
+fn peak_rss_kib(stderr: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("stats:"))
+        .unwrap_or_else(|| panic!("no stats line in {stderr:?}"));
+    line.split("peak RSS ")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix(" KiB"))
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS in {line:?}"))
+}
+
+/// One verification with a 1 GiB image, age-encrypted as it streams into S3 (moto): the
+/// process's peak RSS (its own `VmHWM`, printed by `--stats`) stays under 64 MiB, and the
+/// manifest lists the plaintext's size and SHA-256 beside the size of what is stored.
+#[test]
+#[ignore = "heavy: a 1 GiB image encrypted into moto"]
+fn one_gib_image_encrypted_into_s3_in_bounded_memory() {
+    use sha2::{Digest, Sha256};
+    use std::io::Write;
+    const RSS_LIMIT_KIB: u64 = 64 * 1024;
+    let test = "one_gib_image_encrypted_into_s3_in_bounded_memory";
+    let Some(moto) = Moto::start(test) else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    match support::free_bytes(data.path()) {
+        Some(free) if free >= 3 << 30 => {}
+        free => {
+            println!("{test}: skipped: needs 3 GiB free in the temp folder (the image, and moto's copy), found {free:?} bytes");
+            return;
+        }
+    }
+    moto.bucket("bigenc");
+    let folder = data.path().join("big-enc");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("result.json"),
+        br#"{"id":"big-enc","platform":"WEB"}"#,
+    )
+    .unwrap();
+    let image_len = 1usize << 30;
+    let mut hasher = Sha256::new();
+    {
+        let file = std::fs::File::create(folder.join("croppedFrontImage.jpeg")).unwrap();
+        let mut file = std::io::BufWriter::new(file);
+        let mut noise = support::generate::Noise::new(42);
+        let mut piece = vec![0u8; 1 << 20];
+        for _ in 0..image_len >> 20 {
+            noise.fill(&mut piece);
+            hasher.update(&piece);
+            file.write_all(&piece).unwrap();
+        }
+        file.flush().unwrap();
+    }
+    let image_sha: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let api = api(data.path());
+    let key = KeyPair::generate();
+    let out = fetch_list(&api, data.path(), &["big-enc"], "s3://bigenc/x")
+        .args(["--encrypt-to", &key.recipient, "--stats"])
+        // Over the client's default caps, and maybe its attempt deadline into moto.
+        .args(["--max-file-bytes", "2147483648"])
+        .args(["--max-body-bytes", "2147483648"])
+        .args(["--attempt-timeout", "3600"])
+        .envs(moto.env())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let peak = peak_rss_kib(&stderr);
+    println!("one verification with a 1 GiB image, encrypted into moto: peak RSS {peak} KiB");
+    assert!(peak < RSS_LIMIT_KIB, "peak RSS {peak} KiB");
+
+    let store = moto.store("bigenc");
+    let rt = support::runtime();
+    let manifest = rt
+        .block_on(async {
+            let key = object_store::path::Path::from("x/big-enc/manifest.json");
+            store.get(&key).await.unwrap().bytes().await
+        })
+        .unwrap();
+    let manifest = authenteq_export::store::Manifest::from_json(&manifest).unwrap();
+    let image = manifest.file("croppedFrontImage.jpeg").unwrap();
+    assert_eq!(image.size(), image_len as u64);
+    assert_eq!(image.sha256(), image_sha);
+    assert_eq!(image.encryption(), Some("age"));
+    assert_eq!(image.stored_name(), "croppedFrontImage.jpeg.age");
+    let stored = rt
+        .block_on(store.head(&"x/big-enc/croppedFrontImage.jpeg.age".into()))
+        .unwrap();
+    assert_eq!(stored.size, image.stored_size());
+    // Each 64 KiB age chunk carries a 16-byte tag, and the file an age header.
+    assert!(stored.size > image_len as u64 + (image_len as u64 >> 16) * 16);
+}
