@@ -92,7 +92,8 @@ enum Command {
         file_mode: Option<u32>,
         /// With --encrypt-to or --recipients-file: the verification's id. The export is then
         /// stored as `fetch --ids` stores it, DIR/ID/<file>.age plus DIR/ID/manifest.json,
-        /// which `open ID --from DIR` reads back.
+        /// which `open ID --from DIR` reads back. A result with another id is refused, and
+        /// nothing is stored.
         #[arg(long)]
         id: Option<String>,
         #[command(flatten)]

@@ -7,8 +7,10 @@ use std::path::Path;
 
 use authenteq_export::export::blocking::Export;
 use authenteq_export::export::VerificationId;
-use authenteq_export::save::{blocking::save_export, OutputDir};
-use authenteq_export::store::{store_export, Encrypted, FolderSink, Recipients, Sink, Staging};
+use authenteq_export::save::{blocking::save_export, OutputDir, RESULT_JSON};
+use authenteq_export::store::{
+    store_export, Committed, Encrypted, FolderSink, Recipients, Sink, Staging,
+};
 use bytes::Bytes;
 
 use crate::input::Input;
@@ -92,11 +94,15 @@ fn run_encrypted(
         .build()
         .map_err(|e| Context::new("cannot start the async runtime".to_owned(), e))?;
     let committed = runtime.block_on(async {
-        let mut staging = sink.stage(&id).await?;
-        match store_export(&mut export, &mut staging).await {
-            Ok(()) => staging.commit().await,
+        let mut staging = Peek::new(sink.stage(&id).await?);
+        let stored = store_export(&mut export, &mut staging).await;
+        match stored
+            .map_err(Failure::from)
+            .and_then(|()| staging.check_id(&id))
+        {
+            Ok(()) => Ok::<_, Failure>(staging.inner.commit().await?),
             Err(e) => {
-                staging.discard().await;
+                staging.inner.discard().await;
                 Err(e)
             }
         }
@@ -107,6 +113,75 @@ fn run_encrypted(
         committed.manifest(),
         export.bytes_read(),
     ))
+}
+
+/// The most bytes of `result.json` kept to read its id: far over any result (the export's
+/// limits cap it before this).
+const MAX_RESULT_BYTES: usize = 16 << 20;
+
+/// A staging that keeps a copy of `result.json` as it goes by, so that the result's id is
+/// checked against `--id` before anything is committed.
+struct Peek<T> {
+    inner: T,
+    in_result: bool,
+    result: Vec<u8>,
+}
+
+impl<T: Staging> Peek<T> {
+    fn new(inner: T) -> Self {
+        Peek {
+            inner,
+            in_result: false,
+            result: Vec::new(),
+        }
+    }
+
+    /// The export's result names verification `id` (a PDF export has no result to check).
+    fn check_id(&self, id: &VerificationId) -> Result<(), Failure> {
+        if self.result.is_empty() {
+            return Ok(());
+        }
+        let result: serde_json::Value = serde_json::from_slice(&self.result)?;
+        match result["id"].as_str() {
+            Some(theirs) if theirs != id.as_str() => Err(format!(
+                "the export is verification {theirs:?}, not --id {:?}: nothing was stored",
+                id.as_str()
+            )
+            .into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl<T: Staging> Staging for Peek<T> {
+    async fn start_file(
+        &mut self,
+        name: &str,
+        content_type: Option<&str>,
+    ) -> authenteq_export::Result<()> {
+        self.in_result = name == RESULT_JSON;
+        self.inner.start_file(name, content_type).await
+    }
+
+    async fn write(&mut self, chunk: Bytes) -> authenteq_export::Result<()> {
+        if self.in_result && self.result.len() + chunk.len() <= MAX_RESULT_BYTES {
+            self.result.extend_from_slice(&chunk);
+        }
+        self.inner.write(chunk).await
+    }
+
+    async fn end_file(&mut self) -> authenteq_export::Result<()> {
+        self.in_result = false;
+        self.inner.end_file().await
+    }
+
+    async fn commit(self) -> authenteq_export::Result<Committed> {
+        self.inner.commit().await
+    }
+
+    async fn discard(self) {
+        self.inner.discard().await;
+    }
 }
 
 /// A reader as a stream of chunks for the async export (read on this thread: the CLI's

@@ -336,6 +336,17 @@ fn split_encrypted_opens_back() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("--id"), "{stderr}");
     assert!(support::files_under(store.path()).is_empty());
+    // Another verification's id: refused once the result was read, nothing stored.
+    let refused = split(&["--id", "someone-else"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "the export is verification \"{SAMPLE_ID}\", not --id \"someone-else\""
+        )),
+        "{stderr}"
+    );
+    assert!(support::files_under(store.path()).is_empty());
     ok(&split(&["--id", SAMPLE_ID]));
     assert_encrypted(
         &support::files_under(&store.path().join(SAMPLE_ID)),
@@ -414,6 +425,22 @@ fn a_bad_recipient_is_refused_before_anything_is_written() {
             "127.0.0.1:0",
         ],
     ];
+    // --id is only for an encrypted split.
+    let plain = cli()
+        .arg("split")
+        .arg(support::corpus_path("verification-result.multipart"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--id", SAMPLE_ID])
+        .output()
+        .unwrap();
+    assert_eq!(plain.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert!(
+        stderr.contains("--id is for an encrypted split"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
     for args in runs {
         let run = cli()
             .args(args)
