@@ -181,6 +181,118 @@ fn a_big_chunk_is_encrypted_and_passed_on_in_bounded_pieces() {
     assert!(writes.len() >= 128, "{} writes", writes.len());
 }
 
+/// Encryption runs on the blocking pool in batches of 256 KiB: every size around a batch's
+/// edges, written in chunks smaller, equal to and larger than a batch, decrypts to the bytes
+/// written, and the manifest lists their size and SHA-256; into a folder and an object store.
+#[test]
+fn every_size_and_chunking_around_a_batch_decrypts_to_the_bytes_written() {
+    const BATCH: usize = 256 << 10;
+    let key = KeyPair::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let folder = Encrypted::new(FolderSink::create(dir.path()).unwrap(), key.recipients());
+    let memory = Arc::new(object_store::memory::InMemory::new());
+    let objects = Encrypted::new(ObjectSink::new(memory.clone(), "p"), key.recipients());
+    let image = noise(3 * BATCH + 5, 4);
+    let rt = runtime();
+    let mut n = 0;
+    for size in [0, 1, BATCH - 1, BATCH, BATCH + 1, 2 * BATCH, 3 * BATCH + 5] {
+        for chunk in [1000, 64 << 10, BATCH, BATCH + 7, usize::MAX] {
+            if chunk == 1000 && size > BATCH + 1 {
+                continue; // Enough small chunks above.
+            }
+            n += 1;
+            let id = format!("v{n}");
+            let bytes = Bytes::copy_from_slice(&image[..size]);
+            let chunks = support::fixed_chunks(&bytes, chunk.min(size.max(1)));
+            let stored = rt.block_on(async {
+                let mut out = Vec::new();
+                for sink in [&folder as &dyn Stage, &objects] {
+                    out.push(sink.store_chunks(&id, &chunks).await);
+                }
+                out
+            });
+            for (manifest, ciphertext) in stored {
+                let file = manifest.file("faceImage.jpeg").unwrap();
+                let label = format!("{size} bytes in chunks of {chunk}");
+                assert_eq!(file.size(), size as u64, "{label}");
+                assert_eq!(file.sha256(), sha256_hex(&bytes), "{label}");
+                assert_eq!(file.stored_size(), ciphertext.len() as u64, "{label}");
+                assert_eq!(decrypt(&key.identity, &ciphertext), bytes, "{label}");
+            }
+        }
+    }
+}
+
+/// What the test above stores through, for either backend: one file in `chunks`, then the
+/// manifest and the stored ciphertext.
+trait Stage {
+    fn store_chunks<'a>(
+        &'a self,
+        id: &'a str,
+        chunks: &'a [Bytes],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = (Manifest, Vec<u8>)> + 'a>>;
+}
+
+async fn store_chunks<S: Sink>(sink: &S, id: &str, chunks: &[Bytes]) -> Manifest {
+    let mut staging = sink.stage(&vid(id)).await.unwrap();
+    staging.start_file("faceImage.jpeg", None).await.unwrap();
+    for chunk in chunks {
+        staging.write(chunk.clone()).await.unwrap();
+    }
+    staging.end_file().await.unwrap();
+    staging.commit().await.unwrap().manifest().clone()
+}
+
+impl Stage for Encrypted<FolderSink> {
+    fn store_chunks<'a>(
+        &'a self,
+        id: &'a str,
+        chunks: &'a [Bytes],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = (Manifest, Vec<u8>)> + 'a>> {
+        Box::pin(async move {
+            let manifest = store_chunks(self, id, chunks).await;
+            let path = self.inner().path().join(id).join("faceImage.jpeg.age");
+            (manifest, std::fs::read(path).unwrap())
+        })
+    }
+}
+
+impl Stage for Encrypted<ObjectSink> {
+    fn store_chunks<'a>(
+        &'a self,
+        id: &'a str,
+        chunks: &'a [Bytes],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = (Manifest, Vec<u8>)> + 'a>> {
+        Box::pin(async move {
+            use object_store::ObjectStoreExt as _;
+            let manifest = store_chunks(self, id, chunks).await;
+            let key = object_store::path::Path::from(format!("p/{id}/faceImage.jpeg.age"));
+            let got = self.inner().store().get(&key).await.unwrap();
+            (manifest, got.bytes().await.unwrap().to_vec())
+        })
+    }
+}
+
+/// The crate's backends take an encrypted file's hash from the layer that encrypts it, so they
+/// refuse to end one as if it were plain (its manifest entry would have no hash).
+#[test]
+fn a_file_started_encrypted_ends_only_as_encrypted() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = FolderSink::create(dir.path()).unwrap();
+    let objects = ObjectSink::new(Arc::new(object_store::memory::InMemory::new()), "p");
+    runtime().block_on(async {
+        let mut a = folder.stage(&vid("v1")).await.unwrap();
+        let mut b = objects.stage(&vid("v1")).await.unwrap();
+        a.start_encrypted_file("x.age", None).await.unwrap();
+        b.start_encrypted_file("x.age", None).await.unwrap();
+        for ended in [a.end_file().await, b.end_file().await] {
+            let ended = ended.unwrap_err();
+            assert_eq!(ended.kind(), ErrorKind::Usage);
+            assert!(ended.to_string().contains("end_encrypted_file"), "{ended}");
+        }
+    });
+}
+
 /// A staging that does not implement `end_encrypted_file`.
 #[derive(Debug)]
 struct Plain<T>(T);

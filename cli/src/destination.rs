@@ -62,7 +62,10 @@ impl Destination {
 
     /// The sink: a folder is created if missing; an S3 store is configured from the `AWS_*`
     /// variables `object_store` reads (`AWS_ENDPOINT`, `AWS_ALLOW_HTTP`, `AWS_ACCESS_KEY_ID`,
-    /// `AWS_SECRET_ACCESS_KEY`, `AWS_DEFAULT_REGION`...).
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_DEFAULT_REGION`...), server-side encryption included
+    /// (`AWS_SERVER_SIDE_ENCRYPTION`, `AWS_SSE_KMS_KEY_ID`, `AWS_SSE_BUCKET_KEY_ENABLED`,
+    /// `AWS_SSE_CUSTOMER_KEY_BASE64`): object_store sends them with every put and with the
+    /// creation of every multipart upload (and, for SSE-C, with each part and each read).
     pub fn open(self) -> Result<Opened, Failure> {
         self.open_with_mode(None)
     }
@@ -82,10 +85,9 @@ impl Destination {
             Destination::S3 { bucket, prefix } => {
                 let url = format!("s3://{bucket}/{prefix}");
                 let builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-                let s3 = builder
-                    .clone()
-                    .build()
-                    .map_err(|e| Context::new(format!("cannot set up the S3 store {url}"), e))?;
+                let setup =
+                    |e| Context::new(format!("cannot set up the S3 store {url}{}", sse_hint()), e);
+                let s3 = builder.clone().build().map_err(setup)?;
                 let probe = builder
                     .clone()
                     .with_retry(RetryConfig {
@@ -94,7 +96,7 @@ impl Destination {
                         ..RetryConfig::default()
                     })
                     .build()
-                    .map_err(|e| Context::new(format!("cannot set up the S3 store {url}"), e))?;
+                    .map_err(setup)?;
                 Ok(Opened::Objects {
                     sink: ObjectSink::new(Arc::new(s3), &prefix),
                     probe: ObjectSink::new(Arc::new(probe), &prefix),
@@ -106,6 +108,36 @@ impl Destination {
         }
     }
 }
+
+/// Runs `$body` with `$sink` bound to the sink of `$opened` (an [`Opened`] or `&Opened`),
+/// owned, wrapped in `store::Encrypted` when `$recipients` (an `Option<&Recipients>`) is
+/// `Some`: every command that stores into `--out` goes through here, so `--encrypt-to`
+/// means the same everywhere.
+macro_rules! with_sink {
+    ($opened:expr, $recipients:expr, |$sink:ident| $body:expr) => {{
+        use authenteq_export::store::Encrypted;
+        use $crate::destination::Opened;
+        match ($opened, $recipients) {
+            (Opened::Folder(folder), None) => {
+                let $sink = folder.clone();
+                $body
+            }
+            (Opened::Folder(folder), Some(recipients)) => {
+                let $sink = Encrypted::new(folder.clone(), recipients.clone());
+                $body
+            }
+            (Opened::Objects { sink: objects, .. }, None) => {
+                let $sink = objects.clone();
+                $body
+            }
+            (Opened::Objects { sink: objects, .. }, Some(recipients)) => {
+                let $sink = Encrypted::new(objects.clone(), recipients.clone());
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use with_sink;
 
 impl Opened {
     /// Checks that the destination can be used before anything is fetched or received: the
@@ -175,6 +207,17 @@ impl Opened {
                 None
             }
         }
+    }
+}
+
+/// What the server-side encryption settings take, when one is set: object_store's own message
+/// names its values wrongly (`sse:kms`).
+fn sse_hint() -> &'static str {
+    if std::env::var_os("AWS_SERVER_SIDE_ENCRYPTION").is_some() {
+        " (AWS_SERVER_SIDE_ENCRYPTION takes AES256, aws:kms, aws:kms:dsse or sse-c; aws:kms \
+         takes its key in AWS_SSE_KMS_KEY_ID, sse-c in AWS_SSE_CUSTOMER_KEY_BASE64)"
+    } else {
+        ""
     }
 }
 

@@ -8,10 +8,13 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use authenteq_export::client::{Client, Endpoint};
+use authenteq_export::export::VerificationId;
 use authenteq_export::save::OutputDir;
-use authenteq_export::store::{Batch, Outcome, Sink, Status, Summary};
+use authenteq_export::store::{
+    fetch_into, Batch, Encrypted, FolderSink, Outcome, Recipients, Sink, Status, Summary,
+};
 
-use crate::destination::{Destination, Opened};
+use crate::destination::{with_sink, Destination};
 use crate::output::{
     saved_parts, summary_result, with_causes, Context, Done, Failure, Summary as Printed,
 };
@@ -41,6 +44,9 @@ pub struct Request<'a> {
     /// Show the result's personal fields in the summary.
     pub personal: bool,
     pub file_mode: Option<u32>,
+    /// Encrypt every stored file to these recipients (`--encrypt-to`): then it is stored as
+    /// `fetch --ids` stores, `OUT/ID/<file>.age` with `OUT/ID/manifest.json`.
+    pub encrypt: Option<Recipients>,
     pub client: ClientOptions<'a>,
 }
 
@@ -55,6 +61,8 @@ pub struct Bulk<'a> {
     pub abort_older_than: f64,
     /// The permission bits of the files written into a folder (default 0600).
     pub file_mode: Option<u32>,
+    /// Encrypt every stored file to these recipients (`--encrypt-to`).
+    pub encrypt: Option<Recipients>,
     pub client: ClientOptions<'a>,
 }
 
@@ -101,8 +109,11 @@ fn client(options: &ClientOptions<'_>) -> Result<Client, Failure> {
 
 pub fn run(request: &Request<'_>) -> Result<Done, Failure> {
     let client = client(&request.client)?;
-    authenteq_export::export::VerificationId::new(request.id)?;
+    let id = VerificationId::new(request.id)?;
     crate::destination::create_out_folder(request.out)?;
+    if let Some(recipients) = &request.encrypt {
+        return run_encrypted(request, &client, &id, recipients);
+    }
     let mut dir = OutputDir::open(request.out)?;
     if let Some(mode) = request.file_mode {
         dir = dir.file_mode(mode);
@@ -141,6 +152,31 @@ pub fn run(request: &Request<'_>) -> Result<Done, Failure> {
         },
         bytes_read: fetched.bytes_read(),
     })
+}
+
+/// `fetch ID --encrypt-to`: the library's `store::fetch_into` into the folder, each file
+/// encrypted as it streams (no plaintext written), as `fetch --ids` stores.
+fn run_encrypted(
+    request: &Request<'_>,
+    client: &Client,
+    id: &VerificationId,
+    recipients: &Recipients,
+) -> Result<Done, Failure> {
+    let mut folder = FolderSink::create(request.out)?;
+    if let Some(mode) = request.file_mode {
+        folder = folder.file_mode(mode);
+    }
+    let sink = Encrypted::new(folder, recipients.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Context::new("cannot start the async runtime".to_owned(), e))?;
+    let stored = runtime.block_on(fetch_into(client, request.endpoint, id, &sink))?;
+    Ok(crate::encrypt::summary(
+        request.endpoint.name(),
+        stored.manifest(),
+        stored.bytes_read(),
+    ))
 }
 
 /// A bar of bytes received, on a terminal only.
@@ -265,14 +301,9 @@ fn bulk_inner(bulk: &Bulk<'_>) -> Result<Summary, Failure> {
     let progress = Progress::new(total);
     let (summary, aborted) = runtime.block_on(async {
         let aborted = out.abort_stale(abort_older_than).await;
-        let summary = match &out {
-            Opened::Folder(sink) => {
-                drive(&batch, &client, bulk.endpoint, sink, ids, &progress).await
-            }
-            Opened::Objects { sink, .. } => {
-                drive(&batch, &client, bulk.endpoint, sink, ids, &progress).await
-            }
-        };
+        let summary = with_sink!(&out, bulk.encrypt.as_ref(), |sink| {
+            drive(&batch, &client, bulk.endpoint, &sink, ids, &progress).await
+        });
         (summary, aborted)
     });
     progress.finish();

@@ -26,6 +26,7 @@
 //! storing into a folder or an object store, its `store` module.
 
 mod destination;
+mod encrypt;
 mod fetch;
 mod forward;
 mod input;
@@ -90,6 +91,14 @@ enum Command {
         /// The permission bits of the files written, in octal (default 600: the owner only).
         #[arg(long, value_name = "OCTAL", value_parser = output::file_mode)]
         file_mode: Option<u32>,
+        /// With --encrypt-to or --recipients-file: the verification's id. The export is then
+        /// stored as `fetch --ids` stores it, DIR/ID/<file>.age plus DIR/ID/manifest.json,
+        /// which `open ID --from DIR` reads back. A result with another id is refused, and
+        /// nothing is stored.
+        #[arg(long)]
+        id: Option<String>,
+        #[command(flatten)]
+        encrypt: encrypt::EncryptArgs,
         /// Print bytes read, time taken and peak memory to standard error at the end.
         #[arg(long)]
         stats: bool,
@@ -261,6 +270,8 @@ enum Command {
         /// The permission bits of the files written into a folder, in octal (default 600).
         #[arg(long, value_name = "OCTAL", value_parser = output::file_mode)]
         file_mode: Option<u32>,
+        #[command(flatten)]
+        encrypt: encrypt::EncryptArgs,
         /// Print bytes read, time taken and peak memory to standard error at the end.
         #[arg(long)]
         stats: bool,
@@ -350,15 +361,22 @@ fn run(started: Instant) -> ExitCode {
             content_type,
             show_personal_data,
             file_mode,
+            id,
+            encrypt,
             stats,
         } => {
-            let options = split::Options {
-                content_type: content_type.as_deref(),
-                out: &out,
-                personal: show_personal_data,
-                file_mode,
-            };
-            (split::run(&input, &options), stats)
+            let ran = encrypt.recipients().and_then(|encrypt| {
+                let options = split::Options {
+                    content_type: content_type.as_deref(),
+                    out: &out,
+                    personal: show_personal_data,
+                    file_mode,
+                    id: id.as_deref(),
+                    encrypt,
+                };
+                split::run(&input, &options)
+            });
+            (ran, stats)
         }
         Command::Inspect {
             input,
@@ -384,8 +402,16 @@ fn run(started: Instant) -> ExitCode {
             allow_insecure_http,
             show_personal_data,
             file_mode,
+            encrypt,
             stats,
         } => {
+            let encrypt = match encrypt.recipients() {
+                Ok(encrypt) => encrypt,
+                Err(e) => {
+                    output::report(&*e);
+                    return ExitCode::FAILURE;
+                }
+            };
             let endpoint = match format.parse() {
                 Ok(endpoint) => endpoint,
                 Err(e) => {
@@ -412,6 +438,7 @@ fn run(started: Instant) -> ExitCode {
                     rate,
                     abort_older_than,
                     file_mode,
+                    encrypt,
                     client,
                 };
                 let (code, bytes) = fetch::run_bulk(&bulk);
@@ -426,6 +453,7 @@ fn run(started: Instant) -> ExitCode {
                 out: std::path::Path::new(&out),
                 personal: show_personal_data,
                 file_mode,
+                encrypt,
                 client,
             });
             (ran, stats)

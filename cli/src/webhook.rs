@@ -26,6 +26,8 @@ const CLIENT_SECRET_VAR: &str = "AUTHENTEQ_CLIENT_SECRET";
 /// current one by `webhook serve`.
 const PREVIOUS_SECRET_VAR: &str = "AUTHENTEQ_CLIENT_SECRET_PREVIOUS";
 
+// Parsed once per run and matched at once: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum Command {
     /// Receive deliveries: a POST on any path, verified as it streams, stored once its
@@ -118,6 +120,8 @@ pub enum Command {
         /// level, message, outcome, bytes, ms, key, and the id once verified).
         #[arg(long, value_name = "FORMAT", default_value = "text")]
         log_format: LogFormat,
+        #[command(flatten)]
+        encrypt: crate::encrypt::EncryptArgs,
     },
     /// Deliver a stored verification (DIR/ID in the `split` layout) as the vendor would:
     /// signed, streamed from disk, retried on failure.
@@ -215,6 +219,7 @@ pub fn run(command: Command) -> ExitCode {
             forward,
             admin_addr,
             log_format,
+            encrypt,
         } => (|| {
             let connections = ConnectionLimits::default()
                 .head_timeout(seconds("--head-timeout", head_timeout)?)
@@ -235,6 +240,7 @@ pub fn run(command: Command) -> ExitCode {
                 forward: forward.forwarder()?,
                 admin_addr,
                 log_format,
+                encrypt: encrypt.recipients()?,
             };
             serve(&out, settings)
         })(),
@@ -299,6 +305,7 @@ struct ServeSettings {
     forward: Option<(Forwarder, Duration)>,
     admin_addr: Option<SocketAddr>,
     log_format: LogFormat,
+    encrypt: Option<authenteq_export::store::Recipients>,
 }
 
 /// The secret before a rotation, if AUTHENTEQ_CLIENT_SECRET_PREVIOUS holds one.
@@ -332,10 +339,9 @@ fn serve(out: &str, settings: ServeSettings) -> Result<(), Failure> {
                 Opened::Folder(_) => eprintln!("removed {swept} leftovers of an earlier receiver"),
             }
         }
-        match out {
-            Opened::Folder(sink) => receive_into(sink, keys, &settings).await,
-            Opened::Objects { sink, .. } => receive_into(sink, keys, &settings).await,
-        }
+        crate::destination::with_sink!(out, settings.encrypt.as_ref(), |sink| {
+            receive_into(sink, keys, &settings).await
+        })
     })
 }
 

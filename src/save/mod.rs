@@ -201,6 +201,18 @@ impl OutputDir {
     /// [`ErrorKind::UnsafeName`] when `name` does not pass [`is_safe_file_name`] (make one with
     /// [`safe_file_name`]); [`ErrorKind::Io`] when the file cannot be created.
     pub fn create_file(&self, name: &str) -> Result<NewFile> {
+        self.new_file(name, true)
+    }
+
+    /// As [`create_file`](Self::create_file), for bytes whose hash nobody reads (an encrypted
+    /// file, listed under its plaintext's hash): not hashed as they are written, and never
+    /// taken for a file already there (its [`Saved::sha256`] is all zeros).
+    #[cfg(feature = "store")]
+    pub(crate) fn create_unhashed_file(&self, name: &str) -> Result<NewFile> {
+        self.new_file(name, false)
+    }
+
+    fn new_file(&self, name: &str, hashed: bool) -> Result<NewFile> {
         if !is_safe_file_name(name) {
             return Err(Error::new(
                 ErrorKind::UnsafeName,
@@ -216,7 +228,7 @@ impl OutputDir {
             dir: Arc::clone(&self.inner),
             wanted: name.to_owned(),
             temp: Some(temp),
-            hasher: Sha256::new(),
+            hasher: hashed.then(Sha256::new),
             size: 0,
         })
     }
@@ -283,7 +295,8 @@ pub struct NewFile {
     wanted: String,
     /// `None` once committed or discarded.
     temp: Option<sys::Temp>,
-    hasher: Sha256,
+    /// `None` for a file made by [`OutputDir::create_unhashed_file`].
+    hasher: Option<Sha256>,
     size: u64,
 }
 
@@ -305,6 +318,12 @@ impl NewFile {
     /// Bytes written so far.
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// Whether its bytes are hashed (not a file of [`OutputDir::create_unhashed_file`]).
+    #[cfg(feature = "store")]
+    pub(crate) fn is_hashed(&self) -> bool {
+        self.hasher.is_some()
     }
 
     /// Makes the file visible: syncs it to disk, gives it its name unless that name is taken,
@@ -378,7 +397,7 @@ impl NewFile {
         sync_folder: bool,
     ) -> Result<Saved> {
         let wanted = self.wanted.as_str();
-        let sha256: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();
+        let sha256: Option<[u8; 32]> = self.hasher.take().map(|h| h.finalize().into());
         let mut synced = false;
         let (stem, ext) = match wanted.rfind('.') {
             Some(i) if i > 0 => wanted.split_at(i),
@@ -392,7 +411,7 @@ impl NewFile {
             };
             // Looking first saves the `fsync` of a file that is already there; the name can
             // still be taken between this look and `publish`, which never replaces it.
-            match self.existing(target, &candidate, &sha256)? {
+            match self.existing(target, &candidate, sha256.as_ref())? {
                 Existing::Same => return Ok(self.saved(candidate, sha256, Outcome::AlreadyThere)),
                 Existing::Other => continue,
                 Existing::Missing => {}
@@ -419,10 +438,12 @@ impl NewFile {
                     }
                 }
                 // Taken since the look: by a whole file, which may be this one.
-                Ok(sys::Published::Taken) => match self.existing(target, &candidate, &sha256)? {
-                    Existing::Same => Outcome::AlreadyThere,
-                    Existing::Other | Existing::Missing => continue,
-                },
+                Ok(sys::Published::Taken) => {
+                    match self.existing(target, &candidate, sha256.as_ref())? {
+                        Existing::Same => Outcome::AlreadyThere,
+                        Existing::Other | Existing::Missing => continue,
+                    }
+                }
                 Err(e) => return Err(io_error("saving", wanted, e)),
             };
             return Ok(self.saved(candidate, sha256, outcome));
@@ -433,27 +454,27 @@ impl NewFile {
         ))
     }
 
-    fn saved(&self, name: String, sha256: [u8; 32], outcome: Outcome) -> Saved {
+    fn saved(&self, name: String, sha256: Option<[u8; 32]>, outcome: Outcome) -> Saved {
         Saved {
             name,
             size: self.size,
-            sha256,
+            sha256: sha256.unwrap_or_default(),
             outcome,
         }
     }
 
     /// What the folder holds under `name`, compared with this file (`self.size` bytes with
-    /// this SHA-256).
-    fn existing(&self, target: &Shared, name: &str, sha256: &[u8; 32]) -> Result<Existing> {
+    /// this SHA-256; an unhashed file is never the same).
+    fn existing(&self, target: &Shared, name: &str, sha256: Option<&[u8; 32]>) -> Result<Existing> {
         let compare = || -> io::Result<Existing> {
             let (mut file, size) = match target.dir.open_existing(name)? {
                 sys::Found::Missing => return Ok(Existing::Missing),
                 sys::Found::Other => return Ok(Existing::Other),
                 sys::Found::File(file, size) => (file, size),
             };
-            if size != self.size {
+            let Some(sha256) = sha256.filter(|_| size == self.size) else {
                 return Ok(Existing::Other);
-            }
+            };
             let mut hasher = Sha256::new();
             let mut buf = vec![0u8; 64 << 10];
             loop {
@@ -498,7 +519,9 @@ impl Write for NewFile {
             return Err(io::Error::other("file already saved"));
         };
         let n = temp.file.write(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&buf[..n]);
+        }
         self.size += n as u64;
         Ok(n)
     }

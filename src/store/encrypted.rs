@@ -22,8 +22,8 @@ use crate::export::VerificationId;
 /// What an encrypted file's stored name ends with.
 pub(crate) const AGE_SUFFIX: &str = ".age";
 
-/// Plaintext bytes encrypted at a time before the ciphertext goes on: bounds what one write
-/// holds, whatever the size of the chunk it was given.
+/// Plaintext bytes encrypted at a time (on the blocking pool) before the ciphertext goes on:
+/// bounds what one file holds, whatever the size of the chunks it is given.
 const SLICE: usize = 256 << 10;
 
 /// The X25519 recipients every stored file is encrypted to (`age1…` public keys): any one of
@@ -189,7 +189,11 @@ impl Identities {
 ///
 /// Each file is one age file, stored as `<name>.age`; its bytes are encrypted 256 KiB at a
 /// time as they are written and handed to the wrapped sink's staging, so a file of any size
-/// takes a bounded amount of memory here (the wrapped sink's own buffers aside). The manifest
+/// takes a bounded amount of memory here (about three batches: the one filling, the one being
+/// encrypted, the ciphertext being written; the wrapped sink's own buffers aside). The cipher
+/// runs on tokio's blocking pool (`spawn_blocking`, so a tokio runtime is needed) while the
+/// writing task hashes the plaintext and writes the batch before: with a core to spare it
+/// costs the writer little more than a plain file. The manifest
 /// stays plain: it lists each file under its plain name with the plaintext's size and SHA-256,
 /// marked `"encryption":"age"`, with the stored name and size (see [`Manifest`]). Reading back
 /// is [`open`](super::open).
@@ -282,7 +286,8 @@ pub struct EncryptedStaging<T> {
     inner: T,
     recipients: Arc<Recipients>,
     names: Names,
-    current: Option<Sealing>,
+    /// The file being written: its encryptor, here or at work on the blocking pool.
+    current: Option<Current>,
 }
 
 impl<T: fmt::Debug> fmt::Debug for EncryptedStaging<T> {
@@ -294,20 +299,57 @@ impl<T: fmt::Debug> fmt::Debug for EncryptedStaging<T> {
     }
 }
 
-/// The file being encrypted.
-struct Sealing {
+/// The file being written.
+struct Current {
     name: String,
-    writer: age::stream::StreamWriter<Ciphertext>,
-    out: Ciphertext,
+    /// Its encryptor, `None` while a batch is encrypted on the blocking pool (`sealing`).
+    sealer: Option<Sealer>,
+    sealing: Option<tokio::task::JoinHandle<Sealed>>,
+    /// Plaintext not yet handed to the encryptor: less than [`SLICE`] bytes, as slices of the
+    /// chunks written.
+    pending: Vec<Bytes>,
+    pending_len: usize,
+    /// The plaintext's hash and size, taken in the caller's task as the chunks come.
     hasher: Sha256,
     size: u64,
 }
 
-/// Where age writes the ciphertext, taken from after each write.
+/// What encrypting a batch gives back: the encryptor, and the ciphertext or the error.
+type Sealed = (Sealer, std::io::Result<Bytes>);
+
+/// The age encryptor of one file.
+struct Sealer {
+    writer: age::stream::StreamWriter<Ciphertext>,
+    out: Ciphertext,
+}
+
+impl Sealer {
+    /// Encrypts `plaintext`; gives the ciphertext age wrote (all of it but what waits for the
+    /// rest of a 64 KiB age chunk).
+    fn seal(&mut self, plaintext: &[Bytes]) -> std::io::Result<Bytes> {
+        self.out.reserve(plaintext.iter().map(Bytes::len).sum());
+        for chunk in plaintext {
+            self.writer.write_all(chunk)?;
+        }
+        Ok(self.out.take())
+    }
+}
+
+/// Where age writes the ciphertext, taken from after each batch.
 #[derive(Clone, Default)]
 struct Ciphertext(Arc<Mutex<Vec<u8>>>);
 
 impl Ciphertext {
+    /// Room for the ciphertext of `plaintext` more bytes: as many bytes, and the 16-byte tag
+    /// of each age chunk (age holds back the last chunk of each write, so what comes out is
+    /// about what went in). Reserved once, so that what is passed on holds little spare
+    /// capacity (a held small file holds its bytes, not a batch's room).
+    fn reserve(&self, plaintext: usize) {
+        const CHUNK: usize = 64 << 10;
+        let mut out = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        out.reserve_exact(plaintext + (plaintext / CHUNK + 1) * 16);
+    }
+
     fn take(&self) -> Bytes {
         let mut out = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         Bytes::from(std::mem::take(&mut *out))
@@ -330,17 +372,37 @@ fn encrypting_error(name: &str, e: std::io::Error) -> Error {
     Error::with_source(ErrorKind::Io, format!("encrypting {name:?}"), e)
 }
 
-impl<T: Staging> EncryptedStaging<T> {
-    /// Hands what age wrote so far to the wrapped staging.
-    async fn pass_on(&mut self) -> Result<()> {
-        let Some(current) = self.current.as_ref() else {
-            return Ok(());
-        };
-        let ciphertext = current.out.take();
-        if ciphertext.is_empty() {
-            return Ok(());
+fn no_file() -> Error {
+    Error::new(ErrorKind::Usage, "no file was started")
+}
+
+impl Current {
+    /// Brings the encryptor back from the blocking pool if it is there: the ciphertext of the
+    /// batch it encrypted.
+    async fn take_back(&mut self) -> Result<Option<Bytes>> {
+        let mut sealed = None;
+        if let Some(task) = self.sealing.take() {
+            let (sealer, ciphertext) = task
+                .await
+                .map_err(|join| Error::with_source(ErrorKind::Io, "encrypting a file", join))?;
+            self.sealer = Some(sealer);
+            sealed = Some(ciphertext.map_err(|e| encrypting_error(&self.name, e))?);
         }
-        self.inner.write(ciphertext).await
+        Ok(sealed)
+    }
+
+    /// Sends the pending batch to be hashed and encrypted on the blocking pool, once the last
+    /// one is back: the ciphertext of the last one, to be written meanwhile.
+    async fn dispatch(&mut self) -> Result<Option<Bytes>> {
+        let sealed = self.take_back().await?;
+        let mut sealer = self.sealer.take().ok_or_else(no_file)?;
+        let batch = std::mem::take(&mut self.pending);
+        self.pending_len = 0;
+        self.sealing = Some(tokio::task::spawn_blocking(move || {
+            let ciphertext = sealer.seal(&batch);
+            (sealer, ciphertext)
+        }));
+        Ok(sealed)
     }
 }
 
@@ -355,62 +417,66 @@ impl<T: Staging> Staging for EncryptedStaging<T> {
             .wrap_output(out.clone())
             .map_err(|e| encrypting_error(&name, e))?;
         self.inner
-            .start_file(&format!("{name}{AGE_SUFFIX}"), content_type)
+            .start_encrypted_file(&format!("{name}{AGE_SUFFIX}"), content_type)
             .await?;
-        self.current = Some(Sealing {
+        let header = out.take();
+        self.current = Some(Current {
             name,
-            writer,
-            out,
+            sealer: Some(Sealer { writer, out }),
+            sealing: None,
+            pending: Vec::new(),
+            pending_len: 0,
             hasher: Sha256::new(),
             size: 0,
         });
-        self.pass_on().await
+        self.inner.write(header).await
     }
 
-    async fn write(&mut self, chunk: Bytes) -> Result<()> {
-        let mut rest = &chunk[..];
-        while !rest.is_empty() {
-            let current = self
-                .current
-                .as_mut()
-                .ok_or_else(|| Error::new(ErrorKind::Usage, "no file was started"))?;
-            let (slice, after) = rest.split_at(rest.len().min(SLICE));
-            current.hasher.update(slice);
-            current.size += slice.len() as u64;
-            current
-                .writer
-                .write_all(slice)
-                .map_err(|e| encrypting_error(&current.name, e))?;
-            rest = after;
-            self.pass_on().await?;
-        }
-        if self.current.is_none() {
-            return Err(Error::new(ErrorKind::Usage, "no file was started"));
+    // A batch of `SLICE` plaintext bytes is encrypted on the blocking pool while the
+    // ciphertext of the one before is written and the next one is read and hashed here: the
+    // caller's task then does what it does for a plain file (hash, write), and the cipher runs
+    // beside it. What one call holds is bounded whatever the chunk's size: chunks are cut into
+    // slices of at most `SLICE`.
+    async fn write(&mut self, mut chunk: Bytes) -> Result<()> {
+        let current = self.current.as_mut().ok_or_else(no_file)?;
+        current.hasher.update(&chunk);
+        current.size += chunk.len() as u64;
+        while !chunk.is_empty() {
+            let piece = chunk.split_to(chunk.len().min(SLICE - current.pending_len));
+            current.pending_len += piece.len();
+            current.pending.push(piece);
+            if current.pending_len == SLICE {
+                if let Some(ciphertext) = current.dispatch().await? {
+                    self.inner.write(ciphertext).await?;
+                }
+            }
         }
         Ok(())
     }
 
     async fn end_file(&mut self) -> Result<()> {
-        let current = self
-            .current
-            .take()
-            .ok_or_else(|| Error::new(ErrorKind::Usage, "no file was started"))?;
-        let Sealing {
-            name,
-            writer,
-            out,
-            hasher,
-            size,
-        } = current;
-        writer.finish().map_err(|e| encrypting_error(&name, e))?;
-        let last = out.take();
-        if !last.is_empty() {
-            self.inner.write(last).await?;
+        let mut current = self.current.take().ok_or_else(no_file)?;
+        let sealed = current.take_back().await?;
+        let Some(mut sealer) = current.sealer.take() else {
+            return Err(no_file());
+        };
+        // The rest is less than a slice: encrypted here, no hand-off.
+        let rest = sealer
+            .seal(&current.pending)
+            .map_err(|e| encrypting_error(&current.name, e))?;
+        let Sealer { writer, out } = sealer;
+        writer
+            .finish()
+            .map_err(|e| encrypting_error(&current.name, e))?;
+        for ciphertext in [sealed.unwrap_or_default(), rest, out.take()] {
+            if !ciphertext.is_empty() {
+                self.inner.write(ciphertext).await?;
+            }
         }
         let plaintext = Plaintext {
-            name,
-            size,
-            sha256: hasher.finalize().into(),
+            name: current.name,
+            size: current.size,
+            sha256: current.hasher.finalize().into(),
         };
         self.inner.end_encrypted_file(plaintext).await
     }

@@ -333,13 +333,49 @@ fn read_manifest(path: &Path) -> Result<Option<Manifest>> {
     }
 }
 
-impl Staging for FolderStaging {
-    async fn start_file(&mut self, name: &str, content_type: Option<&str>) -> Result<()> {
+impl FolderStaging {
+    async fn start(&mut self, name: &str, content_type: Option<&str>, hashed: bool) -> Result<()> {
         ensure_no_file_open(self.current.is_some())?;
         let name = self.names.claim(name)?;
-        let file = self.root.create_file(&name)?;
+        let file = if hashed {
+            self.root.create_file(&name)?
+        } else {
+            self.root.create_unhashed_file(&name)?
+        };
         self.current = Some((file, content_type.map(str::to_owned)));
         Ok(())
+    }
+
+    /// Ends the current file; `plaintext` for an encrypted one, which only it may end.
+    fn end(&mut self, plaintext: Option<Plaintext>) -> Result<()> {
+        let hashed = match &self.current {
+            Some((file, _)) => file.is_hashed(),
+            None => return Err(Error::new(ErrorKind::Usage, "no file was started")),
+        };
+        if !hashed && plaintext.is_none() {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                "a file started with start_encrypted_file ends with end_encrypted_file",
+            ));
+        }
+        if let Some((file, content_type)) = self.current.take() {
+            self.ended.push((file, content_type, plaintext));
+        }
+        Ok(())
+    }
+}
+
+impl Staging for FolderStaging {
+    async fn start_file(&mut self, name: &str, content_type: Option<&str>) -> Result<()> {
+        self.start(name, content_type, true).await
+    }
+
+    async fn start_encrypted_file(
+        &mut self,
+        stored_name: &str,
+        content_type: Option<&str>,
+    ) -> Result<()> {
+        self.start(stored_name, content_type, false).await
     }
 
     async fn write(&mut self, chunk: Bytes) -> Result<()> {
@@ -353,20 +389,11 @@ impl Staging for FolderStaging {
     }
 
     async fn end_file(&mut self) -> Result<()> {
-        let current = self
-            .current
-            .take()
-            .ok_or_else(|| Error::new(ErrorKind::Usage, "no file was started"))?;
-        self.ended.push((current.0, current.1, None));
-        Ok(())
+        self.end(None)
     }
 
     async fn end_encrypted_file(&mut self, plaintext: Plaintext) -> Result<()> {
-        self.end_file().await?;
-        if let Some(last) = self.ended.last_mut() {
-            last.2 = Some(plaintext);
-        }
-        Ok(())
+        self.end(Some(plaintext))
     }
 
     async fn commit(self) -> Result<Committed> {

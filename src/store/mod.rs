@@ -236,6 +236,23 @@ pub trait Staging: Send {
     /// [`ErrorKind::Usage`] when no file was started; a store or I/O error.
     fn end_file(&mut self) -> impl Future<Output = Result<()>> + Send;
 
+    /// As [`start_file`](Self::start_file), for a file an encrypting layer (such as
+    /// [`Encrypted`], feature `encrypt`) writes and ends with
+    /// [`end_encrypted_file`](Self::end_encrypted_file): the manifest lists it under its
+    /// plaintext's SHA-256, so the staging need not hash the stored bytes (the crate's backends
+    /// do not). The default is [`start_file`](Self::start_file).
+    ///
+    /// # Errors
+    ///
+    /// As [`start_file`](Self::start_file).
+    fn start_encrypted_file(
+        &mut self,
+        stored_name: &str,
+        content_type: Option<&str>,
+    ) -> impl Future<Output = Result<()>> + Send {
+        self.start_file(stored_name, content_type)
+    }
+
     /// As [`end_file`](Self::end_file), for a file an encrypting layer wrote (such as
     /// [`Encrypted`], feature `encrypt`): the manifest lists it under `plaintext`'s name, size
     /// and SHA-256, as age-encrypted, with the name and size this staging stored it under.

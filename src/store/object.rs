@@ -86,6 +86,18 @@ const COMMITS_IN_FLIGHT: usize = 8;
 /// back to and for other stores: S3's `AbortIncompleteMultipartUpload` with
 /// `DaysAfterInitiation: 1` (see the README).
 ///
+/// # Server-side encryption
+///
+/// It is the store's setting, not the sink's: an `AmazonS3` built with
+/// `AmazonS3Builder::from_env` reads `AWS_SERVER_SIDE_ENCRYPTION` (`AES256`, `aws:kms`,
+/// `aws:kms:dsse` or `sse-c`; default: none sent, the bucket's default applies),
+/// `AWS_SSE_KMS_KEY_ID`, `AWS_SSE_BUCKET_KEY_ENABLED` and `AWS_SSE_CUSTOMER_KEY_BASE64` (or
+/// take `with_sse_kms_encryption` and its siblings), and sends them with every `put` and with
+/// the creation of every multipart upload (SSE-C also with each part, and with each read). So
+/// every object this sink writes carries them: the held files, the multipart uploads, the
+/// manifest and the handled marker. [`Encrypted`](super::Encrypted) (feature `encrypt`)
+/// encrypts before the bytes leave the process; the two combine.
+///
 /// # Examples
 ///
 /// ```
@@ -276,7 +288,8 @@ struct Current {
     name: String,
     key: Path,
     content_type: Option<String>,
-    hasher: Sha256,
+    /// `None` for an encrypted file, listed under its plaintext's hash.
+    hasher: Option<Sha256>,
     size: u64,
     /// Bytes not sent yet, less than one part but while a part is being cut.
     buffer: VecDeque<Bytes>,
@@ -480,15 +493,15 @@ async fn abort_all(uploads: Vec<Box<dyn MultipartUpload>>) {
         .await;
 }
 
-impl Staging for ObjectStaging {
-    async fn start_file(&mut self, name: &str, content_type: Option<&str>) -> Result<()> {
+impl ObjectStaging {
+    fn start(&mut self, name: &str, content_type: Option<&str>, hashed: bool) -> Result<()> {
         ensure_no_file_open(self.current.is_some())?;
         let name = self.names.claim(name)?;
         self.current = Some(Current {
             key: self.sink.key(&self.id, &name),
             name,
             content_type: content_type.map(str::to_owned),
-            hasher: Sha256::new(),
+            hasher: hashed.then(Sha256::new),
             size: 0,
             buffer: VecDeque::new(),
             buffered: 0,
@@ -496,6 +509,20 @@ impl Staging for ObjectStaging {
             parts: JoinSet::new(),
         });
         Ok(())
+    }
+}
+
+impl Staging for ObjectStaging {
+    async fn start_file(&mut self, name: &str, content_type: Option<&str>) -> Result<()> {
+        self.start(name, content_type, true)
+    }
+
+    async fn start_encrypted_file(
+        &mut self,
+        stored_name: &str,
+        content_type: Option<&str>,
+    ) -> Result<()> {
+        self.start(stored_name, content_type, false)
     }
 
     async fn write(&mut self, chunk: Bytes) -> Result<()> {
@@ -505,7 +532,9 @@ impl Staging for ObjectStaging {
         if chunk.is_empty() {
             return Ok(());
         }
-        current.hasher.update(&chunk);
+        if let Some(hasher) = &mut current.hasher {
+            hasher.update(&chunk);
+        }
         current.size += chunk.len() as u64;
         current.buffered += chunk.len();
         current.buffer.push_back(chunk);
@@ -518,8 +547,41 @@ impl Staging for ObjectStaging {
     }
 
     async fn end_file(&mut self) -> Result<()> {
+        self.end(None).await
+    }
+
+    async fn end_encrypted_file(&mut self, plaintext: super::Plaintext) -> Result<()> {
+        self.end(Some(plaintext)).await
+    }
+
+    async fn commit(mut self) -> Result<Committed> {
+        let committed = self.finish().await;
+        if committed.is_err() {
+            abort_all(self.take_uploads()).await;
+        }
+        committed
+    }
+
+    async fn discard(mut self) {
+        abort_all(self.take_uploads()).await;
+    }
+}
+
+impl ObjectStaging {
+    /// Ends the current file; `plaintext` for an encrypted one, which only it may end.
+    async fn end(&mut self, plaintext: Option<super::Plaintext>) -> Result<()> {
         let store = Arc::clone(&self.sink.store);
         let hold_left = self.sink.hold_bytes.saturating_sub(self.held);
+        let hashed = match &self.current {
+            Some(current) => current.hasher.is_some(),
+            None => return Err(Error::new(ErrorKind::Usage, "no file was started")),
+        };
+        if !hashed && plaintext.is_none() {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                "a file started with start_encrypted_file ends with end_encrypted_file",
+            ));
+        }
         let mut current = self
             .current
             .take()
@@ -551,37 +613,22 @@ impl Staging for ObjectStaging {
                 None => return Err(Error::new(ErrorKind::Usage, "upload missing")),
             }
         };
-        let sha256: [u8; 32] = std::mem::take(&mut current.hasher).finalize().into();
+        // An encrypted file is listed under its plaintext's hash.
+        let sha256: [u8; 32] = current
+            .hasher
+            .take()
+            .map(|h| h.finalize().into())
+            .unwrap_or_default();
+        let file = ManifestFile::new(current.name, current.size, &sha256, current.content_type);
         self.ended.push(Ended {
-            file: ManifestFile::new(current.name, current.size, &sha256, current.content_type),
+            file: match plaintext {
+                Some(plaintext) => file.encrypted(plaintext),
+                None => file,
+            },
             key: current.key,
             body,
         });
         Ok(())
-    }
-
-    async fn end_encrypted_file(&mut self, plaintext: super::Plaintext) -> Result<()> {
-        self.end_file().await?;
-        if let Some(last) = self.ended.last_mut() {
-            last.file = std::mem::replace(
-                &mut last.file,
-                ManifestFile::new(String::new(), 0, &[0; 32], None),
-            )
-            .encrypted(plaintext);
-        }
-        Ok(())
-    }
-
-    async fn commit(mut self) -> Result<Committed> {
-        let committed = self.finish().await;
-        if committed.is_err() {
-            abort_all(self.take_uploads()).await;
-        }
-        committed
-    }
-
-    async fn discard(mut self) {
-        abort_all(self.take_uploads()).await;
     }
 }
 
