@@ -6,18 +6,16 @@
 mod support;
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
-use authenteq_export::export::{Export, VerificationId};
+use authenteq_export::export::VerificationId;
 use authenteq_export::save::OutputDir;
 use authenteq_export::store::{
-    open, store_export, Committed, Encrypted, FolderSink, Manifest, ObjectSink, Plaintext, Sink,
-    Staging,
+    open, Committed, Encrypted, FolderSink, Manifest, ObjectSink, Plaintext, Sink, Staging,
 };
 use authenteq_export::ErrorKind;
 use bytes::Bytes;
 use support::age::{decrypt, tool, tool_present, KeyPair};
-use support::generate::{multipart_export, noise};
+use support::generate::noise;
 use support::{runtime, sha256_hex, vid};
 
 /// Stores `files` as verification `id` into `sink`, each written in one chunk.
@@ -386,54 +384,6 @@ fn the_age_tool_decrypts_a_stored_file_to_the_original_bytes() {
         );
         assert_eq!(out.stdout, plain, "{name}");
     }
-}
-
-/// Storing a generated 64 MiB multipart export into a folder, plain and encrypted, in one run:
-/// prints the throughput of each and their ratio (the target is at least 0.8).
-#[test]
-fn encrypting_into_a_folder_against_plain_throughput() {
-    let body = multipart_export(11, 64 << 20);
-    let key = KeyPair::generate();
-    let dir = tempfile::tempdir().unwrap();
-    let plain = FolderSink::create(dir.path().join("plain")).unwrap();
-    let sealed = Encrypted::new(
-        FolderSink::create(dir.path().join("sealed")).unwrap(),
-        key.recipients(),
-    );
-    let rt = runtime();
-    let mut best = [f64::MAX; 2];
-    for round in 0..3 {
-        for (which, seconds) in best.iter_mut().enumerate() {
-            let id = format!("r{round}");
-            let started = Instant::now();
-            rt.block_on(async {
-                if which == 0 {
-                    run(&plain, &id, &body).await
-                } else {
-                    run(&sealed, &id, &body).await
-                }
-            });
-            *seconds = seconds.min(started.elapsed().as_secs_f64());
-        }
-    }
-    let mib = body.len() as f64 / f64::from(1 << 20);
-    let (plain_rate, sealed_rate) = (mib / best[0], mib / best[1]);
-    println!(
-        "store into a folder, {} build: plain {plain_rate:.0} MiB/s, encrypted {sealed_rate:.0} MiB/s, ratio {:.2}",
-        if cfg!(debug_assertions) { "debug" } else { "release" },
-        sealed_rate / plain_rate
-    );
-    // Loose: a shared machine. The README states the measured ratio.
-    assert!(sealed_rate / plain_rate > 0.2);
-}
-
-async fn run<S: Sink>(sink: &S, id: &str, body: &Bytes) {
-    let chunks: Vec<Bytes> = support::fixed_chunks(body, 64 << 10);
-    let stream = futures::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
-    let mut export = Export::new(stream, Some(&support::generate::content_type())).unwrap();
-    let mut staging = sink.stage(&vid(id)).await.unwrap();
-    store_export(&mut export, &mut staging).await.unwrap();
-    staging.commit().await.unwrap();
 }
 
 /// A folder store with `v1` stored encrypted: a small result and a 1 MiB image.
