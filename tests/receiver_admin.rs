@@ -119,6 +119,37 @@ fn a_hanging_store_holds_one_probe_and_each_readyz_ends_at_the_probe_timeout() {
     });
 }
 
+#[test]
+fn readyz_calls_cancelled_while_waiting_leave_the_one_probe_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let probes = Arc::new(AtomicUsize::new(0));
+    let sink = Hanging {
+        folder: FolderSink::create(dir.path()).unwrap(),
+        probes: Arc::clone(&probes),
+    };
+    support::runtime().block_on(async {
+        let server = Receiver::builder(sink)
+            .key(key())
+            .build()
+            .unwrap()
+            .spawn()
+            .await
+            .unwrap();
+        let admin = server
+            .admin()
+            .probe_timeout(Duration::from_secs(30))
+            .probe_interval(Duration::ZERO)
+            .build();
+        // Each call is dropped while it waits for the probe (a client that hung up).
+        for _ in 0..5 {
+            let cancelled = tokio::time::timeout(Duration::from_millis(20), admin.readiness());
+            assert!(cancelled.await.is_err());
+        }
+        assert_eq!(probes.load(Ordering::SeqCst), 1);
+        server.shutdown().await.unwrap();
+    });
+}
+
 /// The hand-off's metrics and the key label, read from `/metrics` of the library's admin router
 /// with the Prometheus recorder installed (once for this binary: the only test here that
 /// delivers).

@@ -57,7 +57,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
 
 use super::metrics::{OPEN_CONNECTIONS, UNVERIFIED_BYTES};
 use super::pace::Budget;
@@ -227,9 +227,11 @@ struct AdminInner {
 struct Probing {
     /// When the store was last probed, and whether it answered.
     last: Option<(Instant, bool)>,
-    /// A probe past its timeout, still running in its task: waited for again rather than a
-    /// second one started, so that a store that hangs holds one probe, not one per interval.
-    running: Option<JoinHandle<Result<()>>>,
+    /// The probe running in its task: filled with whether the store answered once it ends
+    /// (closed if it panicked). It stays here until its answer is taken, so a `/readyz` that
+    /// times out or is cancelled while waiting leaves it for the next one to wait on again:
+    /// a store that hangs holds one probe, not one per interval or per cancelled request.
+    running: Option<watch::Receiver<Option<bool>>>,
 }
 
 impl fmt::Debug for Admin {
@@ -301,23 +303,33 @@ impl Admin {
             match probing.last {
                 Some((at, answered)) if at.elapsed() < inner.probe_interval => answered,
                 _ => {
-                    let mut task = match probing.running.take() {
-                        Some(task) => task,
-                        None => tokio::spawn((inner.probe)()),
+                    let mut running = match &probing.running {
+                        Some(running) => running.clone(),
+                        None => {
+                            let running = spawn_probe((inner.probe)());
+                            probing.running = Some(running.clone());
+                            running
+                        }
                     };
-                    let probed = tokio::time::timeout(inner.probe_timeout, &mut task).await;
+                    // Waiting on a clone: if this future is dropped here, the probe stays in
+                    // `probing.running` for the next `/readyz`.
+                    let probed = tokio::time::timeout(
+                        inner.probe_timeout,
+                        running.wait_for(Option::is_some),
+                    )
+                    .await
+                    .map(|answer| answer.map(|answer| *answer == Some(true)));
                     let answered = match probed {
-                        Ok(Ok(Ok(()))) => true,
-                        Ok(Ok(Err(e))) => {
-                            tracing::warn!(error = %e, "store probe failed: not ready");
-                            false
+                        Ok(Ok(answered)) => {
+                            probing.running = None;
+                            answered
                         }
                         Ok(Err(_)) => {
+                            probing.running = None;
                             tracing::warn!("store probe panicked: not ready");
                             false
                         }
                         Err(_) => {
-                            probing.running = Some(task);
                             tracing::warn!(
                                 timeout_ms = u64::try_from(inner.probe_timeout.as_millis())
                                     .unwrap_or(u64::MAX),
@@ -363,6 +375,25 @@ impl Admin {
         })
         .await
     }
+}
+
+/// Runs `probe` in a task of its own: the receiver is filled with whether the store answered,
+/// and closed without a value if the probe panicked.
+fn spawn_probe(
+    probe: Pin<Box<dyn Future<Output = Result<()>> + Send>>,
+) -> watch::Receiver<Option<bool>> {
+    let (answer, running) = watch::channel(None);
+    tokio::spawn(async move {
+        let answered = match probe.await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "store probe failed: not ready");
+                false
+            }
+        };
+        answer.send_replace(Some(answered));
+    });
+    running
 }
 
 async fn readyz(State(admin): State<Admin>) -> Response {
