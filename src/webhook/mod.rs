@@ -78,7 +78,8 @@ mod verify;
 #[cfg(feature = "webhook-forward")]
 pub use forward::{
     event_body, event_id, ForwardFuture, ForwardSecret, Forwarder, ForwarderBuilder,
-    DEFAULT_FORWARD_CONNECT_TIMEOUT, DEFAULT_FORWARD_TIMEOUT, DEFAULT_MAX_ANSWER_BYTES, EVENT_TYPE,
+    ANSWER_BODY_TIMEOUT, DEFAULT_FORWARD_CONNECT_TIMEOUT, DEFAULT_FORWARD_TIMEOUT,
+    DEFAULT_MAX_ANSWER_BYTES, EVENT_TYPE,
 };
 #[cfg(feature = "webhook-receiver")]
 pub use receiver::{
