@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use authenteq_export::export::VerificationId;
 use authenteq_export::store::{FolderSink, Manifest, Sink};
-use authenteq_export::webhook::admin::Readiness;
+use authenteq_export::webhook::admin::{self, Readiness};
 use authenteq_export::webhook::{Receiver, WebhookKey};
 
 fn key() -> WebhookKey {
@@ -147,6 +147,58 @@ fn readyz_calls_cancelled_while_waiting_leave_the_one_probe_in_place() {
         }
         assert_eq!(probes.load(Ordering::SeqCst), 1);
         server.shutdown().await.unwrap();
+    });
+}
+
+#[test]
+fn the_admin_server_holds_at_most_64_connections_by_default() {
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    support::runtime().block_on(async {
+        let server = Receiver::builder(FolderSink::create(dir.path()).unwrap())
+            .key(key())
+            .build()
+            .unwrap()
+            .spawn()
+            .await
+            .unwrap();
+        let admin = server.admin().build().spawn().await.unwrap();
+        let addr = admin.url().trim_start_matches("http://").to_owned();
+        // How many of `sockets` the server closed (end of stream at once).
+        async fn closed(sockets: &mut [tokio::net::TcpStream]) -> Vec<usize> {
+            let mut closed = Vec::new();
+            for (i, socket) in sockets.iter_mut().enumerate() {
+                let mut byte = [0u8; 1];
+                let read = tokio::time::timeout(Duration::from_millis(5), socket.read(&mut byte));
+                if matches!(read.await, Ok(Ok(0) | Err(_))) {
+                    closed.push(i);
+                }
+            }
+            closed
+        }
+        // Silent connections, one at a time, so that each is admitted before the next.
+        let mut sockets = Vec::new();
+        for _ in 0..admin::DEFAULT_ADMIN_MAX_CONNECTIONS {
+            sockets.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            closed(&mut sockets).await,
+            Vec::<usize>::new(),
+            "closed below the cap"
+        );
+        // One more: the one idle longest makes room.
+        sockets.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(closed(&mut sockets).await, [0]);
+        // The admin port still answers.
+        let live = reqwest::get(format!("{}/livez", admin.url()))
+            .await
+            .unwrap();
+        assert_eq!(live.status().as_u16(), 200);
+        server.shutdown().await.unwrap();
+        admin.shutdown().await.unwrap();
     });
 }
 

@@ -113,7 +113,9 @@ pub enum Command {
         /// probe within 2 s; a probe's result stands 5 s) and GET /metrics (Prometheus text
         /// format: deliveries by outcome, bytes, durations, in flight, connections, unverified
         /// bytes, hand-offs). Prints `admin listening on http://ADDR` after `listening on`.
-        /// Keep it off the public network.
+        /// At most 64 connections open on it (the idle one longest is closed for a new one),
+        /// apart from --max-connections. Default: none, no admin port. Keep it off the public
+        /// network.
         #[arg(long, value_name = "ADDR")]
         admin_addr: Option<SocketAddr>,
         /// The log lines on standard error: text, or json (one JSON object a line: timestamp,

@@ -2,7 +2,8 @@
 //!
 //! [`Server::admin`] (on a running receiver) gives an [`AdminBuilder`]; its [`Admin`] is an
 //! axum router ([`Admin::router`]) or a server of its own ([`Admin::bind`]), with the
-//! receiver's connection limits:
+//! receiver's connection timeouts and a cap of its own, 64 connections
+//! ([`DEFAULT_ADMIN_MAX_CONNECTIONS`]):
 //!
 //! | request | answer |
 //! |---|---|
@@ -75,6 +76,11 @@ pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// [`AdminBuilder::probe_interval`] says otherwise: 5 s.
 pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(5);
 
+/// The most connections the admin server ([`Admin::bind`]) holds open at once unless
+/// [`AdminBuilder::connections`] says otherwise: 64. Its own cap, apart from the receiver's,
+/// so that clients of the admin port cannot take the file descriptors deliveries need.
+pub const DEFAULT_ADMIN_MAX_CONNECTIONS: usize = 64;
+
 /// The content type of the Prometheus text format.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -88,7 +94,7 @@ type RenderFn = Arc<dyn Fn() -> String + Send + Sync>;
 /// | [`probe_timeout`](Self::probe_timeout) | [`DEFAULT_PROBE_TIMEOUT`] (2 s) |
 /// | [`probe_interval`](Self::probe_interval) | [`DEFAULT_PROBE_INTERVAL`] (5 s) |
 /// | [`metrics`](Self::metrics) | none: `/metrics` answers `404` |
-/// | [`connections`](Self::connections) | the receiver's |
+/// | [`connections`](Self::connections) | the receiver's head and idle timeouts, at most [`DEFAULT_ADMIN_MAX_CONNECTIONS`] (64) connections |
 pub struct AdminBuilder {
     probe: ProbeFn,
     state: ServerState,
@@ -146,7 +152,9 @@ where
             probe,
             state: self.state(),
             budget: self.budget(),
-            connections: self.connection_limits(),
+            connections: self
+                .connection_limits()
+                .max_connections(Some(DEFAULT_ADMIN_MAX_CONNECTIONS)),
             probe_timeout: DEFAULT_PROBE_TIMEOUT,
             probe_interval: DEFAULT_PROBE_INTERVAL,
             render: None,
@@ -180,7 +188,12 @@ impl AdminBuilder {
     }
 
     /// The limits of its connections when it runs as a server ([`Admin::bind`]); default
-    /// the receiver's ([`ReceiverBuilder::connections`](super::ReceiverBuilder::connections)).
+    /// the receiver's head and idle timeouts
+    /// ([`ReceiverBuilder::connections`](super::ReceiverBuilder::connections)) with a cap of
+    /// its own, [`DEFAULT_ADMIN_MAX_CONNECTIONS`] (64) open at once: at the cap, the
+    /// connection idle longest is closed to make room, as on the receiver's port. An HTTP/2
+    /// connection may carry as many requests at once as the receiver's (1024 streams: the
+    /// serving code shares that setting).
     pub fn connections(mut self, limits: ConnectionLimits) -> Self {
         self.connections = limits;
         self
@@ -362,7 +375,8 @@ impl Admin {
     }
 
     /// Serves [`router`](Self::router) on `addr` in a task of the current tokio runtime, with
-    /// the [connection limits](AdminBuilder::connections) set. Stop it after the receiver
+    /// the [connection limits](AdminBuilder::connections) set (by default at most 64
+    /// connections). Stop it after the receiver
     /// (its `/readyz` answers `503` during the receiver's drain).
     ///
     /// # Errors
