@@ -8,8 +8,14 @@
 //! | request | answer |
 //! |---|---|
 //! | `GET /livez` | `200 ok`: the process answers |
-//! | `GET /readyz` | `200 ready`; `503 stopping` once the receiver's shutdown started (before its drain, so a load balancer stops sending at once); `503 store not answering` while the store's probe ([`Sink::check`]) fails or takes longer than [`probe_timeout`](AdminBuilder::probe_timeout) |
+//! | `GET /readyz` | `200 ready`; `503 stopping` once the receiver's shutdown started; `503 store not answering` while the store's probe ([`Sink::check`]) fails or takes longer than [`probe_timeout`](AdminBuilder::probe_timeout) |
 //! | `GET /metrics` | `200`, the metrics in the Prometheus text format (see [`metrics`](super::metrics) for what there is), when the builder was given a page to render ([`AdminBuilder::metrics`]); `404` without |
+//!
+//! `503 stopping` comes at the same instant as the shutdown stops accepting connections
+//! ([`Server::shutdown_within`]), not before: a load balancer that has not probed `/readyz`
+//! since still sends, and finds the port closed. Give it time before the shutdown starts: in
+//! Kubernetes, a `preStop` hook that sleeps a few seconds, so that the pod leaves the
+//! Service's endpoints before SIGTERM reaches the process.
 //!
 //! The store is probed at most once per [`probe_interval`](AdminBuilder::probe_interval), when
 //! `/readyz` is asked for, one probe at a time, each answer waiting for it at most its timeout;
@@ -38,7 +44,8 @@
 //!     .build()
 //!     .bind("127.0.0.1:9090".parse().unwrap())
 //!     .await?;
-//! // ... on SIGTERM: /readyz answers 503 from the first moment of the drain.
+//! // ... on SIGTERM (after a preStop sleep): /readyz answers 503 from the first moment of the
+//! // drain, while the deliveries under way finish.
 //! server.shutdown_within(Duration::from_secs(25)).await?;
 //! admin.shutdown().await?;
 //! # Ok(())
