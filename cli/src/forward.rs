@@ -28,8 +28,9 @@ pub struct ForwardArgs {
     /// other answer, a redirect, a timeout or a failed connection answers the delivery 500,
     /// so that the vendor delivers it again. At least once: the webhook-id is the same for
     /// every attempt of one verification id.
-    /// Off by default. The forwarder connects directly: it ignores HTTP_PROXY, HTTPS_PROXY
-    /// and ALL_PROXY (an application reached only through a proxy is not supported).
+    /// The forwarder connects directly: it ignores HTTP_PROXY, HTTPS_PROXY and ALL_PROXY (an
+    /// application reached only through a proxy is not supported). Default: none, nothing is
+    /// forwarded.
     #[arg(long, value_name = "URL")]
     pub forward_to: Option<String>,
     /// The longest one forward may take, connection to the end of the answer, in seconds

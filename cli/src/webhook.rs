@@ -109,14 +109,14 @@ pub enum Command {
         shutdown_timeout: f64,
         #[command(flatten)]
         forward: crate::forward::ForwardArgs,
-        /// Also serve the operations endpoints on this address (off by default): GET /livez,
+        /// Also serve the operations endpoints on this address: GET /livez,
         /// GET /readyz (503 during the shutdown drain, and while the store does not answer a
         /// probe within 2 s; a probe's result stands 5 s) and GET /metrics (Prometheus text
         /// format: deliveries by outcome, bytes, durations, in flight, connections, unverified
         /// bytes, hand-offs). Prints `admin listening on http://ADDR` after `listening on`.
         /// At most 64 connections open on it (the one idle longest is closed for a new one),
-        /// apart from --max-connections. Default: none, no admin port. Keep it off the public
-        /// network.
+        /// apart from --max-connections. Keep it off the public network. Default: none, no
+        /// admin port.
         #[arg(long, value_name = "ADDR")]
         admin_addr: Option<SocketAddr>,
         /// The log lines on standard error: text, or json (one JSON object a line: timestamp,
