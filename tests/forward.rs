@@ -41,6 +41,8 @@ enum Behaviour {
     Silent,
     /// `200`, empty.
     Ok,
+    /// `200` with a body of 100 bytes of which 3 come, and then nothing: held open.
+    HeldOpen,
 }
 
 /// One request the application read: its head and body.
@@ -98,6 +100,12 @@ async fn answer(mut socket: TcpStream, behaviour: Behaviour, tx: mpsc::Unbounded
                 .await;
         }
         Behaviour::Silent => tokio::time::sleep(Duration::from_secs(60)).await,
+        Behaviour::HeldOpen => {
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nabc")
+                .await;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
         Behaviour::Endless => {
             let _ = socket
                 .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
@@ -235,6 +243,32 @@ fn an_endless_answer_is_read_only_to_its_bound_and_its_2xx_counts() {
     );
     assert!(handled(&receiver, "fwd-endless"));
     assert!(!log.text().contains("path-token"), "{}", log.text());
+}
+
+#[test]
+fn a_2xx_whose_body_is_held_open_counts_as_handled() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let receiver = runtime.block_on(async {
+        let (addr, _requests) = app(Behaviour::HeldOpen).await;
+        // Waiting for the body's end, the forward would time out: a 500.
+        let receiver = receiver(
+            dir.path(),
+            &format!("http://{addr}{PATH}"),
+            Duration::from_secs(3),
+        );
+        assert_eq!(deliver(&receiver, "fwd-held-open").await, StatusCode::OK);
+        receiver
+    });
+    let took = started.elapsed();
+    // The status, then at most the body's short deadline.
+    assert!(took < Duration::from_millis(2500), "{took:?}");
+    assert!(handled(&receiver, "fwd-held-open"));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use authenteq_export::export::VerificationId;
 use authenteq_export::store::{FolderSink, Manifest, Sink};
-use authenteq_export::webhook::admin::Readiness;
+use authenteq_export::webhook::admin::{self, Readiness};
 use authenteq_export::webhook::{Receiver, WebhookKey};
 
 fn key() -> WebhookKey {
@@ -119,19 +119,151 @@ fn a_hanging_store_holds_one_probe_and_each_readyz_ends_at_the_probe_timeout() {
     });
 }
 
+#[test]
+fn readyz_calls_cancelled_while_waiting_leave_the_one_probe_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let probes = Arc::new(AtomicUsize::new(0));
+    let sink = Hanging {
+        folder: FolderSink::create(dir.path()).unwrap(),
+        probes: Arc::clone(&probes),
+    };
+    support::runtime().block_on(async {
+        let server = Receiver::builder(sink)
+            .key(key())
+            .build()
+            .unwrap()
+            .spawn()
+            .await
+            .unwrap();
+        let admin = server
+            .admin()
+            .probe_timeout(Duration::from_secs(30))
+            .probe_interval(Duration::ZERO)
+            .build();
+        // Each call is dropped while it waits for the probe (a client that hung up).
+        for _ in 0..5 {
+            let cancelled = tokio::time::timeout(Duration::from_millis(20), admin.readiness());
+            assert!(cancelled.await.is_err());
+        }
+        assert_eq!(probes.load(Ordering::SeqCst), 1);
+        server.shutdown().await.unwrap();
+    });
+}
+
+#[test]
+fn the_admin_server_holds_at_most_64_connections_by_default() {
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    support::runtime().block_on(async {
+        let server = Receiver::builder(FolderSink::create(dir.path()).unwrap())
+            .key(key())
+            .build()
+            .unwrap()
+            .spawn()
+            .await
+            .unwrap();
+        let admin = server.admin().build().spawn().await.unwrap();
+        let addr = admin.url().trim_start_matches("http://").to_owned();
+        // How many of `sockets` the server closed (end of stream at once).
+        async fn closed(sockets: &mut [tokio::net::TcpStream]) -> Vec<usize> {
+            let mut closed = Vec::new();
+            for (i, socket) in sockets.iter_mut().enumerate() {
+                let mut byte = [0u8; 1];
+                let read = tokio::time::timeout(Duration::from_millis(5), socket.read(&mut byte));
+                if matches!(read.await, Ok(Ok(0) | Err(_))) {
+                    closed.push(i);
+                }
+            }
+            closed
+        }
+        // Silent connections, one at a time, so that each is admitted before the next.
+        let mut sockets = Vec::new();
+        for _ in 0..admin::DEFAULT_ADMIN_MAX_CONNECTIONS {
+            sockets.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            closed(&mut sockets).await,
+            Vec::<usize>::new(),
+            "closed below the cap"
+        );
+        // One more: the one idle longest makes room.
+        sockets.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(closed(&mut sockets).await, [0]);
+        // The admin port still answers.
+        let live = reqwest::get(format!("{}/livez", admin.url()))
+            .await
+            .unwrap();
+        assert_eq!(live.status().as_u16(), 200);
+        server.shutdown().await.unwrap();
+        admin.shutdown().await.unwrap();
+    });
+}
+
+/// The key before the current one, labelled `previous`.
+#[cfg(feature = "prometheus")]
+fn previous_key() -> WebhookKey {
+    WebhookKey::new("admin-client", "the-old-secret").label("previous")
+}
+
 /// The hand-off's metrics and the key label, read from `/metrics` of the library's admin router
 /// with the Prometheus recorder installed (once for this binary: the only test here that
 /// delivers).
 #[cfg(feature = "prometheus")]
 #[test]
 fn a_failed_hand_off_and_the_previous_key_move_their_metrics() {
+    use authenteq_export::store::{Committed, Staging};
     use authenteq_export::webhook::admin::install_prometheus;
     use authenteq_export::webhook::{CLIENT_ID_HEADER, SIGNATURE_HEADER};
     use axum::http::{HeaderMap, HeaderValue, StatusCode};
     use bytes::Bytes;
     use support::export::{face_part, multipart_body, result_part};
 
-    let previous = WebhookKey::new("admin-client", "the-old-secret").label("previous");
+    /// A folder whose commits fail: a store that breaks once the delivery is verified.
+    #[derive(Debug)]
+    struct CommitFails(FolderSink);
+
+    struct FailingStaging(<FolderSink as Sink>::Staging);
+
+    impl Staging for FailingStaging {
+        async fn start_file(
+            &mut self,
+            name: &str,
+            content_type: Option<&str>,
+        ) -> authenteq_export::Result<()> {
+            self.0.start_file(name, content_type).await
+        }
+        async fn write(&mut self, chunk: bytes::Bytes) -> authenteq_export::Result<()> {
+            self.0.write(chunk).await
+        }
+        async fn end_file(&mut self) -> authenteq_export::Result<()> {
+            self.0.end_file().await
+        }
+        async fn commit(self) -> authenteq_export::Result<Committed> {
+            self.0.discard().await;
+            Err(std::io::Error::other("the disk went away").into())
+        }
+        async fn discard(self) {
+            self.0.discard().await;
+        }
+    }
+
+    impl Sink for CommitFails {
+        type Staging = FailingStaging;
+        async fn manifest(
+            &self,
+            id: &VerificationId,
+        ) -> authenteq_export::Result<Option<Manifest>> {
+            self.0.manifest(id).await
+        }
+        async fn stage(&self, id: &VerificationId) -> authenteq_export::Result<FailingStaging> {
+            Ok(FailingStaging(self.0.stage(id).await?))
+        }
+    }
+
+    let previous = previous_key();
     let body = multipart_body(&[result_part(br#"{"id":"v-handoff"}"#), face_part()]);
     let mut headers = HeaderMap::new();
     let signature = previous.sign(&body);
@@ -179,18 +311,37 @@ fn a_failed_hand_off_and_the_previous_key_move_their_metrics() {
                 "authenteq_webhook_verified_total{key=\"previous\"}",
                 "authenteq_webhook_verified_total{key=\"current\"}",
                 "authenteq_webhook_deliveries_total{outcome=\"stored\"}",
+                "authenteq_webhook_deliveries_total{outcome=\"store_failed\"}",
+                "authenteq_webhook_deliveries_total{outcome=\"failed\"}",
             ]
             .map(value)
         };
         let before = scrape().await;
-        let chunks = [Ok::<_, std::io::Error>(Bytes::from(body))];
+        let chunks = [Ok::<_, std::io::Error>(Bytes::from(body.clone()))];
         let answer = server
             .receive(&headers, futures::stream::iter(chunks))
             .await;
         assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let after = scrape().await;
         let moved: Vec<f64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
-        assert_eq!(moved, [1.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
+        assert_eq!(moved, [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
+
+        // A store that fails to commit, after the signature matched: the store's failure,
+        // and a verified delivery all the same.
+        let failing = tempfile::tempdir().unwrap();
+        let broken = Receiver::builder(CommitFails(FolderSink::create(failing.path()).unwrap()))
+            .keys([key().label("current"), previous_key()])
+            .build()
+            .unwrap();
+        let before = scrape().await;
+        let chunks = [Ok::<_, std::io::Error>(Bytes::from(body))];
+        let answer = broken
+            .receive(&headers, futures::stream::iter(chunks))
+            .await;
+        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let after = scrape().await;
+        let moved: Vec<f64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
+        assert_eq!(moved, [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0]);
         server.shutdown().await.unwrap();
         admin.shutdown().await.unwrap();
     });

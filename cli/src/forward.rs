@@ -28,16 +28,21 @@ pub struct ForwardArgs {
     /// other answer, a redirect, a timeout or a failed connection answers the delivery 500,
     /// so that the vendor delivers it again. At least once: the webhook-id is the same for
     /// every attempt of one verification id.
+    /// The forwarder connects directly: it ignores HTTP_PROXY, HTTPS_PROXY and ALL_PROXY (an
+    /// application reached only through a proxy is not supported). Default: none, nothing is
+    /// forwarded.
     #[arg(long, value_name = "URL")]
     pub forward_to: Option<String>,
-    /// The longest one forward may take, connection to the end of the answer, in seconds.
+    /// The longest one forward may take, connection to the end of the answer, in seconds
+    /// (above 0). Only the answer's status counts: its body is read for at most 1 s, about
+    /// 4 KiB of it.
     #[arg(long, value_name = "SECS", default_value_t = authenteq_export::webhook::DEFAULT_FORWARD_TIMEOUT.as_secs_f64())]
     pub forward_timeout: f64,
-    /// The longest to wait for a connection to the application, in seconds.
+    /// The longest to wait for a connection to the application, in seconds (above 0).
     #[arg(long, value_name = "SECS", default_value_t = authenteq_export::webhook::DEFAULT_FORWARD_CONNECT_TIMEOUT.as_secs_f64())]
     pub forward_connect_timeout: f64,
     /// Let --forward-to be plain http:// to a host that is not loopback (the events hold
-    /// personal data).
+    /// personal data). Off by default: plain http:// only to loopback.
     #[arg(long)]
     pub allow_insecure_http: bool,
 }
@@ -75,7 +80,12 @@ impl ForwardArgs {
     }
 }
 
+/// A timeout flag's value: a number of seconds above 0 (at least a millisecond).
 fn seconds(flag: &str, secs: f64) -> Result<Duration, Failure> {
     Duration::try_from_secs_f64(secs)
-        .map_err(|_| format!("{flag} takes a number of seconds, 0 or more").into())
+        .ok()
+        .filter(|d| *d >= Duration::from_millis(1))
+        .ok_or_else(|| {
+            format!("{flag} takes a number of seconds above 0 (at least 0.001), not {secs}").into()
+        })
 }

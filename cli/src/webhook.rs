@@ -103,17 +103,20 @@ pub enum Command {
         max_connections: Option<usize>,
         /// On SIGTERM or Ctrl-C, let deliveries under way finish for this many seconds, then
         /// end the rest (what they staged removed) and exit. Kubernetes kills 30 s after
-        /// SIGTERM by default.
+        /// SIGTERM by default. New connections are refused from the signal on, as /readyz
+        /// turns 503: a preStop sleep of a few seconds lets the load balancer stop first.
         #[arg(long, value_name = "SECS", default_value_t = 25.0)]
         shutdown_timeout: f64,
         #[command(flatten)]
         forward: crate::forward::ForwardArgs,
-        /// Also serve the operations endpoints on this address (off by default): GET /livez,
+        /// Also serve the operations endpoints on this address: GET /livez,
         /// GET /readyz (503 during the shutdown drain, and while the store does not answer a
         /// probe within 2 s; a probe's result stands 5 s) and GET /metrics (Prometheus text
         /// format: deliveries by outcome, bytes, durations, in flight, connections, unverified
         /// bytes, hand-offs). Prints `admin listening on http://ADDR` after `listening on`.
-        /// Keep it off the public network.
+        /// At most 64 connections open on it (the one idle longest is closed for a new one),
+        /// apart from --max-connections. Keep it off the public network. Default: none, no
+        /// admin port.
         #[arg(long, value_name = "ADDR")]
         admin_addr: Option<SocketAddr>,
         /// The log lines on standard error: text, or json (one JSON object a line: timestamp,

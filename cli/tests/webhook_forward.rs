@@ -258,6 +258,64 @@ fn a_slow_application_is_a_timeout_of_the_forward_and_the_delivery_is_answered_5
 }
 
 #[test]
+fn the_forwarder_ignores_proxy_variables_and_connects_directly() {
+    // A "proxy" on loopback that counts the connections it is offered.
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let offered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let offered = std::sync::Arc::clone(&offered);
+        std::thread::spawn(move || {
+            for connection in proxy.incoming() {
+                offered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                drop(connection);
+            }
+        });
+    }
+    let source = tempfile::tempdir().unwrap();
+    let sample = stored_sample(source.path());
+    let out = tempfile::tempdir().unwrap();
+    let app = App::start();
+    let mut cmd = cli();
+    for var in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env(var, &proxy_url);
+    }
+    cmd.env_remove("NO_PROXY").env_remove("no_proxy");
+    let mut child = cmd
+        .args([
+            "webhook",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--client-id",
+            CLIENT_ID,
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .args(["--forward-to", &app.url(APP_PATH)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = support::listening_url(&mut child);
+    assert_eq!(deliver(&url, &sample), 200);
+    let log = stop(child);
+    assert_eq!(app.received().len(), 1, "{log}");
+    assert_eq!(
+        offered.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the event went to the proxy"
+    );
+}
+
+#[test]
 fn forward_settings_that_cannot_work_stop_the_start_with_the_reason() {
     let out = tempfile::tempdir().unwrap();
     let start = |secret: Option<&str>, url: &str| {
@@ -305,6 +363,29 @@ fn forward_settings_that_cannot_work_stop_the_start_with_the_reason() {
     assert!(!insecure.contains("path-token"), "{insecure}");
     let not_a_url = start(Some(FORWARD_SECRET), "app.example/hook");
     assert!(not_a_url.contains("--forward-to"), "{not_a_url}");
+    for flag in ["--forward-timeout", "--forward-connect-timeout"] {
+        let ran = cli()
+            .args([
+                "webhook",
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--client-id",
+                CLIENT_ID,
+            ])
+            .arg("--out")
+            .arg(out.path())
+            .args(["--forward-to", loopback, flag, "0"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!ran.status.success(), "{flag} 0: started");
+        let said = String::from_utf8_lossy(&ran.stderr);
+        assert!(
+            said.contains(&format!("{flag} takes a number of seconds above 0")),
+            "{said}"
+        );
+    }
     // Nothing written.
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
 }

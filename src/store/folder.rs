@@ -141,12 +141,16 @@ impl Sink for FolderSink {
     }
 
     async fn check(&self) -> Result<()> {
-        // A file with no name, dropped at once: what every staging does first.
-        match self.root.create_file("probe") {
-            Ok(probe) => {
-                drop(probe);
-                Ok(())
-            }
+        // A file with no name, dropped at once: what every staging does first. Off the async
+        // threads: a folder on a slow or hung disk must not stall the runtime.
+        let root = self.root.clone();
+        let created = tokio::task::spawn_blocking(move || root.create_file("probe").map(drop))
+            .await
+            .map_err(|e| {
+                Error::with_source(ErrorKind::Io, "the probe of the store's folder failed", e)
+            })?;
+        match created {
+            Ok(()) => Ok(()),
             Err(e) => {
                 let what = format!(
                     "cannot write in the store's folder {}",

@@ -2,13 +2,20 @@
 //!
 //! [`Server::admin`] (on a running receiver) gives an [`AdminBuilder`]; its [`Admin`] is an
 //! axum router ([`Admin::router`]) or a server of its own ([`Admin::bind`]), with the
-//! receiver's connection limits:
+//! receiver's connection timeouts and a cap of its own, 64 connections
+//! ([`DEFAULT_ADMIN_MAX_CONNECTIONS`]):
 //!
 //! | request | answer |
 //! |---|---|
 //! | `GET /livez` | `200 ok`: the process answers |
-//! | `GET /readyz` | `200 ready`; `503 stopping` once the receiver's shutdown started (before its drain, so a load balancer stops sending at once); `503 store not answering` while the store's probe ([`Sink::check`]) fails or takes longer than [`probe_timeout`](AdminBuilder::probe_timeout) |
+//! | `GET /readyz` | `200 ready`; `503 stopping` once the receiver's shutdown started; `503 store not answering` while the store's probe ([`Sink::check`]) fails or takes longer than [`probe_timeout`](AdminBuilder::probe_timeout) |
 //! | `GET /metrics` | `200`, the metrics in the Prometheus text format (see [`metrics`](super::metrics) for what there is), when the builder was given a page to render ([`AdminBuilder::metrics`]); `404` without |
+//!
+//! `503 stopping` comes at the same instant as the shutdown stops accepting connections
+//! ([`Server::shutdown_within`]), not before: a load balancer that has not probed `/readyz`
+//! since still sends, and finds the port closed. Give it time before the shutdown starts: in
+//! Kubernetes, a `preStop` hook that sleeps a few seconds, so that the pod leaves the
+//! Service's endpoints before SIGTERM reaches the process.
 //!
 //! The store is probed at most once per [`probe_interval`](AdminBuilder::probe_interval), when
 //! `/readyz` is asked for, one probe at a time, each answer waiting for it at most its timeout;
@@ -37,7 +44,8 @@
 //!     .build()
 //!     .bind("127.0.0.1:9090".parse().unwrap())
 //!     .await?;
-//! // ... on SIGTERM: /readyz answers 503 from the first moment of the drain.
+//! // ... on SIGTERM (after a preStop sleep): /readyz answers 503 from the first moment of the
+//! // drain, while the deliveries under way finish.
 //! server.shutdown_within(Duration::from_secs(25)).await?;
 //! admin.shutdown().await?;
 //! # Ok(())
@@ -57,7 +65,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
 
 use super::metrics::{OPEN_CONNECTIONS, UNVERIFIED_BYTES};
 use super::pace::Budget;
@@ -75,6 +83,11 @@ pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// [`AdminBuilder::probe_interval`] says otherwise: 5 s.
 pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(5);
 
+/// The most connections the admin server ([`Admin::bind`]) holds open at once unless
+/// [`AdminBuilder::connections`] says otherwise: 64. Its own cap, apart from the receiver's,
+/// so that clients of the admin port cannot take the file descriptors deliveries need.
+pub const DEFAULT_ADMIN_MAX_CONNECTIONS: usize = 64;
+
 /// The content type of the Prometheus text format.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -88,7 +101,7 @@ type RenderFn = Arc<dyn Fn() -> String + Send + Sync>;
 /// | [`probe_timeout`](Self::probe_timeout) | [`DEFAULT_PROBE_TIMEOUT`] (2 s) |
 /// | [`probe_interval`](Self::probe_interval) | [`DEFAULT_PROBE_INTERVAL`] (5 s) |
 /// | [`metrics`](Self::metrics) | none: `/metrics` answers `404` |
-/// | [`connections`](Self::connections) | the receiver's |
+/// | [`connections`](Self::connections) | the receiver's head and idle timeouts, at most [`DEFAULT_ADMIN_MAX_CONNECTIONS`] (64) connections |
 pub struct AdminBuilder {
     probe: ProbeFn,
     state: ServerState,
@@ -146,7 +159,9 @@ where
             probe,
             state: self.state(),
             budget: self.budget(),
-            connections: self.connection_limits(),
+            connections: self
+                .connection_limits()
+                .max_connections(Some(DEFAULT_ADMIN_MAX_CONNECTIONS)),
             probe_timeout: DEFAULT_PROBE_TIMEOUT,
             probe_interval: DEFAULT_PROBE_INTERVAL,
             render: None,
@@ -180,7 +195,12 @@ impl AdminBuilder {
     }
 
     /// The limits of its connections when it runs as a server ([`Admin::bind`]); default
-    /// the receiver's ([`ReceiverBuilder::connections`](super::ReceiverBuilder::connections)).
+    /// the receiver's head and idle timeouts
+    /// ([`ReceiverBuilder::connections`](super::ReceiverBuilder::connections)) with a cap of
+    /// its own, [`DEFAULT_ADMIN_MAX_CONNECTIONS`] (64) open at once: at the cap, the
+    /// connection idle longest is closed to make room, as on the receiver's port. An HTTP/2
+    /// connection may carry as many requests at once as the receiver's (1024 streams: the
+    /// serving code shares that setting).
     pub fn connections(mut self, limits: ConnectionLimits) -> Self {
         self.connections = limits;
         self
@@ -227,9 +247,11 @@ struct AdminInner {
 struct Probing {
     /// When the store was last probed, and whether it answered.
     last: Option<(Instant, bool)>,
-    /// A probe past its timeout, still running in its task: waited for again rather than a
-    /// second one started, so that a store that hangs holds one probe, not one per interval.
-    running: Option<JoinHandle<Result<()>>>,
+    /// The probe running in its task: filled with whether the store answered once it ends
+    /// (closed if it panicked). It stays here until its answer is taken, so a `/readyz` that
+    /// times out or is cancelled while waiting leaves it for the next one to wait on again:
+    /// a store that hangs holds one probe, not one per interval or per cancelled request.
+    running: Option<watch::Receiver<Option<bool>>>,
 }
 
 impl fmt::Debug for Admin {
@@ -301,23 +323,33 @@ impl Admin {
             match probing.last {
                 Some((at, answered)) if at.elapsed() < inner.probe_interval => answered,
                 _ => {
-                    let mut task = match probing.running.take() {
-                        Some(task) => task,
-                        None => tokio::spawn((inner.probe)()),
+                    let mut running = match &probing.running {
+                        Some(running) => running.clone(),
+                        None => {
+                            let running = spawn_probe((inner.probe)());
+                            probing.running = Some(running.clone());
+                            running
+                        }
                     };
-                    let probed = tokio::time::timeout(inner.probe_timeout, &mut task).await;
+                    // Waiting on a clone: if this future is dropped here, the probe stays in
+                    // `probing.running` for the next `/readyz`.
+                    let probed = tokio::time::timeout(
+                        inner.probe_timeout,
+                        running.wait_for(Option::is_some),
+                    )
+                    .await
+                    .map(|answer| answer.map(|answer| *answer == Some(true)));
                     let answered = match probed {
-                        Ok(Ok(Ok(()))) => true,
-                        Ok(Ok(Err(e))) => {
-                            tracing::warn!(error = %e, "store probe failed: not ready");
-                            false
+                        Ok(Ok(answered)) => {
+                            probing.running = None;
+                            answered
                         }
                         Ok(Err(_)) => {
+                            probing.running = None;
                             tracing::warn!("store probe panicked: not ready");
                             false
                         }
                         Err(_) => {
-                            probing.running = Some(task);
                             tracing::warn!(
                                 timeout_ms = u64::try_from(inner.probe_timeout.as_millis())
                                     .unwrap_or(u64::MAX),
@@ -350,7 +382,8 @@ impl Admin {
     }
 
     /// Serves [`router`](Self::router) on `addr` in a task of the current tokio runtime, with
-    /// the [connection limits](AdminBuilder::connections) set. Stop it after the receiver
+    /// the [connection limits](AdminBuilder::connections) set (by default at most 64
+    /// connections). Stop it after the receiver
     /// (its `/readyz` answers `503` during the receiver's drain).
     ///
     /// # Errors
@@ -363,6 +396,25 @@ impl Admin {
         })
         .await
     }
+}
+
+/// Runs `probe` in a task of its own: the receiver is filled with whether the store answered,
+/// and closed without a value if the probe panicked.
+fn spawn_probe(
+    probe: Pin<Box<dyn Future<Output = Result<()>> + Send>>,
+) -> watch::Receiver<Option<bool>> {
+    let (answer, running) = watch::channel(None);
+    tokio::spawn(async move {
+        let answered = match probe.await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "store probe failed: not ready");
+                false
+            }
+        };
+        answer.send_replace(Some(answered));
+    });
+    running
 }
 
 async fn readyz(State(admin): State<Admin>) -> Response {

@@ -28,10 +28,16 @@ pub const DEFAULT_FORWARD_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// application is reported as such rather than as a handler that took too long.
 pub const DEFAULT_FORWARD_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The most bytes of the application's answer the forwarder reads unless
-/// [`ForwarderBuilder::max_answer_bytes`] says otherwise: 4 KiB. Only the status counts;
-/// the rest of a longer answer is not read (its connection is closed).
+/// About the most bytes of the application's answer the forwarder reads unless
+/// [`ForwarderBuilder::max_answer_bytes`] says otherwise: 4 KiB (checked before each read, so
+/// at most one read buffer more). Only the status counts; the rest of a longer answer is not
+/// read (its connection is closed).
 pub const DEFAULT_MAX_ANSWER_BYTES: usize = 4 << 10;
+
+/// The longest the forwarder reads the body of an answer whose status it has, within the
+/// [timeout](ForwarderBuilder::timeout): 1 s. The status decides; a body that is slow, held
+/// open or broken after a `2xx` still counts as handled, and only closes its connection.
+pub const ANSWER_BODY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The shortest forward secret accepted, in bytes once decoded: 16 (Standard Webhooks
 /// recommends 24 to 64).
@@ -201,7 +207,7 @@ pub fn event_body(stored: &StoredVerification, timestamp: i64) -> Result<Vec<u8>
 /// | `webhook-signature` | [`ForwardSecret::sign`]: `v1,<base64 HMAC-SHA256>` |
 /// | `content-type` | `application/json` |
 ///
-/// An answer `2xx` means handled; any other answer, a redirect (never followed), a timeout or
+/// An answer `2xx` means handled, whatever its body does afterwards; any other answer, a redirect (never followed), a timeout or
 /// a failed connection is an error, and, as the receiver's
 /// [`on_stored`](super::ReceiverBuilder::on_stored) handler ([`handler`](Self::handler)),
 /// makes the receiver answer the delivery `500`, so that the vendor delivers it again.
@@ -279,21 +285,22 @@ impl fmt::Debug for ForwarderBuilder {
 
 impl ForwarderBuilder {
     /// The longest to wait for a connection (TCP and TLS) to the application. Default
-    /// [`DEFAULT_FORWARD_CONNECT_TIMEOUT`] (5 s).
+    /// [`DEFAULT_FORWARD_CONNECT_TIMEOUT`] (5 s); at least 1 ms.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.connect_timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
     /// The longest one forward may take, connection to the end of the answer. Default
-    /// [`DEFAULT_FORWARD_TIMEOUT`] (20 s). Keep it below the receiver's
+    /// [`DEFAULT_FORWARD_TIMEOUT`] (20 s); at least 1 ms. Keep it below the receiver's
     /// [`handler_timeout`](super::ReceiverBuilder::handler_timeout).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
-    /// The most bytes of the application's answer read; the rest is not. Default
+    /// About the most bytes of the application's answer read: checked before each read, so
+    /// at most one read buffer more; the rest is not read. Default
     /// [`DEFAULT_MAX_ANSWER_BYTES`] (4 KiB).
     pub fn max_answer_bytes(mut self, n: usize) -> Self {
         self.max_answer_bytes = n;
@@ -337,7 +344,10 @@ impl ForwarderBuilder {
                 ),
             ));
         }
+        // No proxy, whatever HTTP_PROXY, HTTPS_PROXY or ALL_PROXY say: plain http is allowed
+        // to loopback only, and a proxy would carry the event off the machine in clear.
         let http = reqwest::Client::builder()
+            .no_proxy()
             .connect_timeout(self.connect_timeout)
             .timeout(self.timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -402,20 +412,23 @@ impl Forwarder {
         let outcome = match sent {
             Ok(mut answer) => {
                 let status = answer.status();
-                // Only the status counts: read a bounded start of the answer (so a short one
-                // leaves the connection reusable), never more.
-                let mut read = 0usize;
-                let read_error = loop {
-                    if read >= inner.max_answer_bytes {
-                        break None;
-                    }
-                    match answer.chunk().await {
-                        Ok(Some(chunk)) => read += chunk.len(),
-                        Ok(None) => break None,
-                        Err(e) => break Some(e),
+                // Only the status counts: read a bounded start of the answer for a short while
+                // (so a short one leaves the connection reusable), never more; a body that is
+                // slow, held open or broken changes nothing (its connection is closed).
+                let max = inner.max_answer_bytes;
+                let drain = async {
+                    let mut read = 0usize;
+                    while read < max {
+                        match answer.chunk().await {
+                            Ok(Some(chunk)) => read += chunk.len(),
+                            Ok(None) | Err(_) => break,
+                        }
                     }
                 };
-                if !status.is_success() {
+                let _ = tokio::time::timeout(ANSWER_BODY_TIMEOUT, drain).await;
+                if status.is_success() {
+                    Ok(status.as_u16())
+                } else {
                     Err(Error::new(
                         ErrorKind::Http,
                         format!(
@@ -424,12 +437,6 @@ impl Forwarder {
                         ),
                     )
                     .with_http_status(status.as_u16()))
-                } else {
-                    match read_error {
-                        // Answered 2xx: handled, even if the rest of the answer broke.
-                        Some(e) if e.is_timeout() => Err(timeout_error(host, e)),
-                        _ => Ok(status.as_u16()),
-                    }
                 }
             }
             Err(e) if e.is_timeout() => Err(timeout_error(host, e)),

@@ -7,18 +7,25 @@
 //! | metric | type | labels | what |
 //! |---|---|---|---|
 //! | [`DELIVERIES`] | counter | `outcome`: an [`Outcome::label`] | deliveries answered |
-//! | [`VERIFIED`] | counter | `key`: the matched key's label, else its position | deliveries whose signature matched |
+//! | [`VERIFIED`] | counter | `key`: the matched key's label, else its position | deliveries whose signature matched, whatever came after (stored, repeat, or a store or hand-off that failed) |
 //! | [`RECEIVED_BYTES`] | counter | | body bytes read, of every delivery |
 //! | [`DELIVERY_SECONDS`] | histogram | | head to answer, every outcome |
 //! | [`IN_FLIGHT`] | gauge | | deliveries being received or handed off |
-//! | [`OPEN_CONNECTIONS`] | gauge | | the receiver's open connections, set at each scrape |
-//! | [`UNVERIFIED_BYTES`] | gauge | | bytes held before their signature is checked, set at each scrape |
+//! | [`OPEN_CONNECTIONS`] | gauge | | the receiver's open connections, set at each scrape (one receiver per process: see below) |
+//! | [`UNVERIFIED_BYTES`] | gauge | | bytes held before their signature is checked, set at each scrape (one receiver per process: see below) |
 //! | [`HANDOFF_SECONDS`] | histogram | | one call of the application's handler, marker included |
 //! | [`HANDOFF_FAILURES`] | counter | | hand-offs that failed |
 //!
 //! No label carries a verification id, a secret, or anything of a delivery's content.
+//!
+//! The names are the process's: two receivers in one process add to the same counters and
+//! histograms, and each admin router's scrape sets the two gauges [`OPEN_CONNECTIONS`] and
+//! [`UNVERIFIED_BYTES`] to its own receiver's values, overwriting the other's. Run one
+//! receiver per process for these gauges to mean something.
 
 use std::time::Duration;
+
+use crate::error::ErrorKind;
 
 /// The prefix of every metric of the receiver.
 pub const PREFIX: &str = "authenteq_webhook_";
@@ -27,8 +34,9 @@ pub const PREFIX: &str = "authenteq_webhook_";
 pub const DELIVERIES: &str = "authenteq_webhook_deliveries_total";
 
 /// Counter: deliveries whose signature matched, by `key`: the matched key's
-/// [label](super::WebhookKey::label), else its position (`0` for the first key). While a secret
-/// is rotated, it shows when the previous one stops being used.
+/// [label](super::WebhookKey::label), else its position (`0` for the first key), whatever came
+/// after (stored, a repeat, or a store or hand-off that failed). While a secret is rotated, it
+/// shows when the previous one stops being used.
 pub const VERIFIED: &str = "authenteq_webhook_verified_total";
 
 /// Counter: bytes of delivery bodies read, of every delivery (refused ones too).
@@ -40,12 +48,14 @@ pub const DELIVERY_SECONDS: &str = "authenteq_webhook_delivery_duration_seconds"
 /// Gauge: deliveries being received or handed off right now.
 pub const IN_FLIGHT: &str = "authenteq_webhook_deliveries_in_flight";
 
-/// Gauge: the receiver's open connections, set when the admin router is scraped.
+/// Gauge: the receiver's open connections, set when the admin router is scraped. No label:
+/// with two receivers in one process, the last scraped one's value.
 pub const OPEN_CONNECTIONS: &str = "authenteq_webhook_open_connections";
 
 /// Gauge: bytes of deliveries not yet verified held right now (see
 /// [`ReceiverBuilder::unverified_bytes`](super::ReceiverBuilder::unverified_bytes)), set when
-/// the admin router is scraped.
+/// the admin router is scraped. No label: with two receivers in one process, the last scraped
+/// one's value.
 pub const UNVERIFIED_BYTES: &str = "authenteq_webhook_unverified_bytes";
 
 /// Histogram: seconds one call of the application's handler
@@ -63,7 +73,9 @@ pub const DURATION_BUCKETS: [f64; 16] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
 ];
 
-/// What a delivery came to, as the `outcome` label of [`DELIVERIES`]: a fixed set of values.
+/// What a delivery came to, as the `outcome` label of [`DELIVERIES`]: a fixed set of values,
+/// told apart by what failed (the delivery, the store, the hand-off), not by the status
+/// answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Outcome {
@@ -73,23 +85,28 @@ pub enum Outcome {
     Repeat,
     /// `unauthorized`: no or another client id, or a signature that does not match (`401`).
     Unauthorized,
-    /// `bad_request`: a malformed or cut body, or another client error (`400`, `415`...).
+    /// `bad_request`: a malformed or cut body, a body that broke off, a content type that is
+    /// not multipart, a result without a usable id (`400`).
     BadRequest,
-    /// `too_large`: over the body cap (`413`).
+    /// `too_large`: over the body cap, or alone over the unverified bytes' budget (`413`).
     TooLarge,
-    /// `timed_out`: over the delivery timeout or under the minimum rate (`408`).
+    /// `timed_out`: the vendor's delivery was too slow: over the delivery timeout or under
+    /// the minimum rate (`408`).
     TimedOut,
     /// `unavailable`: ended to make room for others, or by the drain's deadline (`503`).
     Unavailable,
+    /// `store_failed`: the store failed to look up, stage or commit the delivery (`500`, or
+    /// `504` for its timeout, `409` for another writer's different bytes).
+    StoreFailed,
     /// `handoff_failed`: stored, but the application's handler did not succeed (`500`).
     HandoffFailed,
-    /// `failed`: the store failed, or another server error (`500`).
+    /// `failed`: another failure of our own (`500`).
     Failed,
 }
 
 impl Outcome {
     /// Every outcome, in the order of the table.
-    pub const ALL: [Outcome; 9] = [
+    pub const ALL: [Outcome; 10] = [
         Outcome::Stored,
         Outcome::Repeat,
         Outcome::Unauthorized,
@@ -97,6 +114,7 @@ impl Outcome {
         Outcome::TooLarge,
         Outcome::TimedOut,
         Outcome::Unavailable,
+        Outcome::StoreFailed,
         Outcome::HandoffFailed,
         Outcome::Failed,
     ];
@@ -111,19 +129,38 @@ impl Outcome {
             Outcome::TooLarge => "too_large",
             Outcome::TimedOut => "timed_out",
             Outcome::Unavailable => "unavailable",
+            Outcome::StoreFailed => "store_failed",
             Outcome::HandoffFailed => "handoff_failed",
             Outcome::Failed => "failed",
         }
     }
 
-    /// The outcome of a refused delivery answered `status`.
-    pub(crate) fn of_refusal(status: u16) -> Outcome {
-        match status {
-            401 => Outcome::Unauthorized,
-            413 => Outcome::TooLarge,
-            408 | 504 => Outcome::TimedOut,
-            503 => Outcome::Unavailable,
-            400..=499 => Outcome::BadRequest,
+    /// The outcome of a delivery refused for an error of `kind` in the delivery itself (its
+    /// headers, body, pace or signature): the store's failures are
+    /// [`StoreFailed`](Self::StoreFailed) whatever their kind, and the receiver's own reasons
+    /// (eviction, drain) are counted where they are decided.
+    pub(crate) fn of_delivery(kind: ErrorKind) -> Outcome {
+        match kind {
+            ErrorKind::Signature => Outcome::Unauthorized,
+            ErrorKind::LimitExceeded => Outcome::TooLarge,
+            ErrorKind::Timeout => Outcome::TimedOut,
+            ErrorKind::UnexpectedEnd
+            | ErrorKind::InvalidHeader
+            | ErrorKind::InvalidContentDisposition
+            | ErrorKind::InvalidContentType
+            | ErrorKind::InvalidBoundary
+            | ErrorKind::BoundaryNotFound
+            | ErrorKind::Read
+            | ErrorKind::Json
+            | ErrorKind::InvalidBase64
+            | ErrorKind::InvalidPdf
+            | ErrorKind::UnknownFormat
+            | ErrorKind::InvalidExport
+            | ErrorKind::UnsupportedEncoding
+            | ErrorKind::UnsafeName
+            | ErrorKind::InvalidId
+            | ErrorKind::Api
+            | ErrorKind::UnexpectedContentType => Outcome::BadRequest,
             _ => Outcome::Failed,
         }
     }
@@ -196,5 +233,37 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         ::metrics::gauge!(IN_FLIGHT).decrement(1.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table: what the delivery's error kind counts as, whatever status it is answered.
+    #[test]
+    fn a_delivery_error_counts_by_its_kind() {
+        for (kind, outcome) in [
+            (ErrorKind::Signature, Outcome::Unauthorized),
+            (ErrorKind::LimitExceeded, Outcome::TooLarge),
+            // The vendor's slow delivery (408), not a 504.
+            (ErrorKind::Timeout, Outcome::TimedOut),
+            (ErrorKind::UnexpectedEnd, Outcome::BadRequest),
+            (ErrorKind::InvalidContentType, Outcome::BadRequest),
+            (ErrorKind::Read, Outcome::BadRequest),
+            (ErrorKind::Json, Outcome::BadRequest),
+            (ErrorKind::InvalidId, Outcome::BadRequest),
+            (ErrorKind::Usage, Outcome::Failed),
+            (ErrorKind::Io, Outcome::Failed),
+        ] {
+            assert_eq!(Outcome::of_delivery(kind), outcome, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn every_outcome_has_its_own_label() {
+        let labels: std::collections::HashSet<_> = Outcome::ALL.iter().map(|o| o.label()).collect();
+        assert_eq!(labels.len(), Outcome::ALL.len());
+        assert!(labels.contains("store_failed"));
     }
 }

@@ -19,13 +19,12 @@
 //! - With the `webhook-receiver` feature, `Receiver` is an axum router (and a server) that
 //!   stores verified deliveries through any `store::Sink` (a folder, S3 and the other object
 //!   stores, or your own), files visible only after the check, once per id, the way `fetch`
-//!   stores downloads.
+//!   stores downloads. Its [`admin`] router serves `/livez`, `/readyz` and `/metrics` on a
+//!   port of its own; [`metrics`] names what it measures.
 //! - With the `webhook-forward` feature, `Forwarder` is a handler for the receiver's
 //!   `on_stored` that hands each stored verification on to the application: a small JSON
 //!   event (the result and where each file is), signed the Standard Webhooks way, so the
 //!   application verifies it with any Standard Webhooks library.
-//!   stores downloads. Its [`admin`] router serves `/livez`, `/readyz` and `/metrics` on a
-//!   port of its own; [`metrics`] names what it measures.
 //! - With the `client` feature, `Sender` delivers a stored verification as the vendor would,
 //!   streamed from disk, signed, retried on the vendor's schedule: to test a receiver
 //!   in-process (the emulator's `server` module offers it too).
@@ -78,7 +77,8 @@ mod verify;
 #[cfg(feature = "webhook-forward")]
 pub use forward::{
     event_body, event_id, ForwardFuture, ForwardSecret, Forwarder, ForwarderBuilder,
-    DEFAULT_FORWARD_CONNECT_TIMEOUT, DEFAULT_FORWARD_TIMEOUT, DEFAULT_MAX_ANSWER_BYTES, EVENT_TYPE,
+    ANSWER_BODY_TIMEOUT, DEFAULT_FORWARD_CONNECT_TIMEOUT, DEFAULT_FORWARD_TIMEOUT,
+    DEFAULT_MAX_ANSWER_BYTES, EVENT_TYPE,
 };
 #[cfg(feature = "webhook-receiver")]
 pub use receiver::{

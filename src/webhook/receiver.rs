@@ -628,6 +628,45 @@ enum Handoff {
     Failed(Error),
 }
 
+/// A delivery refused: the error it is answered with, what it counts as in the metrics, and
+/// the key its signature matched when the failure came after that (a commit that failed).
+struct Refused {
+    error: Error,
+    outcome: Outcome,
+    key: Option<usize>,
+}
+
+impl Refused {
+    /// A failure of the store (or of staging in it), whatever its kind.
+    fn store(error: Error) -> Refused {
+        Refused {
+            error,
+            outcome: Outcome::StoreFailed,
+            key: None,
+        }
+    }
+
+    /// A refusal counted as `outcome`.
+    fn counted(error: Error, outcome: Outcome) -> Refused {
+        Refused {
+            error,
+            outcome,
+            key: None,
+        }
+    }
+}
+
+/// A failure of the delivery itself (its headers, body, pace or signature), counted by kind.
+impl From<Error> for Refused {
+    fn from(error: Error) -> Refused {
+        Refused {
+            outcome: Outcome::of_delivery(error.kind()),
+            error,
+            key: None,
+        }
+    }
+}
+
 async fn answer<K, B, E>(
     inner: &Inner<K>,
     headers: &HeaderMap,
@@ -687,9 +726,14 @@ where
                 (StatusCode::OK, format!("{outcome}\n"))
             }
         }
-        Err(err) => {
+        Err(refused) => {
+            let err = &refused.error;
             let status = StatusCode::from_u16(err.http_status())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            // Its signature matched before the failure (a commit that failed): counted.
+            if let Some(key) = refused.key {
+                metrics::verified(&key_name(&inner.keys, key));
+            }
             // The kind and place only: a JSON error's message can quote the body.
             tracing::warn!(
                 outcome = "refused",
@@ -700,7 +744,7 @@ where
                 ms,
                 "webhook delivery"
             );
-            metrics::delivery(Outcome::of_refusal(status.as_u16()), bytes, took);
+            metrics::delivery(refused.outcome, bytes, took);
             let text = if err.kind() == ErrorKind::Json {
                 "invalid json in the result part\n".to_owned()
             } else {
@@ -724,7 +768,7 @@ async fn receive<K, B, E>(
     body: B,
     bytes: &mut u64,
     cut: Option<watch::Receiver<bool>>,
-) -> Result<Received>
+) -> std::result::Result<Received, Refused>
 where
     K: Sink,
     B: Stream<Item = std::result::Result<Bytes, E>> + Send,
@@ -740,7 +784,8 @@ where
             return Err(Error::limit_exceeded(
                 crate::error::Limit::BodyBytes,
                 inner.max_body_bytes,
-            ));
+            )
+            .into());
         }
     }
     let verifier = Verifier::new(
@@ -757,7 +802,8 @@ where
         return Err(Error::new(
             ErrorKind::InvalidContentType,
             "a delivery is multipart/mixed or multipart/form-data",
-        ));
+        )
+        .into());
     }
     let ticket = inner.budget.ticket();
     let body = Paced::new(body, inner.rate, &ticket);
@@ -783,7 +829,7 @@ async fn read<K, B>(
     delivery: &mut Delivery<B>,
     ticket: &Ticket,
     cut: Option<watch::Receiver<bool>>,
-) -> Result<Received>
+) -> std::result::Result<Received, Refused>
 where
     K: Sink,
     B: Stream<Item = std::result::Result<Bytes, BoxError>>,
@@ -798,17 +844,23 @@ where
         Ok(Verified::Repeat(id, result, manifest)) => (id, result, manifest, false),
         Ok(Verified::New(id, result)) => {
             let staging = staging.ok_or_else(|| Error::new(ErrorKind::Usage, "nothing staged"))?;
-            match staging.commit().await? {
-                Committed::Stored(manifest) => (id, result, manifest, true),
+            match staging.commit().await {
+                Ok(Committed::Stored(manifest)) => (id, result, manifest, true),
                 // Another delivery (or a `fetch` into the same place) stored the same bytes first.
-                Committed::AlreadyComplete(manifest) => (id, result, manifest, false),
+                Ok(Committed::AlreadyComplete(manifest)) => (id, result, manifest, false),
+                Err(e) => {
+                    let mut refused = Refused::store(e);
+                    refused.key = delivery.matched_key();
+                    return Err(refused);
+                }
             }
         }
-        Err(e) => {
+        Err(mut refused) => {
             if let Some(staging) = staging {
                 staging.discard().await;
             }
-            return Err(e);
+            refused.key = delivery.matched_key();
+            return Err(refused);
         }
     };
     let key = matched(delivery)?;
@@ -918,7 +970,7 @@ fn key_name(keys: &[WebhookKey], position: usize) -> String {
 }
 
 /// Why a delivery is ended before its end: resolves when one of the reasons comes.
-async fn ended(timeout: Duration, ticket: &Ticket, cut: Option<watch::Receiver<bool>>) -> Error {
+async fn ended(timeout: Duration, ticket: &Ticket, cut: Option<watch::Receiver<bool>>) -> Refused {
     let draining = async {
         match cut {
             Some(mut cut) => {
@@ -928,21 +980,30 @@ async fn ended(timeout: Duration, ticket: &Ticket, cut: Option<watch::Receiver<b
         }
     };
     tokio::select! {
-        () = tokio::time::sleep(timeout) => Error::new(
-            ErrorKind::Timeout,
-            format!("the delivery took longer than {} s", timeout.as_secs_f64()),
-        )
-        .with_http_status(408),
-        () = ticket.evicted() => Error::new(
-            ErrorKind::LimitExceeded,
-            "other deliveries needed the room this unverified one held: deliver it again",
-        )
-        .with_http_status(503),
-        () = draining => Error::new(
-            ErrorKind::Timeout,
-            "the receiver is stopping: deliver it again",
-        )
-        .with_http_status(503),
+        () = tokio::time::sleep(timeout) => Refused::counted(
+            Error::new(
+                ErrorKind::Timeout,
+                format!("the delivery took longer than {} s", timeout.as_secs_f64()),
+            )
+            .with_http_status(408),
+            Outcome::TimedOut,
+        ),
+        () = ticket.evicted() => Refused::counted(
+            Error::new(
+                ErrorKind::LimitExceeded,
+                "other deliveries needed the room this unverified one held: deliver it again",
+            )
+            .with_http_status(503),
+            Outcome::Unavailable,
+        ),
+        () = draining => Refused::counted(
+            Error::new(
+                ErrorKind::Timeout,
+                "the receiver is stopping: deliver it again",
+            )
+            .with_http_status(503),
+            Outcome::Unavailable,
+        ),
     }
 }
 
@@ -951,7 +1012,7 @@ async fn read_verified<K, B>(
     inner: &Inner<K>,
     delivery: &mut Delivery<B>,
     staging: &mut Option<K::Staging>,
-) -> Result<Verified>
+) -> std::result::Result<Verified, Refused>
 where
     K: Sink,
     B: Stream<Item = std::result::Result<Bytes, BoxError>>,
@@ -964,17 +1025,18 @@ where
             return Err(Error::new(
                 ErrorKind::InvalidExport,
                 "a file came before the result part",
-            ))
+            )
+            .into())
         }
         // Not reached: a body without a result is an error of the decoder.
-        None => return Err(Error::new(ErrorKind::InvalidExport, "no result part")),
+        None => return Err(Error::new(ErrorKind::InvalidExport, "no result part").into()),
     };
-    if let Some(manifest) = inner.sink.manifest(&id).await? {
+    if let Some(manifest) = inner.sink.manifest(&id).await.map_err(Refused::store)? {
         // Verified all the same: only a signed repeat is told it is stored.
         while delivery.next_item().await?.is_some() {}
         return Ok(Verified::Repeat(id, result, manifest));
     }
-    let staged = staging.insert(inner.sink.stage(&id).await?);
+    let staged = staging.insert(inner.sink.stage(&id).await.map_err(Refused::store)?);
     // `Ok`: the export is complete and the signature matched.
     write_files(staged, json, delivery).await?;
     Ok(Verified::New(id, result))
@@ -985,7 +1047,7 @@ async fn write_files<T, B, E>(
     staging: &mut T,
     json: Bytes,
     delivery: &mut Delivery<B>,
-) -> Result<()>
+) -> std::result::Result<(), Refused>
 where
     T: Staging,
     B: Stream<Item = std::result::Result<Bytes, E>>,
@@ -993,9 +1055,10 @@ where
 {
     staging
         .start_file(RESULT_JSON, Some("application/json"))
-        .await?;
-    staging.write(json).await?;
-    staging.end_file().await?;
+        .await
+        .map_err(Refused::store)?;
+    staging.write(json).await.map_err(Refused::store)?;
+    staging.end_file().await.map_err(Refused::store)?;
     let mut number = 1;
     while let Some(item) = delivery.next_item().await? {
         number += 1;
@@ -1003,16 +1066,168 @@ where
             ExportItem::File(mut file) => {
                 staging
                     .start_file(&file_name(file.info(), number), file.info().content_type())
-                    .await?;
+                    .await
+                    .map_err(Refused::store)?;
                 while let Some(chunk) = file.chunk().await? {
-                    staging.write(chunk).await?;
+                    staging.write(chunk).await.map_err(Refused::store)?;
                 }
-                staging.end_file().await?;
+                staging.end_file().await.map_err(Refused::store)?;
             }
             ExportItem::Result { .. } => {
-                return Err(Error::new(ErrorKind::InvalidExport, "two result parts"))
+                return Err(Error::new(ErrorKind::InvalidExport, "two result parts").into())
             }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder whose commits fail with an error of `kind`.
+    #[derive(Debug)]
+    struct CommitFails {
+        folder: FolderSink,
+        kind: ErrorKind,
+    }
+
+    struct FailingStaging {
+        inner: <FolderSink as Sink>::Staging,
+        kind: ErrorKind,
+    }
+
+    impl Staging for FailingStaging {
+        async fn start_file(&mut self, name: &str, content_type: Option<&str>) -> Result<()> {
+            self.inner.start_file(name, content_type).await
+        }
+        async fn write(&mut self, chunk: Bytes) -> Result<()> {
+            self.inner.write(chunk).await
+        }
+        async fn end_file(&mut self) -> Result<()> {
+            self.inner.end_file().await
+        }
+        async fn commit(self) -> Result<Committed> {
+            self.inner.discard().await;
+            Err(Error::new(self.kind, "the store failed"))
+        }
+        async fn discard(self) {
+            self.inner.discard().await;
+        }
+    }
+
+    impl Sink for CommitFails {
+        type Staging = FailingStaging;
+        async fn manifest(&self, id: &VerificationId) -> Result<Option<Manifest>> {
+            self.folder.manifest(id).await
+        }
+        async fn stage(&self, id: &VerificationId) -> Result<FailingStaging> {
+            Ok(FailingStaging {
+                inner: self.folder.stage(id).await?,
+                kind: self.kind,
+            })
+        }
+    }
+
+    /// A store's timeout or conflict, after the signature matched, is the store's failure
+    /// (not the vendor's slow delivery nor a bad request), and the key that matched is kept
+    /// for `verified_total`.
+    #[test]
+    fn a_commit_that_fails_is_the_stores_failure_and_keeps_the_matched_key() {
+        let body: &[u8] = b"--b\r\nContent-Disposition: form-data; name=\"result\"\r\n\r\n{\"id\":\"v1\"}\r\n--b--\r\n";
+        let key = WebhookKey::new("client", "secret");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            "multipart/form-data; boundary=b".parse().unwrap(),
+        );
+        headers.insert(CLIENT_ID_HEADER, "client".parse().unwrap());
+        headers.insert(SIGNATURE_HEADER, key.sign(body).parse().unwrap());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for (kind, status) in [
+            (ErrorKind::Timeout, 504),
+            (ErrorKind::Conflict, 409),
+            (ErrorKind::Io, 500),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let receiver = Receiver::builder(CommitFails {
+                folder: FolderSink::create(dir.path()).unwrap(),
+                kind,
+            })
+            .key(key.clone())
+            .build()
+            .unwrap();
+            let chunks = [Ok::<_, std::io::Error>(Bytes::from_static(body))];
+            let mut bytes = 0;
+            let refused = runtime
+                .block_on(receive(
+                    &receiver.inner,
+                    &headers,
+                    futures::stream::iter(chunks),
+                    &mut bytes,
+                    None,
+                ))
+                .err()
+                .unwrap_or_else(|| panic!("{kind:?}: stored"));
+            assert_eq!(refused.outcome, Outcome::StoreFailed, "{kind:?}");
+            assert_eq!(refused.key, Some(0), "{kind:?}");
+            assert_eq!(refused.error.http_status(), status, "{kind:?}");
+        }
+    }
+
+    /// A delivery's own failures count by kind: a bad signature, and the delivery timeout.
+    #[test]
+    fn a_delivery_that_fails_is_counted_by_its_kind_without_a_key() {
+        let body: &[u8] = b"--b\r\nContent-Disposition: form-data; name=\"result\"\r\n\r\n{\"id\":\"v1\"}\r\n--b--\r\n";
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            "multipart/form-data; boundary=b".parse().unwrap(),
+        );
+        headers.insert(CLIENT_ID_HEADER, "client".parse().unwrap());
+        headers.insert(SIGNATURE_HEADER, "00".repeat(32).parse().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let receiver = Receiver::builder(FolderSink::create(dir.path()).unwrap())
+            .key(WebhookKey::new("client", "secret"))
+            .delivery_timeout(Duration::from_millis(50))
+            .build()
+            .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut bytes = 0;
+        let chunks = [Ok::<_, std::io::Error>(Bytes::from_static(body))];
+        let refused = runtime
+            .block_on(receive(
+                &receiver.inner,
+                &headers,
+                futures::stream::iter(chunks),
+                &mut bytes,
+                None,
+            ))
+            .err()
+            .unwrap();
+        assert_eq!(
+            (refused.outcome, refused.key),
+            (Outcome::Unauthorized, None)
+        );
+        // A body that never ends: the delivery timeout, the vendor's slowness.
+        let pending = futures::stream::pending::<std::result::Result<Bytes, std::io::Error>>();
+        let refused = runtime
+            .block_on(receive(
+                &receiver.inner,
+                &headers,
+                pending,
+                &mut bytes,
+                None,
+            ))
+            .err()
+            .unwrap();
+        assert_eq!((refused.outcome, refused.key), (Outcome::TimedOut, None));
+        assert_eq!(refused.error.http_status(), 408);
+    }
 }
