@@ -103,7 +103,7 @@ pub struct ObjectSink {
     part_size: usize,
     hold_bytes: usize,
     /// S3's requests that `object_store` lacks, for erasing every version.
-    s3: Option<super::S3Uploads>,
+    s3: Option<Arc<super::S3Uploads>>,
 }
 
 impl fmt::Debug for ObjectSink {
@@ -162,12 +162,12 @@ impl ObjectSink {
     /// `object_store` lists, which in a versioned bucket leaves the old versions readable. See
     /// [`erase`](super::erase()).
     pub fn s3(mut self, requests: super::S3Uploads) -> ObjectSink {
-        self.s3 = Some(requests);
+        self.s3 = Some(Arc::new(requests));
         self
     }
 
     pub(crate) fn s3_requests(&self) -> Option<&super::S3Uploads> {
-        self.s3.as_ref()
+        self.s3.as_deref()
     }
 
     pub(crate) fn store_prefix(&self) -> &Path {
