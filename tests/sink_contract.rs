@@ -739,13 +739,14 @@ fn under<'a>(visible: &'a BTreeMap<String, Bytes>, id: &str) -> Vec<&'a str> {
 }
 
 /// An erase takes the manifest, every file and the handled marker of its id, and nothing of
-/// another id; the id then reads as not stored and not handled.
+/// another id (not even one it is a prefix of); the id then reads as not stored and not handled.
 async fn an_erase_leaves_nothing_under_the_id_and_the_others_whole(backend: &impl Backend) {
     let sink = backend.sink();
     let files = files(backend.part_size());
     store(sink, "v1", &files).await;
     assert!(sink.mark_handled(&support::vid("v1")).await.unwrap());
-    store(sink, "v2", &files).await;
+    // `v10` starts with `v1`: only whole path segments are the id's.
+    store(sink, "v10", &files).await;
     let before = backend.visible().await;
     assert_eq!(under(&before, "v1").len(), 5, "{:?}", before.keys());
 
@@ -756,7 +757,7 @@ async fn an_erase_leaves_nothing_under_the_id_and_the_others_whole(backend: &imp
     assert_eq!(under(&after, "v1"), Vec::<&str>::new());
     let others: BTreeMap<_, _> = before
         .into_iter()
-        .filter(|(k, _)| k.starts_with("v2/"))
+        .filter(|(k, _)| k.starts_with("v10/"))
         .collect();
     assert_eq!(after, others);
     assert_eq!(sink.manifest(&support::vid("v1")).await.unwrap(), None);

@@ -297,7 +297,7 @@ enum Command {
     /// than DAYS days ago, except the ids of --keep-ids.
     ///
     /// The age is the manifest's `writtenAt` (when the verification was stored), not the
-    /// store's timestamps. A manifest without `writtenAt` (written by a version before 0.1)
+    /// store's timestamps. A manifest without `writtenAt` (written by an older version of this tool)
     /// and an id without a manifest are kept and listed ("kept", with the reason): erase them
     /// by id. One JSON line per id erased, held, failed, kept or (with --dry-run) that would
     /// be erased; younger ids are only counted. The exit status is 0 only if no id failed or

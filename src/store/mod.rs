@@ -26,6 +26,11 @@
 //! `fetch_into` is the whole job for one id (skip it when complete, download with retries,
 //! commit) and `Batch` runs it for many ids at once.
 //!
+//! [`erase()`] erases one stored verification (the manifest first, then every object under the
+//! id, then its unfinished uploads; every version in a versioned S3 bucket), and [`stored()`]
+//! lists the stored ids with their manifests' times, for retention run from your own
+//! scheduler.
+//!
 //! # Example: an export into a folder
 //!
 //! ```
