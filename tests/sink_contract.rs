@@ -7,7 +7,8 @@
 //! visible, and the manifest lists each file's name, size, SHA-256 and content type; a discard
 //! or a drop leaves nothing, not even an unfinished upload; names are unique in a verification
 //! (`stem-N.ext`, `manifest.json` is nobody's); unsafe ids and names and misuse are errors of
-//! their kind; of two writers of one id, one stores and the other is told it is complete.
+//! their kind; of two writers of one id, one stores and the other is told it is complete; an
+//! erase takes everything under its id and nothing else, and the id can be stored again whole.
 
 mod support;
 

@@ -60,7 +60,8 @@ impl Erased {
 }
 
 /// One verification id found in a sink by [`stored`], and its manifest's time.
-#[derive(Debug)]
+///
+/// Its `Debug` shows what its manifest says, not the id.
 pub struct StoredId {
     id: VerificationId,
     written: Written,
@@ -79,6 +80,14 @@ pub enum Written {
     Incomplete,
     /// The manifest could not be read, or does not parse.
     Unreadable(Error),
+}
+
+impl fmt::Debug for StoredId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredId")
+            .field("written", &self.written)
+            .finish_non_exhaustive()
+    }
 }
 
 impl StoredId {

@@ -46,6 +46,15 @@ pub const DEFAULT_STALE_AGE: Duration = Duration::from_secs(60 * 60);
 /// stores it. A bucket lifecycle rule (`AbortIncompleteMultipartUpload`) is still the backstop
 /// for prefixes no run comes back to.
 ///
+/// # Object versions, for erasing
+///
+/// Given to an [`ObjectSink`](super::ObjectSink) with
+/// [`ObjectSink::s3`](super::ObjectSink::s3), it also sends the requests that erasing a
+/// verification from a versioned bucket needs and `object_store` lacks: `ListObjectVersions`
+/// (`GET /?versions&prefix=...`, 1,000 keys a page) and `DELETE /KEY?versionId=...`, signed
+/// the same way (see [`erase`](super::erase())). Every request has a 10 s connect timeout and a
+/// 60 s overall one, and an answer is read up to 16 MiB.
+///
 /// Only explicit settings of the builder are read (`from_env`, `with_*`, `with_config`); a URL
 /// given with `with_url` is parsed only by `build` and not seen here. S3 Express One Zone
 /// buckets are refused.
