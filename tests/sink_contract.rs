@@ -7,7 +7,8 @@
 //! visible, and the manifest lists each file's name, size, SHA-256 and content type; a discard
 //! or a drop leaves nothing, not even an unfinished upload; names are unique in a verification
 //! (`stem-N.ext`, `manifest.json` is nobody's); unsafe ids and names and misuse are errors of
-//! their kind; of two writers of one id, one stores and the other is told it is complete.
+//! their kind; of two writers of one id, one stores and the other is told it is complete; an
+//! erase takes everything under its id and nothing else, and the id can be stored again whole.
 
 mod support;
 
@@ -20,11 +21,12 @@ use std::time::{Duration, Instant};
 
 use authenteq_export::export::VerificationId;
 use authenteq_export::store::{
-    Committed, FolderSink, Manifest, ObjectSink, Sink, Staging, HANDLED_JSON, MANIFEST_JSON,
-    MIN_PART_SIZE,
+    erase, Committed, Erased, FolderSink, Manifest, ObjectSink, S3Uploads, Sink, Staging, Written,
+    HANDLED_JSON, MANIFEST_JSON, MIN_PART_SIZE,
 };
 use authenteq_export::ErrorKind;
 use bytes::Bytes;
+use object_store::ObjectStoreExt;
 use support::generate::noise;
 use support::moto::Moto;
 use support::object::{listed, CountingUploads};
@@ -48,6 +50,10 @@ trait Backend: Sized {
 
     /// Uploads started and neither completed nor aborted; `None` where there are none.
     fn unfinished_uploads(&self) -> impl Future<Output = Option<usize>>;
+
+    /// Puts `bytes` as `id/name` straight into the place, past the sink: what a writer that
+    /// failed before its manifest leaves.
+    fn plant(&self, id: &str, name: &str, bytes: &'static [u8]) -> impl Future<Output = ()>;
 }
 
 /// `ObjectSink` on `object_store`'s in-memory store, with tiny parts.
@@ -81,6 +87,10 @@ impl Backend for Memory {
 
     async fn unfinished_uploads(&self) -> Option<usize> {
         Some(self.store.unfinished_uploads())
+    }
+
+    async fn plant(&self, id: &str, name: &str, bytes: &'static [u8]) {
+        plant_object(&self.sink, id, name, bytes).await;
     }
 }
 
@@ -117,6 +127,12 @@ impl Backend for Folder {
     async fn unfinished_uploads(&self) -> Option<usize> {
         None
     }
+
+    async fn plant(&self, id: &str, name: &str, bytes: &'static [u8]) {
+        let folder = self.dir.path().join(id);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join(name), bytes).unwrap();
+    }
 }
 
 /// `ObjectSink` on S3: a bucket of its own on one `moto_server`, shared by the tests that run
@@ -149,7 +165,8 @@ impl Backend for S3 {
         // Static credentials and a region: `object_store` asks no metadata service.
         let sink = ObjectSink::new(Arc::new(moto.store(&bucket)), "contract")
             .part_size(MIN_PART_SIZE)
-            .hold_bytes(64 << 10);
+            .hold_bytes(64 << 10)
+            .s3(S3Uploads::new(&moto.builder(&bucket)).unwrap());
         Some(S3 { moto, bucket, sink })
     }
 
@@ -170,6 +187,19 @@ impl Backend for S3 {
         let count = tokio::task::spawn_blocking(move || moto.unfinished_uploads(&bucket));
         Some(count.await.unwrap())
     }
+
+    async fn plant(&self, id: &str, name: &str, bytes: &'static [u8]) {
+        plant_object(&self.sink, id, name, bytes).await;
+    }
+}
+
+/// `bytes` as `PREFIX/id/name` of `sink`'s store.
+async fn plant_object(sink: &ObjectSink, id: &str, name: &str, bytes: &'static [u8]) {
+    let key = object_store::path::Path::from(format!("{}/{id}/{name}", sink.prefix()));
+    sink.store()
+        .put(&key, object_store::PutPayload::from_static(bytes))
+        .await
+        .unwrap();
 }
 
 /// Backend `B` through `Encrypted`: what is visible is what the stored files decrypt to, under
@@ -238,6 +268,10 @@ where
     async fn unfinished_uploads(&self) -> Option<usize> {
         self.inner.unfinished_uploads().await
     }
+
+    async fn plant(&self, id: &str, name: &str, bytes: &'static [u8]) {
+        self.inner.plant(id, name, bytes).await;
+    }
 }
 
 /// One `#[test]` per contract function, for backend `$backend`, in module `$module`.
@@ -263,6 +297,11 @@ macro_rules! contract {
                 a_commit_with_a_file_open_is_misuse_and_stores_nothing,
                 of_two_writers_racing_on_one_id_one_stores_and_one_is_told_complete,
                 a_commit_after_a_stored_one_is_already_complete_and_changes_nothing,
+                an_erase_leaves_nothing_under_the_id_and_the_others_whole,
+                an_absent_id_and_a_second_erase_are_absent,
+                a_half_stored_id_is_erased,
+                an_erased_id_is_stored_again_whole,
+                stored_lists_each_id_with_its_manifests_time,
             );
         }
     };
@@ -690,6 +729,118 @@ async fn a_commit_after_a_stored_one_is_already_complete_and_changes_nothing(
     assert_eq!(backend.unfinished_uploads().await.unwrap_or(0), 0);
 }
 
+/// The keys of `visible` under `id/`.
+fn under<'a>(visible: &'a BTreeMap<String, Bytes>, id: &str) -> Vec<&'a str> {
+    let prefix = format!("{id}/");
+    visible
+        .keys()
+        .filter(|k| k.starts_with(&prefix))
+        .map(String::as_str)
+        .collect()
+}
+
+/// An erase takes the manifest, every file and the handled marker of its id, and nothing of
+/// another id (not even one it is a prefix of); the id then reads as not stored and not handled.
+async fn an_erase_leaves_nothing_under_the_id_and_the_others_whole(backend: &impl Backend) {
+    let sink = backend.sink();
+    let files = files(backend.part_size());
+    store(sink, "v1", &files).await;
+    assert!(sink.mark_handled(&support::vid("v1")).await.unwrap());
+    // `v10` starts with `v1`: only whole path segments are the id's.
+    store(sink, "v10", &files).await;
+    let before = backend.visible().await;
+    assert_eq!(under(&before, "v1").len(), 5, "{:?}", before.keys());
+
+    let erased = erase(sink, &support::vid("v1")).await.unwrap();
+    // Three files, the manifest and the marker.
+    assert_eq!(erased, Erased::Erased { objects: 5 });
+    let after = backend.visible().await;
+    assert_eq!(under(&after, "v1"), Vec::<&str>::new());
+    let others: BTreeMap<_, _> = before
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("v10/"))
+        .collect();
+    assert_eq!(after, others);
+    assert_eq!(sink.manifest(&support::vid("v1")).await.unwrap(), None);
+    assert!(!sink.is_handled(&support::vid("v1")).await.unwrap());
+    assert!(uploads_settle(backend).await);
+}
+
+async fn an_absent_id_and_a_second_erase_are_absent(backend: &impl Backend) {
+    let sink = backend.sink();
+    assert_eq!(
+        erase(sink, &support::vid("nobody")).await.unwrap(),
+        Erased::Absent
+    );
+    store(sink, "v1", &files(backend.part_size())).await;
+    assert!(matches!(
+        erase(sink, &support::vid("v1")).await.unwrap(),
+        Erased::Erased { objects: 4 }
+    ));
+    assert_eq!(
+        erase(sink, &support::vid("v1")).await.unwrap(),
+        Erased::Absent
+    );
+    assert_eq!(backend.visible().await, BTreeMap::new());
+}
+
+/// Files without a manifest (a writer that failed before it) are erased all the same.
+async fn a_half_stored_id_is_erased(backend: &impl Backend) {
+    let sink = backend.sink();
+    backend
+        .plant("v1", "faceImage.jpeg", b"\xff\xd8\xff\xd9")
+        .await;
+    backend.plant("v1", "result.json", b"{}").await;
+    assert_eq!(sink.manifest(&support::vid("v1")).await.unwrap(), None);
+    assert_eq!(
+        erase(sink, &support::vid("v1")).await.unwrap(),
+        Erased::Erased { objects: 2 }
+    );
+    assert_eq!(backend.visible().await, BTreeMap::new());
+}
+
+/// After an erase, a writer of the id stores it again, whole: no leftover is taken for its
+/// record.
+async fn an_erased_id_is_stored_again_whole(backend: &impl Backend) {
+    let sink = backend.sink();
+    let files = files(backend.part_size());
+    store(sink, "v1", &files).await;
+    erase(sink, &support::vid("v1")).await.unwrap();
+    let manifest = store(sink, "v1", &files).await;
+    let visible = backend.visible().await;
+    for file in &files {
+        assert_eq!(
+            visible[&format!("v1/{}", file.name)],
+            file.bytes,
+            "{}",
+            file.name
+        );
+    }
+    assert_eq!(
+        Manifest::from_json(&visible["v1/manifest.json"]).unwrap(),
+        manifest
+    );
+    assert_eq!(visible.len(), files.len() + 1);
+}
+
+/// `stored` lists every id with anything under it: a complete one with its manifest's time,
+/// a half-stored one as incomplete.
+async fn stored_lists_each_id_with_its_manifests_time(backend: &impl Backend) {
+    let sink = backend.sink();
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    store(sink, "v1", &files(backend.part_size())).await;
+    backend.plant("v2", "result.json", b"{}").await;
+    let listed = authenteq_export::store::stored(sink).await.unwrap();
+    let ids: Vec<&str> = listed.iter().map(|s| s.id().as_str()).collect();
+    assert_eq!(ids, ["v1", "v2"]);
+    let at = listed[0].written_at().expect("a dated manifest");
+    assert!(at >= before && at <= chrono::Utc::now(), "{at}");
+    assert!(listed[0].written_before(chrono::Utc::now() + chrono::Duration::seconds(1)));
+    assert!(!listed[0].written_before(before));
+    assert!(matches!(listed[1].written(), Written::Incomplete));
+    assert!(!listed[1].written_before(chrono::Utc::now()));
+}
+
 /// A discarded staging of a folder leaves no folder for its id.
 #[test]
 fn a_folder_discard_leaves_no_id_folder() {
@@ -717,4 +868,133 @@ fn entries(dir: &Path) -> Vec<String> {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect()
+}
+
+/// An `ObjectSink` with S3's versioned requests into a new bucket of `moto`, made by `make`.
+fn s3_sink(
+    moto: &support::moto::Moto,
+    bucket: &str,
+    make: fn(&support::moto::Moto, &str),
+) -> ObjectSink {
+    make(moto, bucket);
+    ObjectSink::new(Arc::new(moto.store(bucket)), "p")
+        .hold_bytes(64 << 10)
+        .s3(S3Uploads::new(&moto.builder(bucket)).unwrap())
+}
+
+/// In a versioned bucket an erase deletes every version and delete marker under the id (an
+/// overwritten file's old version, a marker over a deleted one), not just what is current.
+#[test]
+fn in_a_versioned_bucket_an_erase_leaves_no_version_or_delete_marker() {
+    let test = "in_a_versioned_bucket_an_erase_leaves_no_version_or_delete_marker";
+    let Some(moto) = shared_moto(test) else {
+        return;
+    };
+    let sink = s3_sink(&moto, "versioned", support::moto::Moto::versioned_bucket);
+    support::runtime().block_on(async {
+        let files = files(1 << 10);
+        store(&sink, "v1", &files).await;
+        store(&sink, "v2", &files).await;
+        plant_object(&sink, "v1", "result.json", br#"{"id":"v1","again":true}"#).await;
+        let notes = object_store::path::Path::from("p/v1/notes");
+        sink.store().delete(&notes).await.unwrap();
+        let before = moto.versions("versioned", "p/v1/");
+        // Four current objects and an old result, the notes under a delete marker.
+        assert_eq!(before.len(), 6, "{before:?}");
+        assert!(before.contains(&("p/v1/notes".to_owned(), true)));
+
+        let erased = erase(&sink, &support::vid("v1")).await.unwrap();
+        assert_eq!(erased, Erased::Erased { objects: 6 });
+        assert_eq!(moto.versions("versioned", "p/v1/"), Vec::new());
+        assert_eq!(moto.versions("versioned", "p/v2/").len(), 4);
+        assert_eq!(
+            erase(&sink, &support::vid("v1")).await.unwrap(),
+            Erased::Absent
+        );
+        // Stored again, whole.
+        store(&sink, "v1", &files).await;
+        assert_eq!(listed(&**sink.store(), "p/v1").await.len(), 4);
+    });
+}
+
+/// A version under a COMPLIANCE retention cannot be deleted: its id is held, with everything
+/// else under it gone and nothing of it readable; the ids next to it are erased.
+#[test]
+fn an_id_under_a_compliance_lock_is_held_and_the_others_erased() {
+    let test = "an_id_under_a_compliance_lock_is_held_and_the_others_erased";
+    let Some(moto) = shared_moto(test) else {
+        return;
+    };
+    let sink = s3_sink(&moto, "locked", support::moto::Moto::locked_bucket);
+    support::runtime().block_on(async {
+        let files = files(1 << 10);
+        for id in ["v1", "v2", "v3"] {
+            store(&sink, id, &files).await;
+        }
+        moto.put_locked("locked", "p/v2/result.json", br#"{"id":"v2"}"#);
+
+        assert_eq!(
+            erase(&sink, &support::vid("v1")).await.unwrap(),
+            Erased::Erased { objects: 4 }
+        );
+        let held = erase(&sink, &support::vid("v2")).await.unwrap();
+        assert_eq!(
+            held,
+            Erased::Held {
+                objects: 4,
+                held: 1
+            }
+        );
+        assert_eq!(
+            erase(&sink, &support::vid("v3")).await.unwrap(),
+            Erased::Erased { objects: 4 }
+        );
+        // What is held reads as absent, under a delete marker.
+        assert_eq!(sink.manifest(&support::vid("v2")).await.unwrap(), None);
+        assert_eq!(listed(&**sink.store(), "p").await, BTreeMap::new());
+        assert_eq!(
+            moto.versions("locked", "p/"),
+            [
+                ("p/v2/result.json".to_owned(), false),
+                ("p/v2/result.json".to_owned(), true)
+            ]
+        );
+        // Again: still held, nothing more to delete.
+        assert_eq!(
+            erase(&sink, &support::vid("v2")).await.unwrap(),
+            Erased::Held {
+                objects: 0,
+                held: 1
+            }
+        );
+    });
+}
+
+/// An unfinished upload under the id (a killed writer's) is aborted; one under another id is
+/// not.
+#[test]
+fn an_erase_aborts_the_unfinished_uploads_under_the_id() {
+    let test = "an_erase_aborts_the_unfinished_uploads_under_the_id";
+    let Some(moto) = shared_moto(test) else {
+        return;
+    };
+    let sink = s3_sink(&moto, "uploads", support::moto::Moto::bucket);
+    support::runtime().block_on(async {
+        for id in ["v1", "v2"] {
+            let key = object_store::path::Path::from(format!("p/{id}/faceImage.jpeg"));
+            let mut upload = sink.store().put_multipart(&key).await.unwrap();
+            upload
+                .put_part(Bytes::from(noise(MIN_PART_SIZE, 1)).into())
+                .await
+                .unwrap();
+            // Never completed nor aborted: what a killed process leaves.
+            std::mem::forget(upload);
+        }
+        assert_eq!(moto.unfinished_uploads("uploads"), 2);
+        assert_eq!(
+            erase(&sink, &support::vid("v1")).await.unwrap(),
+            Erased::Erased { objects: 1 }
+        );
+        assert_eq!(moto.unfinished_uploads("uploads"), 1);
+    });
 }

@@ -204,9 +204,9 @@ fn id_of(line: &str) -> Option<&str> {
 /// skipped), and how many there are when the list is a file (counted first, for the
 /// display's total); a line that cannot be read ends the list with an error line on standard
 /// error.
-type Ids = Box<dyn Iterator<Item = String> + Send>;
+pub(crate) type Ids = Box<dyn Iterator<Item = String> + Send>;
 
-fn read_ids(path: &Path) -> Result<(Ids, Option<u64>), Failure> {
+pub(crate) fn read_ids(path: &Path) -> Result<(Ids, Option<u64>), Failure> {
     let open = || {
         std::fs::File::open(path)
             .map(io::BufReader::new)

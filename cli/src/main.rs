@@ -15,6 +15,8 @@
 //!     [--retry-every SECS --retry-for SECS] [--form-data] [--stats]
 //! authenteq-export webhook detect --body FILE --signature HEX
 //! authenteq-export open ID --from DIR_OR_URL --identity FILE --out DIR
+//! authenteq-export erase --ids FILE|- --from DIR_OR_URL
+//! authenteq-export purge --older-than DAYS --from DIR_OR_URL [--keep-ids FILE] [--dry-run]
 //! ```
 //!
 //! `INPUT` is a file or `-` for standard input, holding a body as one of the three export
@@ -27,6 +29,7 @@
 
 mod destination;
 mod encrypt;
+mod erase;
 mod fetch;
 mod forward;
 mod input;
@@ -276,6 +279,55 @@ enum Command {
         #[arg(long)]
         stats: bool,
     },
+    /// Erase stored verifications on request: for each id, the manifest first (from then on
+    /// the id reads as not stored: a fetch or a webhook delivery would store it again whole),
+    /// then every object under it (files, markers), then any unfinished upload under it.
+    ///
+    /// In an s3:// bucket with versioning, every version and delete marker under the id is
+    /// deleted (S3's ListObjectVersions and versioned DELETEs), not hidden under a new delete
+    /// marker. A version the store keeps under an Object Lock retention or legal hold makes
+    /// the id "held": the rest is erased, a delete marker hides what is held, and the run goes
+    /// on with the other ids. An id that is not one (`../x`) is refused before anything is
+    /// deleted.
+    ///
+    /// One JSON line per id, the audit record ({"id", "status":
+    /// erased|absent|held|failed|duplicate, "objects", "held", "error", "at"}; never personal
+    /// data); "absent" means nothing at all was stored under the id. Then a summary line. The
+    /// exit status is 0 only if no id failed or was held. Running it again is harmless.
+    Erase {
+        /// A file with one verification id a line, `-` for standard input (blank lines and `#`
+        /// comments skipped, as for `fetch --ids`).
+        #[arg(long, value_name = "FILE")]
+        ids: PathBuf,
+        /// Where the verifications are stored: a folder, file:///PATH or s3://BUCKET/PREFIX
+        /// (the `AWS_*` variables configure S3, as for `fetch --ids`).
+        #[arg(long, value_name = "DIR_OR_URL")]
+        from: String,
+    },
+    /// Erase, as `erase` does, every stored verification whose manifest was written more
+    /// than DAYS days ago, except the ids of --keep-ids.
+    ///
+    /// The age is the manifest's `writtenAt` (when the verification was stored), not the
+    /// store's timestamps. A manifest without `writtenAt` (written by an older version of this tool)
+    /// and an id without a manifest are kept and listed ("kept", with the reason): erase them
+    /// by id. One JSON line per id erased, held, failed, kept or (with --dry-run) that would
+    /// be erased; younger ids are only counted. The exit status is 0 only if no id failed or
+    /// was held.
+    Purge {
+        /// The age in whole days (0: every stored verification).
+        #[arg(long, value_name = "DAYS")]
+        older_than: u64,
+        /// Where the verifications are stored: a folder, file:///PATH or s3://BUCKET/PREFIX.
+        #[arg(long, value_name = "DIR_OR_URL")]
+        from: String,
+        /// A file of ids never erased (relationships still open, or under investigation),
+        /// one a line, as --ids of `erase`; every line must be a verification id.
+        #[arg(long, value_name = "FILE")]
+        keep_ids: Option<PathBuf>,
+        /// List what would be erased ("would erase"), delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Signed webhook deliveries: receive them (`serve`), send one (`send`), or tell which
     /// signature construction a captured one used (`detect`). The client secret comes from
     /// AUTHENTEQ_CLIENT_SECRET.
@@ -298,6 +350,20 @@ fn main() -> ExitCode {
 fn run(started: Instant) -> ExitCode {
     let (ran, stats) = match Cli::parse().command {
         Command::Webhook { command } => return webhook::run(command),
+        Command::Erase { ids, from } => return erase::run_erase(&ids, &from),
+        Command::Purge {
+            older_than,
+            from,
+            keep_ids,
+            dry_run,
+        } => {
+            return erase::run_purge(&erase::Purge {
+                older_than_days: older_than,
+                from: &from,
+                keep_ids: keep_ids.as_deref(),
+                dry_run,
+            })
+        }
         Command::Serve {
             dir,
             addr,

@@ -279,6 +279,14 @@ impl<S: Sink> Sink for Encrypted<S> {
     async fn mark_handled(&self, id: &VerificationId) -> Result<bool> {
         self.inner.mark_handled(id).await
     }
+
+    async fn erase(&self, id: &VerificationId) -> Result<super::Erased> {
+        self.inner.erase(id).await
+    }
+
+    async fn ids(&self) -> Result<Vec<VerificationId>> {
+        self.inner.ids().await
+    }
 }
 
 /// One verification being written through [`Encrypted`]: see [`Staging`].

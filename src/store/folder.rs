@@ -209,6 +209,22 @@ impl Sink for FolderSink {
             ended: Vec::new(),
         })
     }
+
+    async fn erase(&self, id: &VerificationId) -> Result<super::Erased> {
+        let (root, id) = (self.path().to_owned(), id.clone());
+        match tokio::task::spawn_blocking(move || super::erase::erase_folder(&root, &id)).await {
+            Ok(erased) => erased,
+            Err(join) => Err(Error::with_source(ErrorKind::Io, "erasing", join)),
+        }
+    }
+
+    async fn ids(&self) -> Result<Vec<VerificationId>> {
+        let root = self.path().to_owned();
+        match tokio::task::spawn_blocking(move || super::erase::folder_ids(&root)).await {
+            Ok(ids) => ids,
+            Err(join) => Err(Error::with_source(ErrorKind::Io, "listing", join)),
+        }
+    }
 }
 
 /// One verification being written into a [`FolderSink`]: see [`Staging`].

@@ -26,6 +26,11 @@
 //! `fetch_into` is the whole job for one id (skip it when complete, download with retries,
 //! commit) and `Batch` runs it for many ids at once.
 //!
+//! [`erase()`] erases one stored verification (the manifest first, then every object under the
+//! id, then its unfinished uploads; every version in a versioned S3 bucket), and [`stored()`]
+//! lists the stored ids with their manifests' times, for retention run from your own
+//! scheduler.
+//!
 //! # Example: an export into a folder
 //!
 //! ```
@@ -55,6 +60,7 @@
 
 #[cfg(feature = "encrypt")]
 mod encrypted;
+mod erase;
 mod folder;
 mod manifest;
 #[cfg(feature = "object-store")]
@@ -83,6 +89,7 @@ use crate::save::{file_name, is_safe_file_name, RESULT_JSON};
 pub use batch::{Batch, Outcome, Status, Summary};
 #[cfg(feature = "encrypt")]
 pub use encrypted::{Encrypted, EncryptedStaging, Identities, Recipients};
+pub use erase::{erase, stored, Erased, StoredId, Written};
 pub use folder::{FolderSink, FolderStaging};
 #[cfg(feature = "client")]
 pub use job::{fetch_into, Stored};
@@ -174,6 +181,41 @@ pub trait Sink: Send + Sync {
     fn mark_handled(&self, id: &VerificationId) -> impl Future<Output = Result<bool>> + Send {
         let _ = id;
         std::future::ready(Err(no_marker()))
+    }
+
+    /// Erases verification `id` (see [`erase`](erase())): the manifest first, so that from then
+    /// on the id reads as not stored, then every other object under the id (files, markers),
+    /// then any unfinished upload under it. [`Erased::Absent`] when nothing at all was
+    /// stored under the id; running it again is harmless.
+    ///
+    /// The crate's backends implement it; the default answers [`ErrorKind::Usage`] (not
+    /// supported).
+    ///
+    /// # Errors
+    ///
+    /// An I/O or store error; what was deleted before it stays deleted.
+    fn erase(&self, id: &VerificationId) -> impl Future<Output = Result<Erased>> + Send {
+        let _ = id;
+        std::future::ready(Err(Error::new(
+            ErrorKind::Usage,
+            "this sink cannot erase: implement Sink::erase",
+        )))
+    }
+
+    /// Every verification id with anything stored under it, complete or not, sorted (see
+    /// [`stored`](stored())). Names that are not verification ids are skipped.
+    ///
+    /// The crate's backends implement it; the default answers [`ErrorKind::Usage`] (not
+    /// supported).
+    ///
+    /// # Errors
+    ///
+    /// An I/O or store error when the folder or prefix cannot be listed.
+    fn ids(&self) -> impl Future<Output = Result<Vec<VerificationId>>> + Send {
+        std::future::ready(Err(Error::new(
+            ErrorKind::Usage,
+            "this sink cannot list its ids: implement Sink::ids",
+        )))
     }
 }
 

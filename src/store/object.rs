@@ -114,6 +114,8 @@ pub struct ObjectSink {
     prefix: Path,
     part_size: usize,
     hold_bytes: usize,
+    /// S3's requests that `object_store` lacks, for erasing every version.
+    s3: Option<Arc<super::S3Uploads>>,
 }
 
 impl fmt::Debug for ObjectSink {
@@ -135,6 +137,7 @@ impl ObjectSink {
             prefix: Path::from(prefix.as_ref()),
             part_size: DEFAULT_PART_SIZE,
             hold_bytes: DEFAULT_HOLD_BYTES,
+            s3: None,
         }
     }
 
@@ -163,6 +166,24 @@ impl ObjectSink {
     /// The store.
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
+    }
+
+    /// Makes [`Sink::erase`] use S3's versioned requests (`requests`, made from the builder of
+    /// the same bucket): every version and delete marker under the id is deleted, and the
+    /// unfinished uploads under it aborted. Without it (the default), erasing deletes what
+    /// `object_store` lists, which in a versioned bucket leaves the old versions readable. See
+    /// [`erase`](super::erase()).
+    pub fn s3(mut self, requests: super::S3Uploads) -> ObjectSink {
+        self.s3 = Some(Arc::new(requests));
+        self
+    }
+
+    pub(crate) fn s3_requests(&self) -> Option<&super::S3Uploads> {
+        self.s3.as_deref()
+    }
+
+    pub(crate) fn store_prefix(&self) -> &Path {
+        &self.prefix
     }
 
     /// The key of `name` in verification `id`.
@@ -259,6 +280,14 @@ impl Sink for ObjectSink {
             ended: Vec::new(),
             held: 0,
         })
+    }
+
+    async fn erase(&self, id: &VerificationId) -> Result<super::Erased> {
+        super::erase::erase_objects(self, id).await
+    }
+
+    async fn ids(&self) -> Result<Vec<VerificationId>> {
+        super::erase::object_ids(self).await
     }
 }
 

@@ -46,6 +46,15 @@ pub const DEFAULT_STALE_AGE: Duration = Duration::from_secs(60 * 60);
 /// stores it. A bucket lifecycle rule (`AbortIncompleteMultipartUpload`) is still the backstop
 /// for prefixes no run comes back to.
 ///
+/// # Object versions, for erasing
+///
+/// Given to an [`ObjectSink`](super::ObjectSink) with
+/// [`ObjectSink::s3`](super::ObjectSink::s3), it also sends the requests that erasing a
+/// verification from a versioned bucket needs and `object_store` lacks: `ListObjectVersions`
+/// (`GET /?versions&prefix=...`, 1,000 keys a page) and `DELETE /KEY?versionId=...`, signed
+/// the same way (see [`erase`](super::erase())). Every request has a 10 s connect timeout and a
+/// 60 s overall one, and an answer is read up to 16 MiB.
+///
 /// Only explicit settings of the builder are read (`from_env`, `with_*`, `with_config`); a URL
 /// given with `with_url` is parsed only by `build` and not seen here. S3 Express One Zone
 /// buckets are refused.
@@ -306,7 +315,26 @@ impl S3Uploads {
             url.push_str("&upload-id-marker=");
             url.push_str(&query_encode(upload));
         }
+        let answer = self
+            .signed(reqwest::Method::GET, url, "listing unfinished uploads")
+            .await?;
+        if !answer.is_success() {
+            return Err(answer.error("listing unfinished uploads"));
+        }
+        parse_page(&answer.body)
+    }
+
+    /// One request to the bucket, signed as `object_store` signs its own (the same
+    /// credentials, region and requester-pays setting), with an empty body; the answer's body
+    /// is read up to [`MAX_ANSWER_BYTES`].
+    pub(crate) async fn signed(
+        &self,
+        method: reqwest::Method,
+        url: String,
+        doing: &str,
+    ) -> Result<Answer> {
         let mut request = HttpRequest::new(HttpRequestBody::empty());
+        *request.method_mut() = method.clone();
         *request.uri_mut() = url.parse().map_err(|e| {
             Error::with_source(ErrorKind::Storage, "the S3 endpoint is not a URL", e)
         })?;
@@ -320,45 +348,93 @@ impl S3Uploads {
             AwsAuthorizer::new(&credential, "s3", &self.region)
                 .with_request_payer(self.request_payer)
                 .try_authorize(&mut request, None)
-                .map_err(|e| storage_error("signing the upload listing", e))?;
+                .map_err(|e| storage_error(&format!("signing a request ({doing})"), e))?;
         }
-        let answer = self
+        let mut answer = self
             .http
-            .get(url)
+            .request(method, url)
             .headers(request.headers().clone())
             .send()
             .await
-            .map_err(|e| {
-                Error::with_source(ErrorKind::Http, "listing unfinished uploads", e).transient()
-            })?;
-        let status = answer.status();
-        let body = answer.bytes().await.map_err(|e| {
-            Error::with_source(ErrorKind::Http, "reading the upload listing", e).transient()
-        })?;
-        if !status.is_success() {
-            let error = Error::new(
-                ErrorKind::Storage,
-                format!(
-                    "listing unfinished uploads: the store answered {}{}",
-                    status.as_u16(),
-                    s3_error_code(&body)
-                        .map(|c| format!(" {c}"))
-                        .unwrap_or_default()
-                ),
-            )
-            .with_http_status(status.as_u16());
-            return Err(match status.as_u16() {
-                401 | 403 => error.refused_credentials(),
-                500.. => error.transient(),
-                _ => error,
-            });
+            .map_err(|e| Error::with_source(ErrorKind::Http, doing.to_owned(), e).transient())?;
+        let status = answer.status().as_u16();
+        let headers = answer.headers().clone();
+        let mut body = Vec::new();
+        while let Some(chunk) = answer
+            .chunk()
+            .await
+            .map_err(|e| Error::with_source(ErrorKind::Http, doing.to_owned(), e).transient())?
+        {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(Error::new(
+                    ErrorKind::Storage,
+                    format!("{doing}: the store's answer is over {MAX_ANSWER_BYTES} bytes"),
+                ));
+            }
+            body.extend_from_slice(&chunk);
         }
-        parse_page(&body)
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// The URL of `key` (each segment percent-encoded) in the bucket.
+    pub(crate) fn object_url(&self, key: &str) -> String {
+        let mut url = self.bucket_endpoint.clone();
+        for segment in key.split('/') {
+            url.push('/');
+            url.push_str(&query_encode(segment));
+        }
+        url
+    }
+}
+
+/// The most bytes of one answer of the store that [`S3Uploads`] reads (a page of a listing of
+/// 1,000 keys is far less): 16 MiB.
+pub(crate) const MAX_ANSWER_BYTES: usize = 16 << 20;
+
+/// What the store answered a signed request.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Answer {
+    pub(crate) fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The S3 error code of the answer, if it has one.
+    pub(crate) fn code(&self) -> Option<String> {
+        s3_error_code(&self.body)
+    }
+
+    /// An answer that is not a success, as an error: credentials refused are
+    /// [`Error::is_credentials`], a server error may pass. Never names a key.
+    pub(crate) fn error(&self, doing: &str) -> Error {
+        let error = Error::new(
+            ErrorKind::Storage,
+            format!(
+                "{doing}: the store answered {}{}",
+                self.status,
+                self.code().map(|c| format!(" {c}")).unwrap_or_default()
+            ),
+        )
+        .with_http_status(self.status);
+        match self.status {
+            401 | 403 => error.refused_credentials(),
+            500.. => error.transient(),
+            _ => error,
+        }
     }
 }
 
 /// `prefix` as a key prefix: `"a/b"` and `"/a/b/"` give `"a/b/"`, `""` gives `""`.
-fn key_prefix(prefix: &str) -> String {
+pub(crate) fn key_prefix(prefix: &str) -> String {
     let trimmed = Path::from(prefix).to_string();
     if trimmed.is_empty() {
         trimmed
@@ -383,7 +459,7 @@ fn is_stale(upload: &OpenUpload, prefix: &str, cutoff: DateTime<Utc>) -> bool {
 }
 
 /// RFC 3986 unreserved characters stay, everything else is `%XX` (as SigV4 canonicalises).
-fn query_encode(value: &str) -> String {
+pub(crate) fn query_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -446,6 +522,217 @@ fn s3_error_code(body: &[u8]) -> Option<String> {
     code.bytes()
         .all(|b| b.is_ascii_alphanumeric())
         .then_some(code)
+}
+
+/// One version of a key, or one delete marker, as S3's `ListObjectVersions` gives it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct KeyVersion {
+    pub(crate) key: String,
+    pub(crate) version_id: String,
+    pub(crate) delete_marker: bool,
+}
+
+impl fmt::Debug for KeyVersion {
+    // The key names a verification id: not shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyVersion")
+            .field("delete_marker", &self.delete_marker)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a versioned delete did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VersionDeleted {
+    /// The version is gone (or was already).
+    Deleted,
+    /// The store keeps it: a retention period (S3 Object Lock, either mode) or a legal hold.
+    Held,
+}
+
+/// The keys of a page of `ListObjectVersions` asked for at most.
+const VERSIONS_PER_PAGE: usize = 1000;
+
+impl S3Uploads {
+    /// Every version and delete marker of every key that starts with `prefix` (a key prefix
+    /// such as `exports/v1/`), from S3's `ListObjectVersions` (`GET /?versions`, 1,000 keys a
+    /// page), or `None` when the store does not implement it (answers 501, or 400/405
+    /// `NotImplemented`): then it keeps no versions that `object_store` does not see.
+    ///
+    /// An unversioned bucket answers with one version a key, `null`.
+    pub(crate) async fn versions(&self, prefix: &str) -> Result<Option<Vec<KeyVersion>>> {
+        const DOING: &str = "listing object versions";
+        let mut versions = Vec::new();
+        let mut markers: Option<(String, String)> = None;
+        loop {
+            let mut url = format!(
+                "{}/?versions&max-keys={VERSIONS_PER_PAGE}",
+                self.bucket_endpoint
+            );
+            if !prefix.is_empty() {
+                url.push_str("&prefix=");
+                url.push_str(&query_encode(prefix));
+            }
+            if let Some((key, version)) = &markers {
+                url.push_str("&key-marker=");
+                url.push_str(&query_encode(key));
+                if !version.is_empty() {
+                    url.push_str("&version-id-marker=");
+                    url.push_str(&query_encode(version));
+                }
+            }
+            let answer = self.signed(reqwest::Method::GET, url, DOING).await?;
+            if !answer.is_success() {
+                let not_implemented = answer.status == 501
+                    || (matches!(answer.status, 400 | 405)
+                        && answer.code().as_deref() == Some("NotImplemented"));
+                if not_implemented && markers.is_none() {
+                    return Ok(None);
+                }
+                return Err(answer.error(DOING));
+            }
+            let page = parse_versions(&answer.body)?;
+            versions.extend(
+                page.versions
+                    .into_iter()
+                    .map(|v| (v, false))
+                    .chain(page.delete_markers.into_iter().map(|m| (m, true)))
+                    .map(|(v, delete_marker)| KeyVersion {
+                        key: v.key,
+                        version_id: v.version_id,
+                        delete_marker,
+                    }),
+            );
+            if !page.is_truncated {
+                return Ok(Some(versions));
+            }
+            let next = (
+                page.next_key_marker.unwrap_or_default(),
+                page.next_version_id_marker.unwrap_or_default(),
+            );
+            if next.0.is_empty() || markers.as_ref() == Some(&next) {
+                return Err(Error::new(
+                    ErrorKind::Storage,
+                    "listing object versions: a truncated page without a next marker",
+                ));
+            }
+            markers = Some(next);
+        }
+    }
+
+    /// Deletes one version (or delete marker) for good: `DELETE /KEY?versionId=...`, never
+    /// bypassing a governance retention. A version already gone is deleted. A refusal (403)
+    /// of a version that carries an Object Lock retention or a legal hold (read with a `HEAD`
+    /// of that version) is [`VersionDeleted::Held`]; any other refusal is an error.
+    pub(crate) async fn delete_version(&self, version: &KeyVersion) -> Result<VersionDeleted> {
+        const DOING: &str = "deleting an object version";
+        let url = format!(
+            "{}?versionId={}",
+            self.object_url(&version.key),
+            query_encode(&version.version_id)
+        );
+        let answer = self
+            .signed(reqwest::Method::DELETE, url.clone(), DOING)
+            .await?;
+        if answer.is_success() || answer.status == 404 {
+            return Ok(VersionDeleted::Deleted);
+        }
+        if answer.status == 403 && !version.delete_marker {
+            let head = self
+                .signed(
+                    reqwest::Method::HEAD,
+                    url,
+                    "reading an object version's lock",
+                )
+                .await?;
+            if head.is_success() && is_locked(&head.headers, Utc::now()) {
+                return Ok(VersionDeleted::Held);
+            }
+        }
+        Err(answer.error(DOING))
+    }
+
+    /// Deletes `key` as a plain `DELETE` does: in a versioned bucket, a delete marker is put
+    /// over it (the key reads as absent; its versions stay).
+    pub(crate) async fn delete_current(&self, key: &str) -> Result<()> {
+        const DOING: &str = "hiding an object under a delete marker";
+        let answer = self
+            .signed(reqwest::Method::DELETE, self.object_url(key), DOING)
+            .await?;
+        if answer.is_success() || answer.status == 404 {
+            Ok(())
+        } else {
+            Err(answer.error(DOING))
+        }
+    }
+
+    /// Aborts every unfinished upload whose key starts with `prefix` (a key prefix, with its
+    /// `/`), whatever its age; how many.
+    pub(crate) async fn abort_under(&self, prefix: &str) -> Result<u64> {
+        let mut aborted = 0;
+        for upload in self.list(prefix).await? {
+            if !upload.key.as_ref().starts_with(prefix) {
+                continue;
+            }
+            match self.s3.abort_multipart(&upload.key, &upload.id).await {
+                Ok(()) => aborted += 1,
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(storage_error("aborting an unfinished upload", e)),
+            }
+        }
+        Ok(aborted)
+    }
+}
+
+/// Whether the headers of a `HEAD` of a version say it is under a legal hold, or retained
+/// (either mode) until after `now`.
+fn is_locked(headers: &reqwest::header::HeaderMap, now: DateTime<Utc>) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let hold = header("x-amz-object-lock-legal-hold").is_some_and(|v| v.eq_ignore_ascii_case("ON"));
+    let retained = header("x-amz-object-lock-retain-until-date")
+        .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+        .is_some_and(|until| until > now);
+    hold || retained
+}
+
+/// One page of S3's `ListVersionsResult` (only the fields used).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListVersionsResult {
+    /// Always in S3's answer: required, so that another document is an error, not an empty
+    /// listing.
+    #[allow(dead_code)]
+    name: String,
+    #[serde(default)]
+    is_truncated: bool,
+    #[serde(default)]
+    next_key_marker: Option<String>,
+    #[serde(default)]
+    next_version_id_marker: Option<String>,
+    #[serde(default, rename = "Version")]
+    versions: Vec<VersionEntry>,
+    #[serde(default, rename = "DeleteMarker")]
+    delete_markers: Vec<VersionEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct VersionEntry {
+    key: String,
+    version_id: String,
+}
+
+fn parse_versions(body: &[u8]) -> Result<ListVersionsResult> {
+    let text = std::str::from_utf8(body).map_err(|e| {
+        Error::with_source(ErrorKind::Storage, "the version listing is not UTF-8", e)
+    })?;
+    quick_xml::de::from_str(text).map_err(|e| {
+        Error::with_source(
+            ErrorKind::Storage,
+            "the version listing does not parse as ListVersionsResult",
+            e,
+        )
+    })
 }
 
 #[cfg(test)]
@@ -577,5 +864,70 @@ mod tests {
             kept: 0,
         };
         assert!(!format!("{a:?}").contains("secret-id"));
+    }
+
+    #[test]
+    fn a_version_page_with_markers_in_between_parses() {
+        // S3 gives versions and delete markers in key order, mixed.
+        let page = parse_versions(
+            br#"<?xml version="1.0" encoding="UTF-8"?>
+<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Name>kyc</Name><Prefix>p/v1/</Prefix><KeyMarker></KeyMarker><VersionIdMarker></VersionIdMarker>
+  <NextKeyMarker>p/v1/c</NextKeyMarker><NextVersionIdMarker>3</NextVersionIdMarker>
+  <MaxKeys>3</MaxKeys><IsTruncated>true</IsTruncated>
+  <Version><Key>p/v1/a</Key><VersionId>1</VersionId><IsLatest>true</IsLatest></Version>
+  <DeleteMarker><Key>p/v1/b</Key><VersionId>2</VersionId><IsLatest>true</IsLatest></DeleteMarker>
+  <Version><Key>p/v1/b</Key><VersionId>null</VersionId><IsLatest>false</IsLatest></Version>
+</ListVersionsResult>"#,
+        )
+        .unwrap();
+        assert!(page.is_truncated);
+        assert_eq!(page.next_key_marker.as_deref(), Some("p/v1/c"));
+        assert_eq!(page.next_version_id_marker.as_deref(), Some("3"));
+        let versions: Vec<&str> = page
+            .versions
+            .iter()
+            .map(|v| v.version_id.as_str())
+            .collect();
+        assert_eq!(versions, ["1", "null"]);
+        assert_eq!(page.delete_markers[0].key, "p/v1/b");
+        assert!(parse_versions(b"<ListVersionsResult></ListVersionsResult>").is_err());
+    }
+
+    #[test]
+    fn a_lock_is_a_hold_or_a_retention_not_yet_over() {
+        let now: DateTime<Utc> = "2026-12-01T12:00:00Z".parse().unwrap();
+        let rows: [(&[(&str, &str)], bool); 5] = [
+            (&[], false),
+            (&[("x-amz-object-lock-legal-hold", "ON")], true),
+            (&[("x-amz-object-lock-legal-hold", "OFF")], false),
+            (
+                &[
+                    ("x-amz-object-lock-mode", "COMPLIANCE"),
+                    (
+                        "x-amz-object-lock-retain-until-date",
+                        "2026-12-02T00:00:00Z",
+                    ),
+                ],
+                true,
+            ),
+            (
+                &[
+                    ("x-amz-object-lock-mode", "GOVERNANCE"),
+                    (
+                        "x-amz-object-lock-retain-until-date",
+                        "2026-11-30T00:00:00.000Z",
+                    ),
+                ],
+                false,
+            ),
+        ];
+        for (headers, locked) in rows {
+            let mut map = reqwest::header::HeaderMap::new();
+            for (k, v) in headers {
+                map.insert(*k, v.parse().unwrap());
+            }
+            assert_eq!(is_locked(&map, now), locked, "{headers:?}");
+        }
     }
 }

@@ -9,6 +9,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// An `Authorization` header of the right form that moto takes without checking it.
+const UNCHECKED_SIGNATURE: &str = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
+
 /// A running `moto_server`.
 pub struct Moto {
     child: Child,
@@ -92,6 +95,12 @@ impl Moto {
 
     /// An `object_store` S3 client of `bucket` on this server.
     pub fn store(&self, bucket: &str) -> object_store::aws::AmazonS3 {
+        self.builder(bucket).build().expect("an S3 client of moto")
+    }
+
+    /// The builder of [`store`](Self::store): static credentials and a region, so
+    /// `object_store` asks no metadata service.
+    pub fn builder(&self, bucket: &str) -> object_store::aws::AmazonS3Builder {
         object_store::aws::AmazonS3Builder::new()
             .with_endpoint(self.endpoint())
             .with_allow_http(true)
@@ -99,8 +108,6 @@ impl Moto {
             .with_secret_access_key("testing")
             .with_region("us-east-1")
             .with_bucket_name(bucket)
-            .build()
-            .expect("an S3 client of moto")
     }
 
     /// The number of unfinished multipart uploads in `bucket` (S3's `ListMultipartUploads`,
@@ -110,6 +117,115 @@ impl Moto {
             .get_body(&format!("/{bucket}?uploads"))
             .expect("ListMultipartUploads");
         body.matches("<Upload>").count()
+    }
+
+    /// Creates bucket `name` with versioning on.
+    pub fn versioned_bucket(&self, name: &str) {
+        self.bucket(name);
+        let body = br#"<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>"#;
+        let (status, _) = self
+            .send("PUT", &format!("/{name}?versioning"), &[], body)
+            .expect("moto answers");
+        assert_eq!(status, 200, "turning versioning on in {name}");
+    }
+
+    /// Creates bucket `name` with S3 Object Lock enabled (and so versioning).
+    pub fn locked_bucket(&self, name: &str) {
+        let (status, body) = self
+            .send(
+                "PUT",
+                &format!("/{name}"),
+                &[("x-amz-bucket-object-lock-enabled", "true")],
+                b"",
+            )
+            .expect("moto answers");
+        assert_eq!(status, 200, "creating locked bucket {name}: {body}");
+    }
+
+    /// Puts `body` as `key` in `bucket` under a COMPLIANCE retention of one day: no one can
+    /// delete that version before then.
+    pub fn put_locked(&self, bucket: &str, key: &str, body: &[u8]) {
+        let until = (chrono::Utc::now() + chrono::Duration::days(1))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let (status, answer) = self
+            .send(
+                "PUT",
+                &format!("/{bucket}/{key}"),
+                &[
+                    // moto refuses an object-lock request with no signature at all (it checks
+                    // none), and a retention without a checksum named.
+                    ("authorization", UNCHECKED_SIGNATURE),
+                    ("content-type", "application/octet-stream"),
+                    ("x-amz-sdk-checksum-algorithm", "SHA256"),
+                    ("x-amz-object-lock-mode", "COMPLIANCE"),
+                    ("x-amz-object-lock-retain-until-date", &until),
+                ],
+                body,
+            )
+            .expect("moto answers");
+        assert_eq!(status, 200, "putting locked {key}: {answer}");
+    }
+
+    /// The versions and delete markers of `bucket` whose keys start with `prefix`, as
+    /// `(key, is a delete marker)`.
+    pub fn versions(&self, bucket: &str, prefix: &str) -> Vec<(String, bool)> {
+        let (status, body) = self
+            .send(
+                "GET",
+                &format!("/{bucket}?versions&prefix={prefix}"),
+                &[],
+                b"",
+            )
+            .expect("moto answers");
+        assert_eq!(status, 200, "ListObjectVersions: {body}");
+        let mut out = Vec::new();
+        for (tag, marker) in [("<Version>", false), ("<DeleteMarker>", true)] {
+            for entry in body.split(tag).skip(1) {
+                let key = entry
+                    .split_once("<Key>")
+                    .and_then(|(_, rest)| rest.split_once("</Key>"))
+                    .map(|(key, _)| key.to_owned())
+                    .unwrap_or_default();
+                out.push((key, marker));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// One plain HTTP/1.1 request (moto checks no signature) with `headers` and `body`; its
+    /// status and body.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Option<(u16, String)> {
+        let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2)).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .ok()?;
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            self.addr,
+            body.len()
+        );
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).ok()?;
+        stream.write_all(body).ok()?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).ok()?;
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let status = answer.split(' ').nth(1)?.parse().ok()?;
+        let body = answer
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        Some((status, body))
     }
 
     /// One plain HTTP/1.1 request with an empty body; its status.
@@ -124,25 +240,7 @@ impl Moto {
     }
 
     fn exchange(&self, method: &str, path: &str) -> Option<(u16, String)> {
-        let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2)).ok()?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .ok()?;
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            self.addr
-        )
-        .ok()?;
-        let mut answer = Vec::new();
-        stream.read_to_end(&mut answer).ok()?;
-        let answer = String::from_utf8_lossy(&answer).into_owned();
-        let status = answer.split(' ').nth(1)?.parse().ok()?;
-        let body = answer
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        Some((status, body))
+        self.send(method, path, &[], b"")
     }
 }
 
