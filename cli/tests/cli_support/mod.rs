@@ -153,7 +153,16 @@ impl WebhookServe {
             .stderr(stderr)
             .spawn()
             .unwrap();
-        let url = crate::support::listening_url(&mut child);
+        let url = match crate::support::try_listening_url(&mut child) {
+            Ok(url) => url,
+            Err(line) => {
+                // Say why: what it printed on its standard error as it exited.
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                panic!("webhook serve said {line:?}, then {}: {stderr}", out.status)
+            }
+        };
         Served {
             child,
             url,
