@@ -203,11 +203,16 @@ fn every_size_and_chunking_around_a_batch_decrypts_to_the_bytes_written() {
             let bytes = Bytes::copy_from_slice(&image[..size]);
             let chunks = support::fixed_chunks(&bytes, chunk.min(size.max(1)));
             let stored = rt.block_on(async {
-                let mut out = Vec::new();
-                for sink in [&folder as &dyn Stage, &objects] {
-                    out.push(sink.store_chunks(&id, &chunks).await);
-                }
-                out
+                use object_store::ObjectStoreExt as _;
+                let in_folder = store_chunks(&folder, &id, &chunks).await;
+                let path = dir.path().join(&id).join("faceImage.jpeg.age");
+                let in_objects = store_chunks(&objects, &id, &chunks).await;
+                let key = object_store::path::Path::from(format!("p/{id}/faceImage.jpeg.age"));
+                let got = memory.get(&key).await.unwrap().bytes().await.unwrap();
+                [
+                    (in_folder, std::fs::read(path).unwrap()),
+                    (in_objects, got.to_vec()),
+                ]
             });
             for (manifest, ciphertext) in stored {
                 let file = manifest.file("faceImage.jpeg").unwrap();
@@ -221,16 +226,7 @@ fn every_size_and_chunking_around_a_batch_decrypts_to_the_bytes_written() {
     }
 }
 
-/// What the test above stores through, for either backend: one file in `chunks`, then the
-/// manifest and the stored ciphertext.
-trait Stage {
-    fn store_chunks<'a>(
-        &'a self,
-        id: &'a str,
-        chunks: &'a [Bytes],
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = (Manifest, Vec<u8>)> + 'a>>;
-}
-
+/// Stores one file in `chunks` through `sink`: the manifest.
 async fn store_chunks<S: Sink>(sink: &S, id: &str, chunks: &[Bytes]) -> Manifest {
     let mut staging = sink.stage(&vid(id)).await.unwrap();
     staging.start_file("faceImage.jpeg", None).await.unwrap();
@@ -239,36 +235,6 @@ async fn store_chunks<S: Sink>(sink: &S, id: &str, chunks: &[Bytes]) -> Manifest
     }
     staging.end_file().await.unwrap();
     staging.commit().await.unwrap().manifest().clone()
-}
-
-impl Stage for Encrypted<FolderSink> {
-    fn store_chunks<'a>(
-        &'a self,
-        id: &'a str,
-        chunks: &'a [Bytes],
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = (Manifest, Vec<u8>)> + 'a>> {
-        Box::pin(async move {
-            let manifest = store_chunks(self, id, chunks).await;
-            let path = self.inner().path().join(id).join("faceImage.jpeg.age");
-            (manifest, std::fs::read(path).unwrap())
-        })
-    }
-}
-
-impl Stage for Encrypted<ObjectSink> {
-    fn store_chunks<'a>(
-        &'a self,
-        id: &'a str,
-        chunks: &'a [Bytes],
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = (Manifest, Vec<u8>)> + 'a>> {
-        Box::pin(async move {
-            use object_store::ObjectStoreExt as _;
-            let manifest = store_chunks(self, id, chunks).await;
-            let key = object_store::path::Path::from(format!("p/{id}/faceImage.jpeg.age"));
-            let got = self.inner().store().get(&key).await.unwrap();
-            (manifest, got.bytes().await.unwrap().to_vec())
-        })
-    }
 }
 
 /// The crate's backends take an encrypted file's hash from the layer that encrypts it, so they

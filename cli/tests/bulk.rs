@@ -7,69 +7,27 @@
 //!
 //! The peak RSS is the child's own `VmHWM`, printed by `--stats`; nothing here is timed.
 
+mod cli_support;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use authenteq_export::server::Emulator;
+use cli_support::{
+    one_gib_verification, peak_rss_kib, run_peak_rss_kib, sha256_hex, Api, RawDelivery,
+    WebhookServe, BIN,
+};
 use futures::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
-use sha2::{Digest, Sha256};
 use support::generate::Noise;
 use support::moto::Moto;
 
 const RSS_LIMIT_KIB: u64 = 64 * 1024;
 const CLIENT_ID: &str = "bulk-client";
 const CLIENT_SECRET: &str = "bulk-secret-never-printed";
-
-/// An emulator of the API on loopback that counts the requests it answers.
-struct Api {
-    url: String,
-    requests: Arc<AtomicUsize>,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl Api {
-    fn start(dir: &Path) -> Api {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let requests = Arc::new(AtomicUsize::new(0));
-        let counter = requests.clone();
-        let router = Emulator::builder(dir)
-            .credentials(CLIENT_ID, CLIENT_SECRET)
-            .build()
-            .unwrap()
-            .router()
-            .layer(axum::middleware::from_fn(
-                move |request: axum::extract::Request, next: axum::middleware::Next| {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    next.run(request)
-                },
-            ));
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        runtime.spawn(async move { axum::serve(listener, router).await });
-        Api {
-            url,
-            requests,
-            runtime,
-        }
-    }
-
-    fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
-    }
-}
 
 /// `count` small verifications `b<prefix>-00000`...: a result and two small images each.
 fn populate(dir: &Path, prefix: &str, count: usize) -> Vec<String> {
@@ -98,7 +56,7 @@ fn populate(dir: &Path, prefix: &str, count: usize) -> Vec<String> {
 }
 
 fn fetch(api: &Api, moto: &Moto, ids: &Path, out: &str, concurrency: u32) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_authenteq-export"));
+    let mut cmd = Command::new(BIN);
     cmd.args(["fetch", "--ids"])
         .arg(ids)
         .args(["--format", "multipart", "--out", out, "--stats"])
@@ -135,42 +93,9 @@ fn lines(stdout: &str) -> (Vec<serde_json::Value>, Option<serde_json::Value>) {
     (ids, summary)
 }
 
-fn peak_rss_kib(stderr: &str) -> u64 {
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("stats:"))
-        .unwrap_or_else(|| panic!("no stats line in {stderr:?}"));
-    line.split("peak RSS ")
-        .nth(1)
-        .and_then(|rest| rest.strip_suffix(" KiB"))
-        .and_then(|kib| kib.parse().ok())
-        .unwrap_or_else(|| panic!("no peak RSS in {line:?}"))
-}
-
-/// Every key under `prefix`, with its bytes' SHA-256 and size, read back from the store.
-async fn stored(store: &dyn ObjectStore, prefix: &str) -> BTreeMap<String, (String, u64)> {
-    let metas: Vec<_> = store
-        .list(Some(&object_store::path::Path::from(prefix)))
-        .try_collect()
-        .await
-        .unwrap();
-    let mut out = BTreeMap::new();
-    for meta in metas {
-        let mut stream = store.get(&meta.location).await.unwrap().into_stream();
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
-        while let Some(chunk) = stream.try_next().await.unwrap() {
-            hasher.update(&chunk);
-            size += chunk.len() as u64;
-        }
-        let hex: String = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        out.insert(meta.location.to_string(), (hex, size));
-    }
-    out
+/// The emulator of the API serving the verifications under `dir`.
+fn api(dir: &Path) -> Api {
+    Api::start(dir, CLIENT_ID, CLIENT_SECRET)
 }
 
 /// Checks that the objects under `prefix` are exactly the manifests of `ids` and the files
@@ -181,35 +106,7 @@ fn check_against_manifests(
     prefix: &str,
     ids: &[String],
 ) -> usize {
-    let objects = runtime.block_on(stored(store, prefix));
-    let mut expected = BTreeSet::new();
-    for id in ids {
-        let key = format!("{prefix}/{id}/manifest.json");
-        assert!(objects.contains_key(&key), "no manifest for {id}");
-        let json = runtime
-            .block_on(async { store.get(&key.as_str().into()).await.unwrap().bytes().await })
-            .unwrap();
-        let manifest: serde_json::Value = serde_json::from_slice(&json).unwrap();
-        assert_eq!(manifest["id"], id.as_str());
-        expected.insert(key);
-        let files = manifest["files"].as_array().unwrap();
-        assert!(
-            files.iter().any(|f| f["name"] == "result.json"),
-            "{manifest}"
-        );
-        for file in files {
-            let key = format!("{prefix}/{id}/{}", file["name"].as_str().unwrap());
-            let (sha, size) = objects.get(&key).unwrap_or_else(|| panic!("{key} missing"));
-            assert_eq!(file["sha256"].as_str(), Some(sha.as_str()), "{key}");
-            assert_eq!(file["size"].as_u64(), Some(*size), "{key}");
-            assert!(file["contentType"].is_string(), "{key}");
-            expected.insert(key);
-        }
-    }
-    let listed: BTreeSet<String> = objects.keys().cloned().collect();
-    let stray: Vec<_> = listed.difference(&expected).collect();
-    assert!(stray.is_empty(), "objects no manifest lists: {stray:?}");
-    listed.len()
+    cli_support::check_against_manifests(runtime, store, prefix, ids, &[]).objects
 }
 
 #[test]
@@ -220,7 +117,7 @@ fn a_thousand_verifications_into_s3_at_concurrency_32() {
     moto.bucket("bulk");
     let data = tempfile::tempdir().unwrap();
     let ids = populate(data.path(), "t", 1000);
-    let api = Api::start(data.path());
+    let api = api(data.path());
     let list = data.path().join("ids.txt");
     std::fs::write(&list, ids.join("\n") + "\n").unwrap();
 
@@ -273,7 +170,7 @@ fn killed_halfway_then_run_again_stores_each_id_once() {
     moto.bucket("resume");
     let data = tempfile::tempdir().unwrap();
     let ids = populate(data.path(), "k", 400);
-    let api = Api::start(data.path());
+    let api = api(data.path());
     let list = data.path().join("ids.txt");
     std::fs::write(&list, ids.join("\n") + "\n").unwrap();
 
@@ -305,10 +202,10 @@ fn killed_halfway_then_run_again_stores_each_id_once() {
     // had already sent may still be finishing inside moto: the listing is taken once two in a
     // row agree.
     let store = moto.store("resume");
-    let mut objects = api.runtime.block_on(stored(&store, "p"));
+    let mut objects = api.runtime.block_on(cli_support::objects(&store, "p"));
     for _ in 0..50 {
         std::thread::sleep(std::time::Duration::from_millis(200));
-        let again = api.runtime.block_on(stored(&store, "p"));
+        let again = api.runtime.block_on(cli_support::objects(&store, "p"));
         if again == objects {
             break;
         }
@@ -364,46 +261,15 @@ fn killed_halfway_then_run_again_stores_each_id_once() {
 #[test]
 #[ignore = "heavy: a 1 GiB image into moto"]
 fn one_gib_image_into_s3_in_bounded_memory() {
-    let Some(moto) = Moto::start("one_gib_image_into_s3_in_bounded_memory") else {
+    let test = "one_gib_image_into_s3_in_bounded_memory";
+    let Some(moto) = Moto::start(test) else {
         return;
     };
-    let data = tempfile::tempdir().unwrap();
-    match support::free_bytes(data.path()) {
-        Some(free) if free >= 3 << 30 => {}
-        free => {
-            println!("one_gib_image_into_s3_in_bounded_memory: skipped: needs 3 GiB free in the temp folder (the image, and moto's copy), found {free:?} bytes");
-            return;
-        }
-    }
-    moto.bucket("big");
-    let folder = data.path().join("big-1");
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(
-        folder.join("result.json"),
-        br#"{"id":"big-1","platform":"WEB"}"#,
-    )
-    .unwrap();
+    let Some((data, image_sha)) = one_gib_verification(test, &moto, "big", "big-1") else {
+        return;
+    };
     let image_len = 1usize << 30;
-    let mut hasher = Sha256::new();
-    {
-        let mut file = std::io::BufWriter::new(
-            std::fs::File::create(folder.join("croppedFrontImage.jpeg")).unwrap(),
-        );
-        let mut noise = Noise::new(42);
-        let mut piece = vec![0u8; 1 << 20];
-        for _ in 0..image_len >> 20 {
-            noise.fill(&mut piece);
-            hasher.update(&piece);
-            file.write_all(&piece).unwrap();
-        }
-        file.flush().unwrap();
-    }
-    let image_sha: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let api = Api::start(data.path());
+    let api = api(data.path());
     let list = data.path().join("ids.txt");
     std::fs::write(&list, "big-1\n").unwrap();
 
@@ -418,9 +284,7 @@ fn one_gib_image_into_s3_in_bounded_memory() {
         .args(["--attempt-timeout", "3600"])
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let peak = peak_rss_kib(&stderr);
+    let peak = run_peak_rss_kib(&out);
     println!("one verification with a 1 GiB image into moto: peak RSS {peak} KiB");
     assert!(peak < RSS_LIMIT_KIB, "peak RSS {peak} KiB");
 
@@ -458,14 +322,14 @@ fn one_gib_image_into_s3_in_bounded_memory() {
 fn ids_on_stdin_into_a_folder_with_one_missing() {
     let data = tempfile::tempdir().unwrap();
     let mut ids = populate(data.path(), "s", 5);
-    let api = Api::start(data.path());
+    let api = api(data.path());
     let out = tempfile::tempdir().unwrap();
     ids.insert(2, "no-such-id".to_owned());
     for target in [
         out.path().display().to_string(),
         format!("file://{}", out.path().display()),
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_authenteq-export"))
+        let mut child = Command::new(BIN)
             .args([
                 "fetch",
                 "--ids",
@@ -516,11 +380,7 @@ fn ids_on_stdin_into_a_folder_with_one_missing() {
         for file in manifest["files"].as_array().unwrap() {
             let bytes =
                 std::fs::read(out.path().join(id).join(file["name"].as_str().unwrap())).unwrap();
-            let hex: String = Sha256::digest(&bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            assert_eq!(file["sha256"].as_str(), Some(hex.as_str()));
+            assert_eq!(file["sha256"].as_str(), Some(sha256_hex(&bytes).as_str()));
         }
         assert_eq!(std::fs::read_dir(out.path().join(id)).unwrap().count(), 4);
     }
@@ -580,10 +440,10 @@ fn on_s3_a_discard_aborts_its_uploads_and_racing_commits_leave_one_manifest() {
         // Three 5 MiB parts were sent: nothing is listed, and the discard aborts the upload.
         let staging = stage(&sink, &image).await;
         assert_eq!(moto.unfinished_uploads("staging"), 1);
-        assert!(stored(&*store, "s").await.is_empty());
+        assert!(cli_support::objects(&*store, "s").await.is_empty());
         staging.discard().await;
         assert_eq!(moto.unfinished_uploads("staging"), 0);
-        assert!(stored(&*store, "s").await.is_empty());
+        assert!(cli_support::objects(&*store, "s").await.is_empty());
 
         // Two writers commit at once: one manifest (create-only), the same bytes.
         let (a, b) = tokio::join!(stage(&sink, &image), stage(&sink, &image));
@@ -594,7 +454,7 @@ fn on_s3_a_discard_aborts_its_uploads_and_racing_commits_leave_one_manifest() {
             .filter(|c| matches!(c, Committed::Stored(_)))
             .count();
         assert_eq!(stored_count, 1, "{a:?} {b:?}");
-        let objects = stored(&*store, "s").await;
+        let objects = cli_support::objects(&*store, "s").await;
         let keys: Vec<&str> = objects.keys().map(String::as_str).collect();
         assert_eq!(
             keys,
@@ -633,7 +493,7 @@ fn a_run_aborts_the_uploads_a_killed_run_left_and_only_stale_ones() {
     moto.bucket("sweep");
     let data = tempfile::tempdir().unwrap();
     let ids = populate(data.path(), "a", 6);
-    let api = Api::start(data.path());
+    let api = api(data.path());
     let list = data.path().join("ids.txt");
     std::fs::write(&list, ids.join("\n") + "\n").unwrap();
     let s3 = moto.store("sweep");
@@ -810,15 +670,16 @@ fn verified_deliveries_go_into_s3_like_downloads_and_refused_ones_leave_no_uploa
 
         // Cut on the wire after 11 MiB (two parts sent): no answer, and nothing left once the
         // receiver saw the end.
-        let (head, length) = cut_delivery(&key, &cut);
+        let delivery = RawDelivery::of_dir(&key, &cut);
+        let head = &delivery.bytes[..delivery.image_at];
         let mut socket = tokio::net::TcpStream::connect(receiver.addr())
             .await
             .unwrap();
         use tokio::io::AsyncWriteExt;
-        socket.write_all(&head).await.unwrap();
+        socket.write_all(head).await.unwrap();
         let image = std::fs::read(cut.join("livenessFaceImage.jpeg")).unwrap();
         socket.write_all(&image[..11 << 20]).await.unwrap();
-        assert!(length > head.len() + (11 << 20));
+        assert!(delivery.body_len > head.len() + (11 << 20));
         drop(socket);
         receiver.shutdown().await.unwrap();
         assert_eq!(moto.unfinished_uploads("hooks"), 0);
@@ -848,39 +709,6 @@ fn verified_deliveries_go_into_s3_like_downloads_and_refused_ones_leave_no_uploa
     assert_eq!(check_against_manifests(&runtime, &*store, "live", &ids), 6);
 }
 
-/// The head of a signed delivery of `dir` (headers and the body up to the image's bytes) and
-/// the body's full length, for a test that cuts it.
-fn cut_delivery(key: &authenteq_export::webhook::WebhookKey, dir: &Path) -> (Vec<u8>, usize) {
-    let boundary = "cut-delivery-boundary";
-    let result = std::fs::read(dir.join("result.json")).unwrap();
-    let image = std::fs::read(dir.join("livenessFaceImage.jpeg")).unwrap();
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"result\"; filename=\"result.json\"\r\n\
-         Content-Type: application/json\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(&result);
-    body.extend_from_slice(
-        format!(
-            "\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"livenessFaceImage\"; \
-             filename=\"livenessFaceImage.jpeg\"\r\nContent-Type: image/jpeg\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    let image_at = body.len();
-    body.extend_from_slice(&image);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let signature = key.sign(&body);
-    let mut head = format!(
-        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n\
-         Content-Length: {}\r\nX-CLIENT-ID: {CLIENT_ID}\r\nX-SIGNATURE: {signature}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    head.extend_from_slice(&body[..image_at]);
-    (head, body.len())
-}
-
 #[test]
 fn webhook_serve_into_s3_then_fetch_skips_what_it_stored() {
     use object_store::multipart::MultipartStore;
@@ -891,7 +719,7 @@ fn webhook_serve_into_s3_then_fetch_skips_what_it_stored() {
     let data = tempfile::tempdir().unwrap();
     let ids = populate(data.path(), "w", 2);
     let s3 = moto.store("hooks-cli");
-    let api = Api::start(data.path());
+    let api = api(data.path());
     // What a killed receiver leaves: an upload never completed.
     api.runtime.block_on(async {
         let path = object_store::path::Path::from(format!("hooks/{}/faceImage.jpeg", ids[1]));
@@ -899,57 +727,21 @@ fn webhook_serve_into_s3_then_fetch_skips_what_it_stored() {
     });
     assert_eq!(moto.unfinished_uploads("hooks-cli"), 1);
 
-    let cli = || {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_authenteq-export"));
-        cmd.env("AUTHENTEQ_CLIENT_SECRET", CLIENT_SECRET)
-            .env_remove("RUST_LOG");
-        for (k, v) in moto.env() {
-            cmd.env(k, v);
-        }
-        cmd
-    };
-    let mut serve = cli()
-        .args([
-            "webhook",
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--client-id",
-            CLIENT_ID,
-        ])
-        .args(["--out", "s3://hooks-cli/hooks/", "--abort-older-than", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let url = support::listening_url(&mut serve);
+    let mut served = WebhookServe::new(CLIENT_ID, CLIENT_SECRET)
+        .out("s3://hooks-cli/hooks/")
+        .args(["--abort-older-than", "0"])
+        .envs(moto.env())
+        .spawn();
     // The stale upload was aborted before the receiver listened.
     assert_eq!(moto.unfinished_uploads("hooks-cli"), 0);
-    let sent = cli()
-        .args([
-            "webhook",
-            "send",
-            "--to",
-            &url,
-            "--client-id",
-            CLIENT_ID,
-            "--dir",
-        ])
-        .arg(data.path().join(&ids[0]))
-        .output()
-        .unwrap();
+    let sent = served.send(&data.path().join(&ids[0])).output().unwrap();
     assert!(
         sent.status.success(),
         "{}",
         String::from_utf8_lossy(&sent.stderr)
     );
-    Command::new("kill")
-        .args(["-TERM", &serve.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(serve.wait().unwrap().success());
-    let mut log = String::new();
-    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut log).unwrap();
+    let (status, log) = served.stop();
+    assert!(status.success());
     assert!(log.contains("aborted 1 unfinished uploads"), "{log}");
     assert!(!log.contains(CLIENT_SECRET), "{log}");
     check_against_manifests(&api.runtime, &s3, "hooks", &ids[..1]);

@@ -8,16 +8,16 @@
 //! manifest included.
 #![allow(deprecated)] // age's X25519 keys: what the age tool reads and writes.
 
+mod cli_support;
 mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use age::secrecy::ExposeSecret;
-use authenteq_export::server::Emulator;
-use futures::TryStreamExt;
-use object_store::{ObjectStore, ObjectStoreExt};
+use cli_support::{one_gib_verification, run_peak_rss_kib, Api, WebhookServe};
+use object_store::ObjectStoreExt;
 use support::moto::Moto;
 
 const CLIENT_ID: &str = "enc-client";
@@ -48,11 +48,8 @@ impl KeyPair {
 }
 
 fn cli() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_authenteq-export"));
-    cmd.env("AUTHENTEQ_CLIENT_ID", CLIENT_ID)
-        .env("AUTHENTEQ_CLIENT_SECRET", SECRET)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null());
+    let mut cmd = cli_support::cli(SECRET);
+    cmd.env("AUTHENTEQ_CLIENT_ID", CLIENT_ID);
     cmd
 }
 
@@ -151,33 +148,57 @@ fn assert_opens_to(from: &str, key: &Path, plain: &Path, env: &[(&'static str, S
     );
 }
 
-/// The emulator of the API, serving the verifications under `dir`, on its own runtime.
-struct Api {
-    url: String,
-    _runtime: tokio::runtime::Runtime,
+/// One test's setting: the sample split into a temp folder (`plain`: what the emulator serves
+/// and `webhook send` sends), a fresh key pair, and an empty folder to store into.
+struct Case {
+    data: tempfile::TempDir,
+    plain: PathBuf,
+    key: KeyPair,
+    store: tempfile::TempDir,
 }
 
-fn api(dir: &Path) -> Api {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let router = Emulator::builder(dir)
-        .credentials(CLIENT_ID, SECRET)
-        .build()
-        .unwrap()
-        .router();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    // Serves until the runtime is dropped with the test.
-    runtime.spawn(async move { axum::serve(listener, router).await });
-    Api {
-        url,
-        _runtime: runtime,
+impl Case {
+    fn new() -> Case {
+        let data = tempfile::tempdir().unwrap();
+        let plain = sample(data.path());
+        Case {
+            data,
+            plain,
+            key: KeyPair::generate(),
+            store: tempfile::tempdir().unwrap(),
+        }
     }
+
+    /// The folder store, as `--out` and `--from` take it.
+    fn store_url(&self) -> &str {
+        self.store.path().to_str().unwrap()
+    }
+
+    /// The key pair's identity file, written into the data folder.
+    fn identity_file(&self) -> PathBuf {
+        self.key.identity_file(self.data.path())
+    }
+
+    /// Checks the sample's folder in the folder store with [`assert_encrypted`], and that the
+    /// store opens back to the plain files. Gives the number of encrypted files.
+    fn assert_stored_and_opens_back(&self) -> usize {
+        let stored = support::files_under(&self.store.path().join(SAMPLE_ID));
+        let files = assert_encrypted(&stored, &markers(&self.plain));
+        assert_opens_to(self.store_url(), &self.identity_file(), &self.plain, &[]);
+        files
+    }
+}
+
+/// Checks that a run failed with exit code 1; its standard error.
+fn refused(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    stderr
+}
+
+/// The emulator of the API, serving the verifications under `dir`.
+fn api(dir: &Path) -> Api {
+    Api::start(dir, CLIENT_ID, SECRET)
 }
 
 fn fetch_ids(api: &Api, data: &Path, out: &str, key: &KeyPair) -> Command {
@@ -204,27 +225,17 @@ fn fetch_list(api: &Api, data: &Path, ids: &[&str], out: &str) -> Command {
 
 #[test]
 fn fetch_ids_encrypted_into_a_folder_opens_back() {
-    let data = tempfile::tempdir().unwrap();
-    let plain = sample(data.path());
-    let api = api(data.path());
-    let key = KeyPair::generate();
-    let store = tempfile::tempdir().unwrap();
+    let case = Case::new();
+    let api = api(case.data.path());
     let out = ok(
-        &fetch_ids(&api, data.path(), store.path().to_str().unwrap(), &key)
+        &fetch_ids(&api, case.data.path(), case.store_url(), &case.key)
             .output()
             .unwrap(),
     )
     .clone();
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"stored\""));
-    let stored = support::files_under(&store.path().join(SAMPLE_ID));
-    let files = assert_encrypted(&stored, &markers(&plain));
-    assert_eq!(files, support::files_under(&plain).len());
-    assert_opens_to(
-        store.path().to_str().unwrap(),
-        &key.identity_file(data.path()),
-        &plain,
-        &[],
-    );
+    let files = case.assert_stored_and_opens_back();
+    assert_eq!(files, support::files_under(&case.plain).len());
 }
 
 #[test]
@@ -233,45 +244,38 @@ fn fetch_ids_encrypted_into_s3_opens_back() {
         return;
     };
     moto.bucket("enc");
-    let data = tempfile::tempdir().unwrap();
-    let plain = sample(data.path());
-    let api = api(data.path());
-    let key = KeyPair::generate();
-    ok(&fetch_ids(&api, data.path(), "s3://enc/at-rest", &key)
-        .envs(moto.env())
-        .output()
-        .unwrap());
+    let case = Case::new();
+    let api = api(case.data.path());
+    ok(
+        &fetch_ids(&api, case.data.path(), "s3://enc/at-rest", &case.key)
+            .envs(moto.env())
+            .output()
+            .unwrap(),
+    );
     let store = moto.store("enc");
-    let stored: BTreeMap<String, Vec<u8>> = support::runtime().block_on(async {
-        let prefix = object_store::path::Path::from(format!("at-rest/{SAMPLE_ID}"));
-        let metas: Vec<_> = store.list(Some(&prefix)).try_collect().await.unwrap();
-        let mut stored = BTreeMap::new();
-        for meta in metas {
-            let bytes = store.get(&meta.location).await.unwrap().bytes().await;
-            let name = meta.location.filename().unwrap().to_owned();
-            stored.insert(name, bytes.unwrap().to_vec());
-        }
-        stored
-    });
-    assert_encrypted(&stored, &markers(&plain));
-    assert_eq!(stored.len(), support::files_under(&plain).len() + 1);
+    let prefix = format!("at-rest/{SAMPLE_ID}/");
+    let stored: BTreeMap<String, Vec<u8>> = support::runtime()
+        .block_on(cli_support::contents(&store, &prefix))
+        .into_iter()
+        .map(|(key, bytes)| (key.strip_prefix(&prefix).unwrap().to_owned(), bytes))
+        .collect();
+    assert_encrypted(&stored, &markers(&case.plain));
+    assert_eq!(stored.len(), support::files_under(&case.plain).len() + 1);
     assert_opens_to(
         "s3://enc/at-rest",
-        &key.identity_file(data.path()),
-        &plain,
+        &case.identity_file(),
+        &case.plain,
         &moto.env(),
     );
 }
 
 #[test]
 fn fetch_one_id_encrypted_opens_back() {
-    let data = tempfile::tempdir().unwrap();
-    let plain = sample(data.path());
-    let api = api(data.path());
-    let key = KeyPair::generate();
-    let recipients = data.path().join("recipients.txt");
-    std::fs::write(&recipients, format!("# the archive\n{}\n", key.recipient)).unwrap();
-    let store = tempfile::tempdir().unwrap();
+    let case = Case::new();
+    let api = api(case.data.path());
+    let recipients = case.data.path().join("recipients.txt");
+    let listed = format!("# the archive\n{}\n", case.key.recipient);
+    std::fs::write(&recipients, listed).unwrap();
     let out = ok(&cli()
         .args([
             "fetch",
@@ -281,8 +285,7 @@ fn fetch_one_id_encrypted_opens_back() {
             "--base-url",
             &api.url,
         ])
-        .arg("--out")
-        .arg(store.path())
+        .args(["--out", case.store_url()])
         .arg("--recipients-file")
         .arg(&recipients)
         .output()
@@ -290,122 +293,61 @@ fn fetch_one_id_encrypted_opens_back() {
     .clone();
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let parts = summary["parts"].as_array().unwrap();
-    assert_eq!(parts.len(), support::files_under(&plain).len());
+    assert_eq!(parts.len(), support::files_under(&case.plain).len());
     assert!(parts
         .iter()
         .all(|p| p["file"].as_str().unwrap().ends_with(".age")));
     assert_eq!(
-        support::files_under(store.path())
+        support::files_under(case.store.path())
             .keys()
             .filter(|k| !k.starts_with(&format!("{SAMPLE_ID}/")))
             .count(),
         0,
         "only the verification's folder"
     );
-    assert_encrypted(
-        &support::files_under(&store.path().join(SAMPLE_ID)),
-        &markers(&plain),
-    );
-    assert_opens_to(
-        store.path().to_str().unwrap(),
-        &key.identity_file(data.path()),
-        &plain,
-        &[],
-    );
+    case.assert_stored_and_opens_back();
 }
 
 #[test]
 fn split_encrypted_opens_back() {
-    let data = tempfile::tempdir().unwrap();
-    let plain = sample(data.path());
-    let key = KeyPair::generate();
-    let store = tempfile::tempdir().unwrap();
+    let case = Case::new();
     let split = |extra: &[&str]| {
         cli()
             .arg("split")
             .arg(support::corpus_path("verification-result.multipart"))
-            .arg("--out")
-            .arg(store.path())
-            .args(["--encrypt-to", &key.recipient])
+            .args(["--out", case.store_url()])
+            .args(["--encrypt-to", &case.key.recipient])
             .args(extra)
             .output()
             .unwrap()
     };
-    let refused = split(&[]);
-    assert_eq!(refused.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&refused.stderr);
+    let stderr = refused(&split(&[]));
     assert!(stderr.contains("--id"), "{stderr}");
-    assert!(support::files_under(store.path()).is_empty());
+    assert!(support::files_under(case.store.path()).is_empty());
     // Another verification's id: refused once the result was read, nothing stored.
-    let refused = split(&["--id", "someone-else"]);
-    assert_eq!(refused.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&refused.stderr);
+    let stderr = refused(&split(&["--id", "someone-else"]));
     assert!(
         stderr.contains(&format!(
             "the export is verification \"{SAMPLE_ID}\", not --id \"someone-else\""
         )),
         "{stderr}"
     );
-    assert!(support::files_under(store.path()).is_empty());
+    assert!(support::files_under(case.store.path()).is_empty());
     ok(&split(&["--id", SAMPLE_ID]));
-    assert_encrypted(
-        &support::files_under(&store.path().join(SAMPLE_ID)),
-        &markers(&plain),
-    );
-    assert_opens_to(
-        store.path().to_str().unwrap(),
-        &key.identity_file(data.path()),
-        &plain,
-        &[],
-    );
+    case.assert_stored_and_opens_back();
 }
 
 #[test]
 fn webhook_serve_encrypted_opens_back() {
-    let data = tempfile::tempdir().unwrap();
-    let plain = sample(data.path());
-    let key = KeyPair::generate();
-    let store = tempfile::tempdir().unwrap();
-    let mut serve = cli()
-        .args([
-            "webhook",
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--client-id",
-            CLIENT_ID,
-            "--encrypt-to",
-            &key.recipient,
-            "--out",
-        ])
-        .arg(store.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let url = support::listening_url(&mut serve);
-    let sent = cli()
-        .args(["webhook", "send", "--to", &url, "--client-id", CLIENT_ID])
-        .arg("--dir")
-        .arg(&plain)
-        .output()
-        .unwrap();
-    Command::new("kill")
-        .args(["-TERM", &serve.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(serve.wait().unwrap().success());
+    let case = Case::new();
+    let mut served = WebhookServe::new(CLIENT_ID, SECRET)
+        .out(case.store.path())
+        .args(["--encrypt-to", &case.key.recipient])
+        .spawn();
+    let sent = served.send(&case.plain).output().unwrap();
+    assert!(served.stop().0.success());
     ok(&sent);
-    assert_encrypted(
-        &support::files_under(&store.path().join(SAMPLE_ID)),
-        &markers(&plain),
-    );
-    assert_opens_to(
-        store.path().to_str().unwrap(),
-        &key.identity_file(data.path()),
-        &plain,
-        &[],
-    );
+    case.assert_stored_and_opens_back();
 }
 
 #[test]
@@ -434,8 +376,7 @@ fn a_bad_recipient_is_refused_before_anything_is_written() {
         .args(["--id", SAMPLE_ID])
         .output()
         .unwrap();
-    assert_eq!(plain.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&plain.stderr);
+    let stderr = refused(&plain);
     assert!(
         stderr.contains("--id is for an encrypted split"),
         "{stderr}"
@@ -550,11 +491,7 @@ fn server_side_encryption_reaches_every_object_kind() {
             fetch.args(["--encrypt-to", &key.recipient]);
         }
         ok(&fetch.output().unwrap());
-        let keys: Vec<String> = support::runtime().block_on(async {
-            let prefix = object_store::path::Path::from(prefix.as_str());
-            let metas: Vec<_> = store.list(Some(&prefix)).try_collect().await.unwrap();
-            metas.into_iter().map(|m| m.location.to_string()).collect()
-        });
+        let keys = support::runtime().block_on(cli_support::keys(&store, &prefix));
         assert_eq!(keys.len(), 4, "{keys:?}");
         let (mut multipart, mut single, mut manifest) = (0, 0, 0);
         for key in &keys {
@@ -610,8 +547,7 @@ fn a_bad_server_side_encryption_names_its_values() {
         .env("AWS_SERVER_SIDE_ENCRYPTION", "aes256")
         .output()
         .unwrap();
-    assert_eq!(run.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&run.stderr);
+    let stderr = refused(&run);
     assert!(
         stderr.starts_with("error: cannot set up the S3 store s3://bucket/prefix"),
         "{stderr}"
@@ -622,67 +558,21 @@ fn a_bad_server_side_encryption_names_its_values() {
     );
 }
 
-/// The peak RSS a run printed with `--stats`, in KiB.
-fn peak_rss_kib(stderr: &str) -> u64 {
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("stats:"))
-        .unwrap_or_else(|| panic!("no stats line in {stderr:?}"));
-    line.split("peak RSS ")
-        .nth(1)
-        .and_then(|rest| rest.strip_suffix(" KiB"))
-        .and_then(|kib| kib.parse().ok())
-        .unwrap_or_else(|| panic!("no peak RSS in {line:?}"))
-}
-
 /// One verification with a 1 GiB image, age-encrypted as it streams into S3 (moto): the
 /// process's peak RSS (its own `VmHWM`, printed by `--stats`) stays under 64 MiB, and the
 /// manifest lists the plaintext's size and SHA-256 beside the size of what is stored.
 #[test]
 #[ignore = "heavy: a 1 GiB image encrypted into moto"]
 fn one_gib_image_encrypted_into_s3_in_bounded_memory() {
-    use sha2::{Digest, Sha256};
-    use std::io::Write;
     const RSS_LIMIT_KIB: u64 = 64 * 1024;
     let test = "one_gib_image_encrypted_into_s3_in_bounded_memory";
     let Some(moto) = Moto::start(test) else {
         return;
     };
-    let data = tempfile::tempdir().unwrap();
-    match support::free_bytes(data.path()) {
-        Some(free) if free >= 3 << 30 => {}
-        free => {
-            println!("{test}: skipped: needs 3 GiB free in the temp folder (the image, and moto's copy), found {free:?} bytes");
-            return;
-        }
-    }
-    moto.bucket("bigenc");
-    let folder = data.path().join("big-enc");
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(
-        folder.join("result.json"),
-        br#"{"id":"big-enc","platform":"WEB"}"#,
-    )
-    .unwrap();
+    let Some((data, image_sha)) = one_gib_verification(test, &moto, "bigenc", "big-enc") else {
+        return;
+    };
     let image_len = 1usize << 30;
-    let mut hasher = Sha256::new();
-    {
-        let file = std::fs::File::create(folder.join("croppedFrontImage.jpeg")).unwrap();
-        let mut file = std::io::BufWriter::new(file);
-        let mut noise = support::generate::Noise::new(42);
-        let mut piece = vec![0u8; 1 << 20];
-        for _ in 0..image_len >> 20 {
-            noise.fill(&mut piece);
-            hasher.update(&piece);
-            file.write_all(&piece).unwrap();
-        }
-        file.flush().unwrap();
-    }
-    let image_sha: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
     let api = api(data.path());
     let key = KeyPair::generate();
     let out = fetch_list(&api, data.path(), &["big-enc"], "s3://bigenc/x")
@@ -694,9 +584,7 @@ fn one_gib_image_encrypted_into_s3_in_bounded_memory() {
         .envs(moto.env())
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let peak = peak_rss_kib(&stderr);
+    let peak = run_peak_rss_kib(&out);
     println!("one verification with a 1 GiB image, encrypted into moto: peak RSS {peak} KiB");
     assert!(peak < RSS_LIMIT_KIB, "peak RSS {peak} KiB");
 

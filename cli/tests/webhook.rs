@@ -7,10 +7,11 @@
 #[allow(dead_code)]
 mod example;
 
+mod cli_support;
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,7 @@ use authenteq_export::webhook::{
 };
 use authenteq_export::ErrorKind;
 use bytes::Bytes;
+use cli_support::WebhookServe;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -742,10 +744,7 @@ fn detect_names_the_construction() {
 }
 
 fn cli() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_authenteq-export"));
-    cmd.env("AUTHENTEQ_CLIENT_SECRET", SECRET)
-        .env_remove("RUST_LOG");
-    cmd
+    cli_support::cli(SECRET)
 }
 
 #[test]
@@ -790,61 +789,19 @@ fn cli_detect() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("AUTHENTEQ_CLIENT_SECRET is not set"));
 }
 
-/// A `webhook serve` process, killed when dropped.
-struct Served {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(out: &Path, scheme: Scheme) -> Served {
-    let mut child = cli()
-        .args([
-            "webhook",
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--client-id",
-            CLIENT_ID,
-            "--scheme",
-            scheme.name(),
-            "--out",
-        ])
-        .arg(out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let url = support::listening_url(&mut child);
-    Served { child, url }
-}
-
 #[test]
 fn cli_send_to_cli_serve() {
     let source = tempfile::tempdir().unwrap();
     let stored = stored_sample(source.path());
     let out = tempfile::tempdir().unwrap();
-    let mut served = serve(out.path(), Scheme::HmacSha256);
+    let mut served = WebhookServe::new(CLIENT_ID, SECRET)
+        .out(out.path())
+        .args(["--scheme", Scheme::HmacSha256.name()])
+        .spawn();
     let send = |scheme: Scheme, extra: &[&str]| {
-        cli()
-            .args([
-                "webhook",
-                "send",
-                "--to",
-                &served.url,
-                "--client-id",
-                CLIENT_ID,
-                "--scheme",
-                scheme.name(),
-                "--dir",
-            ])
-            .arg(&stored)
+        served
+            .send(&stored)
+            .args(["--scheme", scheme.name()])
             .args(extra)
             .output()
             .unwrap()
@@ -876,12 +833,8 @@ fn cli_send_to_cli_serve() {
     // A repeat, answered 200.
     assert!(send(Scheme::HmacSha256, &[]).status.success());
     // SIGTERM: the server stops; its log has one line per delivery, and no secret or body.
-    let pid = served.child.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let status = served.child.wait().unwrap();
+    let (status, log) = served.stop();
     assert!(status.success(), "{status:?}");
-    let mut log = String::new();
-    std::io::Read::read_to_string(&mut served.child.stderr.take().unwrap(), &mut log).unwrap();
     let lines: Vec<&str> = log.lines().collect();
     let refused = lines
         .iter()
@@ -932,30 +885,11 @@ fn cli_send_to_cli_serve() {
 fn cli_serve_accepts_the_previous_secret() {
     const OLD: &str = "the-old-secret-never-logged";
     let out = tempfile::tempdir().unwrap();
-    let mut child = cli()
+    let mut served = WebhookServe::new(CLIENT_ID, SECRET)
+        .out(out.path())
         .env("AUTHENTEQ_CLIENT_SECRET_PREVIOUS", OLD)
-        .args([
-            "webhook",
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--client-id",
-            CLIENT_ID,
-            "--out",
-        ])
-        .arg(out.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let url = support::listening_url(&mut child);
-    let mut served = Served { child, url };
-    let addr: std::net::SocketAddr = served
-        .url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .parse()
-        .unwrap();
+        .spawn();
+    let addr = served.addr();
     let (body, content_type) = sample_body();
     let old = WebhookKey::new(CLIENT_ID, OLD);
     let neither = WebhookKey::new(CLIENT_ID, "neither-secret");
@@ -966,11 +900,8 @@ fn cli_serve_accepts_the_previous_secret() {
             assert_eq!(post(addr, &headers, &body, None).await, Some(expected));
         }
     });
-    let pid = served.child.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(served.child.wait().unwrap().success());
-    let mut log = String::new();
-    std::io::Read::read_to_string(&mut served.child.stderr.take().unwrap(), &mut log).unwrap();
+    let (status, log) = served.stop();
+    assert!(status.success(), "{status:?}");
     let lines: Vec<&str> = log.lines().collect();
     assert_eq!(lines.len(), 3, "{log}");
     assert!(lines[0].contains("status=401"), "{log}");

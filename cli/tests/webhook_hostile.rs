@@ -1,51 +1,29 @@
 //! `webhook serve` as a process on the open internet: a low open-file limit, SIGTERM while a
 //! client drips, and what a killed receiver left swept at start.
 
+mod cli_support;
 mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use authenteq_export::webhook::WebhookKey;
+use cli_support::{Served, WebhookServe};
 use support::export::{face_part, multipart_body, result_part};
 
 const CLIENT_ID: &str = "client-hostile";
 const SECRET: &str = "s3cret-of-the-cli";
 
-/// `webhook serve` into `out` on a free port, started by `sh` so that `limits` (shell
-/// `ulimit` words, or empty) apply to it; its URL.
-fn serve(out: &Path, limits: &str, args: &[&str]) -> (Child, String) {
-    let script = format!("{limits} exec \"$0\" \"$@\"");
-    let mut child = Command::new("sh")
-        .args(["-c", &script, env!("CARGO_BIN_EXE_authenteq-export")])
-        .args([
-            "webhook",
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--client-id",
-            CLIENT_ID,
-        ])
-        .arg("--out")
-        .arg(out)
+/// `webhook serve` into `out`, started by `sh` so that `limits` (shell `ulimit` words, or
+/// empty) apply to it.
+fn serve(out: &Path, limits: &str, args: &[&str]) -> Served {
+    WebhookServe::new(CLIENT_ID, SECRET)
+        .out(out)
         .args(args)
-        .env("AUTHENTEQ_CLIENT_SECRET", SECRET)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .under_shell(limits)
         .spawn()
-        .unwrap();
-    let url = support::listening_url(&mut child);
-    (child, url)
-}
-
-fn addr_of(url: &str) -> String {
-    url.trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned()
 }
 
 fn body_of(id: &str) -> Vec<u8> {
@@ -77,19 +55,12 @@ fn deliver(addr: &str, body: &[u8]) -> Option<u16> {
     answer.get(9..12)?.parse().ok()
 }
 
-fn terminate(child: &Child) {
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-}
-
 #[test]
 fn at_a_low_open_file_limit_idle_connections_make_room_for_a_delivery() {
     let out = tempfile::tempdir().unwrap();
     // 256 files at most: 128 for connections, the rest for the files being written.
-    let (mut child, url) = serve(out.path(), "ulimit -n 256 &&", &[]);
-    let addr = addr_of(&url);
+    let mut served = serve(out.path(), "ulimit -n 256 &&", &[]);
+    let addr = served.addr().to_string();
     let mut silent = Vec::new();
     for _ in 0..300 {
         if let Ok(socket) = TcpStream::connect(&addr) {
@@ -102,19 +73,19 @@ fn at_a_low_open_file_limit_idle_connections_make_room_for_a_delivery() {
         assert_eq!(deliver(&addr, &body_of(&id)), Some(200), "{id}");
         assert!(out.path().join(&id).join("manifest.json").is_file());
     }
-    terminate(&child);
-    assert!(child.wait().unwrap().success());
+    let (status, _) = served.stop();
+    assert!(status.success());
 }
 
 #[test]
 fn sigterm_ends_a_dripping_delivery_at_the_shutdown_timeout_and_leaves_nothing() {
     let out = tempfile::tempdir().unwrap();
-    let (mut child, url) = serve(
+    let mut served = serve(
         out.path(),
         "",
         &["--shutdown-timeout", "1", "--min-body-rate", "0"],
     );
-    let addr = addr_of(&url);
+    let addr = served.addr().to_string();
     let body = body_of("v-drip");
     let signature = WebhookKey::new(CLIENT_ID, SECRET).sign(&body);
     let mut dripping = TcpStream::connect(&addr).unwrap();
@@ -124,8 +95,8 @@ fn sigterm_ends_a_dripping_delivery_at_the_shutdown_timeout_and_leaves_nothing()
     dripping.write_all(&body[..150]).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
-    terminate(&child);
-    let status = child.wait().unwrap();
+    served.sigterm();
+    let status = served.child().wait().unwrap();
     let took = started.elapsed();
     assert!(status.success(), "{status:?}");
     assert!(took >= Duration::from_millis(900), "stopped after {took:?}");
@@ -157,17 +128,8 @@ fn at_start_what_a_killed_receiver_left_is_swept_if_old_enough() {
             .set_modified(an_hour_ago)
             .unwrap();
     }
-    let (mut child, _) = serve(out.path(), "", &["--abort-older-than", "600"]);
-    terminate(&child);
-    let status = child.wait().unwrap();
+    let (status, log) = serve(out.path(), "", &["--abort-older-than", "600"]).stop();
     assert!(status.success());
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
     assert!(log.contains("removed 1 leftovers"), "{log}");
     assert!(!old.exists(), "an old empty id folder was kept");
     assert!(fresh.is_dir(), "a fresh folder was swept");
@@ -182,13 +144,13 @@ fn at_start_what_a_killed_receiver_left_is_swept_if_old_enough() {
 #[ignore = "heavy: 2,600 connections and 8 x 96 MiB of unsigned bodies"]
 fn memory_while_connections_and_unsigned_bodies_are_held() {
     let out = tempfile::tempdir().unwrap();
-    let (mut child, url) = serve(
+    let mut served = serve(
         out.path(),
         "",
         &["--max-body-bytes", &(128u64 << 20).to_string()],
     );
-    let addr = addr_of(&url);
-    let pid = child.id();
+    let addr = served.addr().to_string();
+    let pid = served.pid();
 
     // 2,000 connections that send nothing and 600 that send a head a few bytes at a time.
     let mut held = Vec::new();
@@ -260,6 +222,6 @@ fn memory_while_connections_and_unsigned_bodies_are_held() {
     // 160 MiB holds one 96 MiB body: six at least were ended to make room.
     assert!(ended >= 6, "{ended} ended");
     assert!(connections_kib < 64 * 1024, "{connections_kib} KiB");
-    terminate(&child);
-    assert!(child.wait().unwrap().success());
+    let (status, _) = served.stop();
+    assert!(status.success());
 }

@@ -6,13 +6,14 @@
 //!   body).
 //! - `webhook send` delivers a 64 MiB verification streamed from disk in under 40 MiB.
 
+mod cli_support;
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use authenteq_export::webhook::WebhookKey;
 use bytes::Bytes;
+use cli_support::{Served, WebhookServe};
 
 const CLIENT_ID: &str = "memory-client";
 const SECRET: &str = "memory-secret";
@@ -20,13 +21,6 @@ const MIB: usize = 1 << 20;
 
 const RECEIVER_RSS_LIMIT_KIB: u64 = 128 * 1024;
 const SENDER_RSS_LIMIT_KIB: u64 = 40 * 1024;
-
-fn cli() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_authenteq-export"));
-    cmd.env("AUTHENTEQ_CLIENT_SECRET", SECRET)
-        .env("RUST_LOG", "warn");
-    cmd
-}
 
 /// `n` bytes from a seeded generator: incompressible, and never the delimiter.
 fn noise(n: usize, seed: u64) -> Vec<u8> {
@@ -42,46 +36,14 @@ fn noise(n: usize, seed: u64) -> Vec<u8> {
     out
 }
 
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-/// A `webhook serve` process, killed when dropped.
-struct Served {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(out: &Path) -> Served {
-    let mut child = cli()
-        .args([
-            "webhook",
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--client-id",
-            CLIENT_ID,
-            // Every delivery of the test at once: what is measured is the memory they take.
-            "--unverified-bytes",
-            "4294967296",
-            "--out",
-        ])
-        .arg(out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+    WebhookServe::new(CLIENT_ID, SECRET)
+        .out(out)
+        // Every delivery of the test at once: what is measured is the memory they take.
+        .args(["--unverified-bytes", "4294967296"])
+        .env("RUST_LOG", "warn")
+        .inherit_stderr()
         .spawn()
-        .unwrap();
-    let url = support::listening_url(&mut child);
-    Served { child, url }
 }
 
 const BOUNDARY: &str = "memory-test-boundary-4fJq";
@@ -132,7 +94,7 @@ fn receiver_holds_fifty_20_mib_deliveries_in_bounded_memory() {
             pieces.push(tail);
             let body = futures::stream::iter(pieces.into_iter().map(Ok::<_, std::io::Error>));
             let request = http
-                .post(&served.url)
+                .post(served.url())
                 .header(
                     "Content-Type",
                     format!("multipart/form-data; boundary={BOUNDARY}"),
@@ -155,7 +117,7 @@ fn receiver_holds_fifty_20_mib_deliveries_in_bounded_memory() {
         }
         statuses
     });
-    let peak = peak_rss_kib(served.child.id());
+    let peak = support::measure::peak_rss_kib(served.pid());
     assert!(statuses.iter().all(|s| *s == Ok(200)), "{statuses:?}");
     for n in 0..50 {
         let stored = out
@@ -197,30 +159,13 @@ fn sender_streams_a_64_mib_verification_from_disk() {
     }
     let out = tempfile::tempdir().unwrap();
     let served = serve(out.path());
-    let sent = cli()
-        .args([
-            "webhook",
-            "send",
-            "--stats",
-            "--client-id",
-            CLIENT_ID,
-            "--to",
-            &served.url,
-            "--dir",
-        ])
-        .arg(&dir)
+    let sent = served
+        .send(&dir)
+        .arg("--stats")
+        .env("RUST_LOG", "warn")
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&sent.stderr);
-    assert!(sent.status.success(), "{stderr}");
-    let line = stderr.lines().find(|l| l.starts_with("stats:")).unwrap();
-    let peak: u64 = line
-        .split("peak RSS ")
-        .nth(1)
-        .and_then(|rest| rest.strip_suffix(" KiB"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let peak = cli_support::run_peak_rss_kib(&sent);
     for name in [
         "result.json",
         "livenessFaceImage.jpeg",

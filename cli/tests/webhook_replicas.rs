@@ -4,19 +4,18 @@
 //! body, whose redelivery to the other one completes the id. Each id ends with one manifest,
 //! every file as it says, and at least one event handed to the application.
 
+mod cli_support;
 mod forward_app;
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use authenteq_export::webhook::{RetrySchedule, Sender, WebhookKey};
+use cli_support::{RawDelivery, Served, WebhookServe};
 use forward_app::App;
-use futures::{StreamExt, TryStreamExt};
-use object_store::{ObjectStore, ObjectStoreExt};
-use sha2::{Digest, Sha256};
+use futures::StreamExt;
 use support::generate::Noise;
 use support::moto::Moto;
 
@@ -26,13 +25,6 @@ const FORWARD_SECRET: &str = "whsec_Zm9yd2FyZC1zZWNyZXQtMzItYnl0ZXMtbG9uZy1vaw==
 const BUCKET: &str = "replicas";
 const PREFIX: &str = "hooks";
 const KILLED_ID: &str = "replica-killed";
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 /// The corpus's sample as `split` lays it out, under `root/sample/`.
 fn sample(root: &Path) -> PathBuf {
@@ -77,33 +69,14 @@ fn closed_port() -> String {
 }
 
 /// One `webhook serve` replica into `s3://BUCKET/PREFIX`, forwarding to `app`.
-fn replica(moto: &Moto, app: &App) -> (Child, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_authenteq-export"));
-    cmd.env("AUTHENTEQ_CLIENT_SECRET", CLIENT_SECRET)
+fn replica(moto: &Moto, app: &App) -> Served {
+    WebhookServe::new(CLIENT_ID, CLIENT_SECRET)
+        .out(format!("s3://{BUCKET}/{PREFIX}"))
+        .args(["--forward-to", &app.url("/events")])
         .env("AUTHENTEQ_FORWARD_SECRET", FORWARD_SECRET)
         .env("AWS_METADATA_ENDPOINT", closed_port())
-        .env_remove("AUTHENTEQ_CLIENT_SECRET_PREVIOUS")
-        .env_remove("RUST_LOG");
-    for (k, v) in moto.env() {
-        cmd.env(k, v);
-    }
-    let mut child = cmd
-        .args([
-            "webhook",
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--client-id",
-            CLIENT_ID,
-        ])
-        .args(["--out", &format!("s3://{BUCKET}/{PREFIX}")])
-        .args(["--forward-to", &app.url("/events")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .envs(moto.env())
         .spawn()
-        .unwrap();
-    let url = support::listening_url(&mut child);
-    (child, url)
 }
 
 fn sender() -> Sender {
@@ -111,64 +84,6 @@ fn sender() -> Sender {
         .retry(RetrySchedule::NONE)
         .build()
         .unwrap()
-}
-
-/// Every object under `prefix`: its key, with its bytes' SHA-256 and size.
-async fn objects(store: &dyn ObjectStore, prefix: &str) -> BTreeMap<String, (String, u64)> {
-    let metas: Vec<_> = store
-        .list(Some(&object_store::path::Path::from(prefix)))
-        .try_collect()
-        .await
-        .unwrap();
-    let mut out = BTreeMap::new();
-    for meta in metas {
-        let bytes = store
-            .get(&meta.location)
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        out.insert(
-            meta.location.to_string(),
-            (sha256_hex(&bytes), bytes.len() as u64),
-        );
-    }
-    out
-}
-
-/// A signed delivery of `dir` (its `result.json` and `livenessFaceImage.jpeg`) as raw
-/// HTTP/1.1: the head and the whole body, and where the image's bytes start.
-fn raw_delivery(dir: &Path) -> (Vec<u8>, usize) {
-    let boundary = "replica-boundary";
-    let result = std::fs::read(dir.join("result.json")).unwrap();
-    let image = std::fs::read(dir.join("livenessFaceImage.jpeg")).unwrap();
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"result\"; filename=\"result.json\"\r\n\
-         Content-Type: application/json\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(&result);
-    body.extend_from_slice(
-        format!(
-            "\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"livenessFaceImage\"; \
-             filename=\"livenessFaceImage.jpeg\"\r\nContent-Type: image/jpeg\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    let image_at = body.len();
-    body.extend_from_slice(&image);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let signature = WebhookKey::new(CLIENT_ID, CLIENT_SECRET).sign(&body);
-    let mut raw = format!(
-        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n\
-         Content-Length: {}\r\nX-CLIENT-ID: {CLIENT_ID}\r\nX-SIGNATURE: {signature}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    let image_at = raw.len() + image_at;
-    raw.extend_from_slice(&body);
-    (raw, image_at)
 }
 
 #[test]
@@ -206,8 +121,9 @@ fn two_replicas_on_one_bucket_store_each_id_once_and_hand_it_off_at_least_once()
     std::fs::write(killed.join("livenessFaceImage.jpeg"), &image).unwrap();
 
     let app = App::start();
-    let (mut first, first_url) = replica(&moto, &app);
-    let (second, second_url) = replica(&moto, &app);
+    let mut first = replica(&moto, &app);
+    let mut second = replica(&moto, &app);
+    let (first_url, second_url) = (first.url().to_owned(), second.url().to_owned());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -244,8 +160,12 @@ fn two_replicas_on_one_bucket_store_each_id_once_and_hand_it_off_at_least_once()
 
     // SIGKILL to the first replica in the middle of a body: once its upload of the image is
     // under way, before the body's end.
-    let (raw, image_at) = raw_delivery(&killed);
-    let mut socket = std::net::TcpStream::connect(first_url.trim_start_matches("http://")).unwrap();
+    let RawDelivery {
+        bytes: raw,
+        image_at,
+        ..
+    } = RawDelivery::of_dir(&WebhookKey::new(CLIENT_ID, CLIENT_SECRET), &killed);
+    let mut socket = std::net::TcpStream::connect(first.addr()).unwrap();
     let cut = image_at + (11 << 20);
     let writer = std::thread::spawn(move || {
         use std::io::Write;
@@ -257,10 +177,10 @@ fn two_replicas_on_one_bucket_store_each_id_once_and_hand_it_off_at_least_once()
         assert!(Instant::now() < deadline, "no upload began in 30 s");
         std::thread::sleep(Duration::from_millis(20));
     }
-    first.kill().unwrap();
-    first.wait().unwrap();
+    first.child().kill().unwrap();
+    first.child().wait().unwrap();
     drop(writer.join().unwrap());
-    let left = runtime.block_on(objects(&store, &format!("{PREFIX}/{KILLED_ID}")));
+    let left = runtime.block_on(cli_support::keys(&store, &format!("{PREFIX}/{KILLED_ID}")));
     assert!(left.is_empty(), "the killed delivery left {left:?}");
     assert!(app
         .received()
@@ -273,13 +193,8 @@ fn two_replicas_on_one_bucket_store_each_id_once_and_hand_it_off_at_least_once()
         .unwrap();
 
     // SIGTERM to the other one: it ends cleanly, and its log holds no secret.
-    Command::new("kill")
-        .args(["-TERM", &second.id().to_string()])
-        .status()
-        .unwrap();
-    let out = second.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let log = String::from_utf8_lossy(&out.stderr);
+    let (status, log) = second.stop();
+    assert!(status.success());
     assert!(
         !log.contains(CLIENT_SECRET) && !log.contains("Zm9yd2FyZC"),
         "{log}"
@@ -289,34 +204,9 @@ fn two_replicas_on_one_bucket_store_each_id_once_and_hand_it_off_at_least_once()
     // marker, and nothing else.
     let mut ids: Vec<String> = spread.iter().map(|(id, _)| id.clone()).collect();
     ids.extend(["replica-raced".to_owned(), KILLED_ID.to_owned()]);
-    let objects = runtime.block_on(objects(&store, PREFIX));
-    let mut expected = BTreeSet::new();
-    let mut manifests = BTreeMap::new();
-    for id in &ids {
-        let key = format!("{PREFIX}/{id}/manifest.json");
-        assert!(objects.contains_key(&key), "no manifest for {id}");
-        let json = runtime
-            .block_on(async { store.get(&key.as_str().into()).await.unwrap().bytes().await })
-            .unwrap();
-        let manifest: serde_json::Value = serde_json::from_slice(&json).unwrap();
-        assert_eq!(manifest["id"], id.as_str());
-        expected.insert(key);
-        expected.insert(format!("{PREFIX}/{id}/handled.json"));
-        for file in manifest["files"].as_array().unwrap() {
-            let key = format!("{PREFIX}/{id}/{}", file["name"].as_str().unwrap());
-            let (sha, size) = objects.get(&key).unwrap_or_else(|| panic!("{key} missing"));
-            assert_eq!(file["sha256"].as_str(), Some(sha.as_str()), "{key}");
-            assert_eq!(file["size"].as_u64(), Some(*size), "{key}");
-            expected.insert(key);
-        }
-        manifests.insert(id.clone(), manifest);
-    }
-    let listed: BTreeSet<String> = objects.keys().cloned().collect();
-    assert_eq!(
-        listed.symmetric_difference(&expected).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "objects besides the manifests, their files and the markers (or some missing)"
-    );
+    let manifests =
+        cli_support::check_against_manifests(&runtime, &store, PREFIX, &ids, &["handled.json"])
+            .manifests;
     // What the killed replica leaves: its upload of the image, never completed, invisible;
     // the next start of a receiver with --abort-older-than aborts it.
     assert_eq!(moto.unfinished_uploads(BUCKET), 1);

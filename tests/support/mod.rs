@@ -192,15 +192,21 @@ pub fn repo_root() -> &'static std::path::Path {
 /// The URL a server child process announces on the first line of its standard output,
 /// `listening on URL`, as `serve` and `webhook serve` do (its standard output piped).
 pub fn listening_url(child: &mut std::process::Child) -> String {
+    try_listening_url(child).unwrap_or_else(|line| panic!("the server said {line:?}"))
+}
+
+/// [`listening_url`], or the first line the server said instead (empty when it said nothing:
+/// it exited).
+pub fn try_listening_url(child: &mut std::process::Child) -> Result<String, String> {
     use std::io::BufRead;
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().expect("a piped standard output"))
         .read_line(&mut line)
         .expect("the server's first line");
-    line.trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the server said {line:?}"))
-        .to_owned()
+    match line.trim().strip_prefix("listening on ") {
+        Some(url) => Ok(url.to_owned()),
+        None => Err(line),
+    }
 }
 
 /// `id` as a [`VerificationId`](authenteq_export::export::VerificationId): for tests whose ids
