@@ -2,9 +2,9 @@
 //! `webhook serve`: the age X25519 recipients every stored file is encrypted to (the
 //! library's `store::Encrypted`), and what an encrypted `split` or `fetch ID` prints.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use authenteq_export::store::{Manifest, Recipients};
+use authenteq_export::store::{Encrypted, FolderSink, Manifest, Recipients};
 
 use crate::output::{Context, Done, Failure, PartSummary, Summary};
 
@@ -94,6 +94,20 @@ pub fn summary(format: &'static str, manifest: &Manifest, bytes_read: u64) -> Do
         },
         bytes_read,
     }
+}
+
+/// The folder `out` (made already) as a store whose files are each encrypted to `recipients`,
+/// with `file_mode` (default `0600`): what an encrypted `fetch ID` or `split` stores into.
+pub fn encrypted_folder(
+    out: &Path,
+    file_mode: Option<u32>,
+    recipients: &Recipients,
+) -> Result<Encrypted<FolderSink>, Failure> {
+    let mut folder = FolderSink::create(out)?;
+    if let Some(mode) = file_mode {
+        folder = folder.file_mode(mode);
+    }
+    Ok(Encrypted::new(folder, recipients.clone()))
 }
 
 #[cfg(test)]

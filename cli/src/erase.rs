@@ -146,10 +146,7 @@ fn open_from(from: &str) -> Result<Opened, Failure> {
 /// The sink of `--from`, checked, and a runtime to drive it.
 fn open_checked(from: &str) -> Result<(Opened, tokio::runtime::Runtime), Failure> {
     let opened = open_from(from)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Context::new("cannot start the async runtime".to_owned(), e))?;
+    let runtime = crate::output::runtime(0)?;
     runtime.block_on(opened.check())?;
     Ok((opened, runtime))
 }

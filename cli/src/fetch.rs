@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 use authenteq_export::client::{Client, Endpoint};
 use authenteq_export::export::VerificationId;
 use authenteq_export::save::OutputDir;
-use authenteq_export::store::{
-    fetch_into, Batch, Encrypted, FolderSink, Outcome, Recipients, Sink, Status, Summary,
-};
+use authenteq_export::store::{fetch_into, Batch, Outcome, Recipients, Sink, Status, Summary};
 
 use crate::destination::{with_sink, Destination};
 use crate::output::{
@@ -118,10 +116,7 @@ pub fn run(request: &Request<'_>) -> Result<Done, Failure> {
     if let Some(mode) = request.file_mode {
         dir = dir.file_mode(mode);
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Context::new("cannot start the async runtime".to_owned(), e))?;
+    let runtime = crate::output::runtime(0)?;
     let bar = progress_bar();
     let on_bytes = {
         let bar = bar.clone();
@@ -162,15 +157,8 @@ fn run_encrypted(
     id: &VerificationId,
     recipients: &Recipients,
 ) -> Result<Done, Failure> {
-    let mut folder = FolderSink::create(request.out)?;
-    if let Some(mode) = request.file_mode {
-        folder = folder.file_mode(mode);
-    }
-    let sink = Encrypted::new(folder, recipients.clone());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Context::new("cannot start the async runtime".to_owned(), e))?;
+    let sink = crate::encrypt::encrypted_folder(request.out, request.file_mode, recipients)?;
+    let runtime = crate::output::runtime(0)?;
     let stored = runtime.block_on(fetch_into(client, request.endpoint, id, &sink))?;
     Ok(crate::encrypt::summary(
         request.endpoint.name(),
@@ -281,10 +269,9 @@ fn bulk_inner(bulk: &Bulk<'_>) -> Result<Summary, Failure> {
     let client = client(&bulk.client)?;
     let (ids, total) = read_ids(bulk.ids)?;
     let out = Destination::parse(bulk.out)?.open_with_mode(bulk.file_mode)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Context::new("cannot start the async runtime".to_owned(), e))?;
+    let runtime = crate::output::runtime(
+        std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+    )?;
     let mut batch = Batch::new().concurrency(bulk.concurrency);
     if let Some(rate) = bulk.rate {
         batch = batch.rate(rate);

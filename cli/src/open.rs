@@ -20,10 +20,7 @@ pub fn run(id: &str, from: &str, identity: &Path, out: &Path) -> Result<(), Fail
         )
     })?;
     let identities = Identities::parse(&text)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = crate::output::runtime(2)?;
     let opened = runtime.block_on(async {
         let target = OutputDir::create(out)?;
         match Destination::parse(from)?.open()? {

@@ -14,6 +14,22 @@ use serde::Serialize;
 /// Why a subcommand failed: any error, reported with its causes.
 pub type Failure = Box<dyn Error>;
 
+/// A command's async runtime, with its timers and I/O: on the calling thread (`workers` 0), or
+/// with that many worker threads.
+pub fn runtime(workers: usize) -> Result<tokio::runtime::Runtime, Failure> {
+    let mut builder = if workers == 0 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(workers);
+        builder
+    };
+    Ok(builder
+        .enable_all()
+        .build()
+        .map_err(|e| Context::new("cannot start the async runtime".to_owned(), e))?)
+}
+
 /// An error with what was being done when it happened (`cannot open FILE`).
 #[derive(Debug)]
 pub struct Context {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use authenteq_export::server::{Emulator, Fault};
 
-use crate::output::{Context, Failure};
+use crate::output::Failure;
 
 /// What `serve` was asked for.
 pub struct Options {
@@ -28,10 +28,7 @@ pub fn run(options: Options) -> Result<(), Failure> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Context::new("cannot start the runtime".to_owned(), e))?;
+    let runtime = crate::output::runtime(0)?;
     runtime.block_on(async move {
         let mut builder = Emulator::builder(&options.dir)
             .credentials(options.client_id, options.client_secret)

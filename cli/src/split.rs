@@ -8,13 +8,11 @@ use std::path::Path;
 use authenteq_export::export::blocking::Export;
 use authenteq_export::export::VerificationId;
 use authenteq_export::save::{blocking::save_export, OutputDir, RESULT_JSON};
-use authenteq_export::store::{
-    store_export, Committed, Encrypted, FolderSink, Recipients, Sink, Staging,
-};
+use authenteq_export::store::{store_export, Committed, Recipients, Sink, Staging};
 use bytes::Bytes;
 
 use crate::input::Input;
-use crate::output::{saved_parts, Context, Done, Failure, Summary};
+use crate::output::{saved_parts, Done, Failure, Summary};
 
 /// What `split` was asked for, but the input.
 pub struct Options<'a> {
@@ -84,15 +82,8 @@ fn run_encrypted(
     let chunks = futures_util::stream::iter(Chunks(source));
     let mut export = authenteq_export::export::Export::new(chunks, options.content_type)?;
     crate::destination::create_out_folder(options.out)?;
-    let mut folder = FolderSink::create(options.out)?;
-    if let Some(mode) = options.file_mode {
-        folder = folder.file_mode(mode);
-    }
-    let sink = Encrypted::new(folder, recipients.clone());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Context::new("cannot start the async runtime".to_owned(), e))?;
+    let sink = crate::encrypt::encrypted_folder(options.out, options.file_mode, recipients)?;
+    let runtime = crate::output::runtime(0)?;
     let committed = runtime.block_on(async {
         let mut staging = Peek::new(sink.stage(&id).await?);
         let stored = store_export(&mut export, &mut staging).await;

@@ -283,14 +283,6 @@ pub fn run(command: Command) -> ExitCode {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Context::new("cannot start the runtime".to_owned(), e))?)
-}
-
 /// What `webhook serve` was asked for, but `--out`.
 struct ServeSettings {
     addr: SocketAddr,
@@ -329,7 +321,7 @@ fn serve(out: &str, settings: ServeSettings) -> Result<(), Failure> {
     keys.extend(previous_secret().map(|secret| key(secret, "previous")));
     let out = Destination::parse(out)?.open()?;
     init_log(settings.log_format);
-    runtime()?.block_on(async move {
+    crate::output::runtime(2)?.block_on(async move {
         // A destination it cannot write to: refuse to start, rather than answer 500s.
         out.check().await?;
         // Many connections are what a server holds: the hard limit is the one that counts.
@@ -471,7 +463,7 @@ fn send(to: &str, dir: PathBuf, settings: SendSettings) -> Result<(), Failure> {
         .form_data(settings.form_data)
         .retry_any_answer(settings.retry_any_answer)
         .build()?;
-    let sent = runtime()?.block_on(sender.send_dir_with(to, &dir, |attempt| {
+    let sent = crate::output::runtime(2)?.block_on(sender.send_dir_with(to, &dir, |attempt| {
         eprintln!("{}", attempt_line(attempt));
     }))?;
     println!(

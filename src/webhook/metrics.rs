@@ -144,23 +144,10 @@ impl Outcome {
             ErrorKind::Signature => Outcome::Unauthorized,
             ErrorKind::LimitExceeded => Outcome::TooLarge,
             ErrorKind::Timeout => Outcome::TimedOut,
-            ErrorKind::UnexpectedEnd
-            | ErrorKind::InvalidHeader
-            | ErrorKind::InvalidContentDisposition
-            | ErrorKind::InvalidContentType
-            | ErrorKind::InvalidBoundary
-            | ErrorKind::BoundaryNotFound
-            | ErrorKind::Read
-            | ErrorKind::Json
-            | ErrorKind::InvalidBase64
-            | ErrorKind::InvalidPdf
-            | ErrorKind::UnknownFormat
-            | ErrorKind::InvalidExport
-            | ErrorKind::UnsupportedEncoding
-            | ErrorKind::UnsafeName
-            | ErrorKind::InvalidId
-            | ErrorKind::Api
-            | ErrorKind::UnexpectedContentType => Outcome::BadRequest,
+            // The body's own faults: the kinds answered 400 (malformed, unsafe or not an
+            // export), and an error document or another content type where the export was.
+            ErrorKind::Api | ErrorKind::UnexpectedContentType => Outcome::BadRequest,
+            kind if kind.http_status() == 400 => Outcome::BadRequest,
             _ => Outcome::Failed,
         }
     }
