@@ -9,6 +9,7 @@
 #![allow(deprecated)] // age's X25519 keys: what the age tool reads and writes.
 
 mod cli_support;
+mod forward_app;
 mod support;
 
 use std::collections::BTreeMap;
@@ -532,6 +533,55 @@ fn server_side_encryption_reaches_every_object_kind() {
             }
         }
         assert_eq!((multipart, single, manifest), (1, 2, 1), "{sse}: {keys:?}");
+    }
+}
+
+/// The hand-off's marker (`ID/handled.json`, written by `webhook serve` once the application
+/// answered the forwarded event) is a put of its own: it carries the encryption asked for too,
+/// as do the delivery's files and manifest beside it.
+#[test]
+fn server_side_encryption_reaches_the_handled_marker() {
+    let Some(moto) = Moto::start("server_side_encryption_reaches_the_handled_marker") else {
+        return;
+    };
+    moto.bucket("sse-marker");
+    let case = Case::new();
+    let app = forward_app::App::start();
+    let mut served = WebhookServe::new(CLIENT_ID, SECRET)
+        .out("s3://sse-marker/hooks")
+        .envs(moto.env())
+        .env("AWS_SERVER_SIDE_ENCRYPTION", "aws:kms")
+        .env("AWS_SSE_KMS_KEY_ID", KMS_KEY)
+        .env(
+            "AUTHENTEQ_FORWARD_SECRET",
+            "whsec_Zm9yd2FyZC1zZWNyZXQtMzItYnl0ZXMtbG9uZy1vaw==",
+        )
+        .args(["--forward-to", &app.url("/hook")])
+        .spawn();
+    let sent = served.send(&case.plain).output().unwrap();
+    assert!(served.stop().0.success());
+    ok(&sent);
+    assert_eq!(app.received().len(), 1);
+    let store = moto.store("sse-marker");
+    let keys = support::runtime().block_on(cli_support::keys(&store, "hooks"));
+    assert!(
+        keys.iter().any(|key| key.ends_with("/handled.json")),
+        "{keys:?}"
+    );
+    for key in &keys {
+        let (status, headers) = support::runtime().block_on(signed_head(&store, key));
+        assert_eq!(status, 200, "{key}");
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        assert_eq!(
+            header("x-amz-server-side-encryption"),
+            Some("aws:kms"),
+            "{key}"
+        );
+        assert_eq!(
+            header("x-amz-server-side-encryption-aws-kms-key-id"),
+            Some(KMS_KEY),
+            "{key}"
+        );
     }
 }
 
