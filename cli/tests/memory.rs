@@ -1,8 +1,12 @@
 //! Memory stays flat: the built CLI streams a 1 GiB multipart export (piped on standard input,
-//! and from a file where the disk has room) and a JSON export holding a 256 MiB image with a peak
-//! RSS under 16 MiB.
+//! and from a file where the disk has room) and a JSON export holding a 256 MiB image in the
+//! memory it takes for the 30 KB sample of `corpus/`, give or take 4 MiB.
 //!
-//! The peak is the process's own `VmHWM`, printed by `--stats`; nothing here is timed.
+//! The peak is the process's own `VmHWM`, printed by `--stats`; nothing here is timed. The
+//! bound is on what a big export adds, not on the whole: most of a debug build's RSS is its
+//! mapped code (18 MiB for the sample alone), which grows with every feature of the tool. The
+//! release build's figure, 6.6 MiB for 1 GiB against a 16 MiB target, is measured in
+//! docs/performance.md.
 
 mod support;
 
@@ -11,7 +15,24 @@ use std::process::{Command, Stdio};
 
 use support::generate;
 
-const RSS_LIMIT_KIB: u64 = 16 * 1024;
+/// What a big export may add to the peak RSS of the small sample's run.
+const GROWTH_LIMIT_KIB: u64 = 4 * 1024;
+
+/// The peak RSS of `inspect` on the 30 KB sample export: the tool's own footprint.
+fn baseline_kib() -> u64 {
+    let sample = support::corpus_path("verification-result.multipart");
+    inspect(sample.to_str().unwrap(), None).1
+}
+
+/// Fails unless `peak` is within [`GROWTH_LIMIT_KIB`] of the small sample's.
+fn assert_flat(what: &str, peak: u64) {
+    let baseline = baseline_kib();
+    println!("{what}: peak RSS {peak} KiB, the 30 KB sample's {baseline} KiB");
+    assert!(
+        peak < baseline + GROWTH_LIMIT_KIB,
+        "{what}: peak RSS {peak} KiB, the sample's {baseline} KiB"
+    );
+}
 
 fn cli() -> Command {
     Command::new(env!("CARGO_BIN_EXE_authenteq-export"))
@@ -79,10 +100,9 @@ fn one_gib_multipart_export_piped_on_stdin() {
     expected.extend(sizes.iter().map(|&s| s as u64));
     let feed: Writer = Box::new(|out| generate::write_multipart_export(out, 7, GIB).map(drop));
     let (summary, peak) = inspect("-", Some(feed));
-    println!("1 GiB multipart export on stdin: peak RSS {peak} KiB");
     assert_eq!(summary["format"], "multipart");
     assert_eq!(part_sizes(&summary), expected);
-    assert!(peak < RSS_LIMIT_KIB, "peak RSS {peak} KiB");
+    assert_flat("1 GiB multipart export on stdin", peak);
 }
 
 #[test]
@@ -110,10 +130,9 @@ fn one_gib_multipart_export_from_a_file() {
     let mut expected = vec![generate::result_json().len() as u64];
     expected.extend(sizes.iter().map(|&s| s as u64));
     let (summary, peak) = inspect(path.to_str().unwrap(), None);
-    println!("1 GiB multipart export from a file: peak RSS {peak} KiB");
     assert_eq!(summary["format"], "multipart");
     assert_eq!(part_sizes(&summary), expected);
-    assert!(peak < RSS_LIMIT_KIB, "peak RSS {peak} KiB");
+    assert_flat("1 GiB multipart export from a file", peak);
 }
 
 #[test]
@@ -137,7 +156,6 @@ fn json_export_with_a_256_mib_image() {
         out.flush()
     });
     let (summary, peak) = inspect("-", Some(feed));
-    println!("JSON export with a 256 MiB image: peak RSS {peak} KiB");
     assert_eq!(summary["format"], "json");
     assert_eq!(summary["result"]["id"], "big");
     let parts = summary["parts"].as_array().unwrap();
@@ -146,5 +164,5 @@ fn json_export_with_a_256_mib_image() {
         .find(|p| p["name"] == "livenessFaceImage")
         .unwrap();
     assert_eq!(image["size"].as_u64(), Some(image_len as u64));
-    assert!(peak < RSS_LIMIT_KIB, "peak RSS {peak} KiB");
+    assert_flat("JSON export with a 256 MiB image", peak);
 }

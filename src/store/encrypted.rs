@@ -24,7 +24,7 @@ pub(crate) const AGE_SUFFIX: &str = ".age";
 
 /// Plaintext bytes encrypted at a time (on the blocking pool) before the ciphertext goes on:
 /// bounds what one file holds, whatever the size of the chunks it is given.
-const SLICE: usize = 256 << 10;
+const SLICE: usize = 512 << 10;
 
 /// The X25519 recipients every stored file is encrypted to (`age1…` public keys): any one of
 /// their identities can read the files back.
@@ -187,7 +187,7 @@ impl Identities {
 /// [age](https://age-encryption.org/v1) to X25519 [`Recipients`] as its bytes stream: no
 /// plaintext byte reaches the folder or the bucket.
 ///
-/// Each file is one age file, stored as `<name>.age`; its bytes are encrypted 256 KiB at a
+/// Each file is one age file, stored as `<name>.age`; its bytes are encrypted 512 KiB at a
 /// time as they are written and handed to the wrapped sink's staging, so a file of any size
 /// takes a bounded amount of memory here (about three batches: the one filling, the one being
 /// encrypted, the ciphertext being written; the wrapped sink's own buffers aside). The cipher
