@@ -154,6 +154,8 @@ pub mod client;
 mod driver;
 mod error;
 pub mod export;
+#[cfg(any(feature = "client", feature = "webhook-forward"))]
+mod http_url;
 pub mod multipart;
 // Safe file names: the rule of a verification id, and what `save` names files.
 #[cfg_attr(not(feature = "save"), allow(dead_code))]

@@ -443,17 +443,14 @@ impl ClientBuilder {
                 "the client secret holds a control character",
             ));
         }
-        let mut base = reqwest::Url::parse(&self.base_url)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
-            .ok_or_else(|| {
-                Error::new(ErrorKind::Usage, "the base URL is not an http or https URL")
-            })?;
+        let mut base = crate::http_url::parse(&self.base_url).ok_or_else(|| {
+            Error::new(ErrorKind::Usage, "the base URL is not an http or https URL")
+        })?;
         base.set_query(None);
         base.set_fragment(None);
         let origin = base.origin().ascii_serialization();
         let settings = self.settings;
-        if base.scheme() == "http" && !is_loopback(&base) && !settings.allow_insecure_http {
+        if crate::http_url::is_insecure(&base) && !settings.allow_insecure_http {
             return Err(Error::new(
                 ErrorKind::Usage,
                 format!(
@@ -502,17 +499,6 @@ impl ClientBuilder {
 }
 
 /// Whether `url`'s host is loopback: `127.0.0.0/8`, `::1` or the name `localhost`.
-fn is_loopback(url: &reqwest::Url) -> bool {
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
-    }
-}
-
 /// A client of the Authenteq export API: cheap to clone (the clones share one connection pool).
 ///
 /// Made by [`Client::new`] with the default settings, or by [`Client::builder`]. Its `Debug`

@@ -323,17 +323,14 @@ impl ForwarderBuilder {
     /// [`allow_insecure_http`](Self::allow_insecure_http); [`ErrorKind::Http`] if the HTTP
     /// client cannot be set up.
     pub fn build(self) -> Result<Forwarder> {
-        let url = reqwest::Url::parse(&self.url)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Usage,
-                    "the forward URL is not an absolute http or https URL",
-                )
-            })?;
+        let url = crate::http_url::parse(&self.url).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Usage,
+                "the forward URL is not an absolute http or https URL",
+            )
+        })?;
         let host = url.host_str().unwrap_or_default().to_owned();
-        if url.scheme() == "http" && !is_loopback(&host) && !self.allow_insecure_http {
+        if crate::http_url::is_insecure(&url) && !self.allow_insecure_http {
             return Err(Error::new(
                 ErrorKind::Usage,
                 format!(
@@ -492,14 +489,6 @@ fn timeout_error(host: &str, e: reqwest::Error) -> Error {
 }
 
 /// Whether `host` (a URL's host) is loopback: `127.0.0.0/8`, `::1` or the name `localhost`.
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
