@@ -255,17 +255,12 @@ impl S3Uploads {
             if !page.is_truncated {
                 return Ok(uploads);
             }
-            let next = (
-                page.next_key_marker.unwrap_or_default(),
-                page.next_upload_id_marker.unwrap_or_default(),
-            );
-            if next.0.is_empty() || markers.as_ref() == Some(&next) {
-                return Err(Error::new(
-                    ErrorKind::Storage,
-                    "listing unfinished uploads: a truncated page without a next marker",
-                ));
-            }
-            markers = Some(next);
+            markers = Some(next_markers(
+                "listing unfinished uploads",
+                page.next_key_marker,
+                page.next_upload_id_marker,
+                markers.as_ref(),
+            )?);
         }
     }
 
@@ -434,6 +429,25 @@ impl Answer {
 }
 
 /// `prefix` as a key prefix: `"a/b"` and `"/a/b/"` give `"a/b/"`, `""` gives `""`.
+/// The markers a truncated listing page gives for the next one (a key, and an upload or
+/// version id): an error when it gives no key, or the markers of the page before, since such a
+/// listing would never end.
+fn next_markers(
+    doing: &str,
+    key: Option<String>,
+    id: Option<String>,
+    previous: Option<&(String, String)>,
+) -> Result<(String, String)> {
+    let next = (key.unwrap_or_default(), id.unwrap_or_default());
+    if next.0.is_empty() || previous == Some(&next) {
+        return Err(Error::new(
+            ErrorKind::Storage,
+            format!("{doing}: a truncated page without a next marker"),
+        ));
+    }
+    Ok(next)
+}
+
 pub(crate) fn key_prefix(prefix: &str) -> String {
     let trimmed = Path::from(prefix).to_string();
     if trimmed.is_empty() {
@@ -606,17 +620,12 @@ impl S3Uploads {
             if !page.is_truncated {
                 return Ok(Some(versions));
             }
-            let next = (
-                page.next_key_marker.unwrap_or_default(),
-                page.next_version_id_marker.unwrap_or_default(),
-            );
-            if next.0.is_empty() || markers.as_ref() == Some(&next) {
-                return Err(Error::new(
-                    ErrorKind::Storage,
-                    "listing object versions: a truncated page without a next marker",
-                ));
-            }
-            markers = Some(next);
+            markers = Some(next_markers(
+                DOING,
+                page.next_key_marker,
+                page.next_version_id_marker,
+                markers.as_ref(),
+            )?);
         }
     }
 
