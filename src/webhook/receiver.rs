@@ -689,17 +689,6 @@ where
         Ok(received) => {
             let key = key_name(&inner.keys, received.key);
             metrics::verified(&key);
-            let outcome = if received.stored {
-                "stored"
-            } else {
-                "already stored"
-            };
-            let handoff = match &received.handoff {
-                Handoff::None => None,
-                Handoff::Done => Some("done"),
-                Handoff::AlreadyDone => Some("done before"),
-                Handoff::Failed(_) => Some("failed"),
-            };
             if let Handoff::Failed(err) = &received.handoff {
                 // The kind and the message: ours, never the handler's error.
                 tracing::warn!(
@@ -716,12 +705,17 @@ where
                 metrics::delivery(Outcome::HandoffFailed, bytes, took);
                 (StatusCode::INTERNAL_SERVER_ERROR, format!("{err}\n"))
             } else {
-                tracing::info!(id = %received.id, outcome, key, handoff, bytes, ms, "webhook delivery");
-                let counted = if received.stored {
-                    Outcome::Stored
+                let (counted, outcome) = if received.stored {
+                    (Outcome::Stored, "stored")
                 } else {
-                    Outcome::Repeat
+                    (Outcome::Repeat, "already stored")
                 };
+                let handoff = match &received.handoff {
+                    Handoff::Done => Some("done"),
+                    Handoff::AlreadyDone => Some("done before"),
+                    Handoff::None | Handoff::Failed(_) => None,
+                };
+                tracing::info!(id = %received.id, outcome, key, handoff, bytes, ms, "webhook delivery");
                 metrics::delivery(counted, bytes, took);
                 (StatusCode::OK, format!("{outcome}\n"))
             }
