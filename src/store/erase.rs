@@ -6,6 +6,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
+use super::folder::sync_folder;
 use super::manifest::MANIFEST_JSON;
 use super::Sink;
 use crate::error::{Error, ErrorKind, Result};
@@ -235,7 +236,7 @@ pub(crate) fn erase_folder(root: &Path, id: &VerificationId) -> Result<Erased> {
     match std::fs::remove_file(folder.join(MANIFEST_JSON)) {
         Ok(()) => {
             objects += 1;
-            sync_folder(&folder, id)?;
+            sync_folder(&folder, id.as_str())?;
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io_error("removing", MANIFEST_JSON, e)),
@@ -270,19 +271,8 @@ pub(crate) fn erase_folder(root: &Path, id: &VerificationId) -> Result<Erased> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io_error("removing the folder", id.as_str(), e)),
     }
-    sync_folder(root, id)?;
+    sync_folder(root, id.as_str())?;
     Ok(Erased::Erased { objects })
-}
-
-/// Syncs `folder`, so that the removals in it are durable.
-fn sync_folder(folder: &Path, id: &VerificationId) -> Result<()> {
-    #[cfg(unix)]
-    std::fs::File::open(folder)
-        .and_then(|dir| dir.sync_all())
-        .map_err(|e| io_error("syncing the folder of", id.as_str(), e))?;
-    #[cfg(not(unix))]
-    let _ = (folder, id);
-    Ok(())
 }
 
 /// [`Sink::ids`] of a [`FolderSink`](super::FolderSink) in `root`: its sub-folders (not links)

@@ -338,11 +338,20 @@ fn write_once(folder: &Path, json: &[u8], mode: u32) -> Result<bool> {
     file.write_all(json)
         .and_then(|()| file.sync_all())
         .map_err(|e| io_error("writing", HANDLED_JSON, e))?;
+    sync_folder(folder, HANDLED_JSON)?;
+    Ok(true)
+}
+
+/// Syncs `folder`, so that what was created or removed in it (`name`, for the error) is
+/// durable.
+pub(super) fn sync_folder(folder: &Path, name: &str) -> Result<()> {
     #[cfg(unix)]
     std::fs::File::open(folder)
         .and_then(|dir| dir.sync_all())
-        .map_err(|e| io_error("syncing the folder of", HANDLED_JSON, e))?;
-    Ok(true)
+        .map_err(|e| io_error("syncing the folder of", name, e))?;
+    #[cfg(not(unix))]
+    let _ = (folder, name);
+    Ok(())
 }
 
 fn read_manifest(path: &Path) -> Result<Option<Manifest>> {
