@@ -24,6 +24,16 @@ struct Hanging {
     probes: Arc<AtomicUsize>,
 }
 
+impl Hanging {
+    /// The store in `dir`, and its count of probes.
+    fn new(dir: &std::path::Path) -> (Hanging, Arc<AtomicUsize>) {
+        let probes = Arc::new(AtomicUsize::new(0));
+        let folder = FolderSink::create(dir).unwrap();
+        let probes_seen = Arc::clone(&probes);
+        (Hanging { folder, probes }, probes_seen)
+    }
+}
+
 impl Sink for Hanging {
     type Staging = <FolderSink as Sink>::Staging;
     async fn manifest(&self, id: &VerificationId) -> authenteq_export::Result<Option<Manifest>> {
@@ -38,19 +48,28 @@ impl Sink for Hanging {
     }
 }
 
+/// A receiver of `sink` with the test's key, on a free loopback port.
+async fn serve<S>(sink: S) -> authenteq_export::Server<Receiver<S>>
+where
+    S: Sink + std::fmt::Debug + 'static,
+    S::Staging: 'static,
+{
+    Receiver::builder(sink)
+        .key(key())
+        .build()
+        .unwrap()
+        .spawn()
+        .await
+        .unwrap()
+}
+
 #[test]
 fn a_probe_result_stands_for_the_interval_then_the_store_is_probed_again() {
     let root = tempfile::tempdir().unwrap();
     let out = root.path().join("out");
     std::fs::create_dir(&out).unwrap();
     support::runtime().block_on(async {
-        let server = Receiver::builder(FolderSink::create(&out).unwrap())
-            .key(key())
-            .build()
-            .unwrap()
-            .spawn()
-            .await
-            .unwrap();
+        let server = serve(FolderSink::create(&out).unwrap()).await;
         let admin = server
             .admin()
             .probe_interval(Duration::from_secs(1))
@@ -70,19 +89,9 @@ fn a_probe_result_stands_for_the_interval_then_the_store_is_probed_again() {
 #[test]
 fn a_hanging_store_holds_one_probe_and_each_readyz_ends_at_the_probe_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    let probes = Arc::new(AtomicUsize::new(0));
-    let sink = Hanging {
-        folder: FolderSink::create(dir.path()).unwrap(),
-        probes: Arc::clone(&probes),
-    };
+    let (sink, probes) = Hanging::new(dir.path());
     support::runtime().block_on(async {
-        let server = Receiver::builder(sink)
-            .key(key())
-            .build()
-            .unwrap()
-            .spawn()
-            .await
-            .unwrap();
+        let server = serve(sink).await;
         let admin = server
             .admin()
             .probe_timeout(Duration::from_millis(100))
@@ -122,19 +131,9 @@ fn a_hanging_store_holds_one_probe_and_each_readyz_ends_at_the_probe_timeout() {
 #[test]
 fn readyz_calls_cancelled_while_waiting_leave_the_one_probe_in_place() {
     let dir = tempfile::tempdir().unwrap();
-    let probes = Arc::new(AtomicUsize::new(0));
-    let sink = Hanging {
-        folder: FolderSink::create(dir.path()).unwrap(),
-        probes: Arc::clone(&probes),
-    };
+    let (sink, probes) = Hanging::new(dir.path());
     support::runtime().block_on(async {
-        let server = Receiver::builder(sink)
-            .key(key())
-            .build()
-            .unwrap()
-            .spawn()
-            .await
-            .unwrap();
+        let server = serve(sink).await;
         let admin = server
             .admin()
             .probe_timeout(Duration::from_secs(30))
@@ -155,13 +154,7 @@ fn the_admin_server_holds_at_most_64_connections_by_default() {
     use tokio::io::AsyncReadExt;
     let dir = tempfile::tempdir().unwrap();
     support::runtime().block_on(async {
-        let server = Receiver::builder(FolderSink::create(dir.path()).unwrap())
-            .key(key())
-            .build()
-            .unwrap()
-            .spawn()
-            .await
-            .unwrap();
+        let server = serve(FolderSink::create(dir.path()).unwrap()).await;
         let admin = server.admin().build().spawn().await.unwrap();
         let addr = admin.url().trim_start_matches("http://").to_owned();
         // How many of `sockets` the server closed (end of stream at once).
