@@ -430,11 +430,7 @@ fn open_reads_an_object_store_prefix() {
     let objects = ObjectSink::new(memory, "exports").part_size(64 << 10);
     let image = noise(300 << 10, 4);
     let out = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::runtime_with_workers(2);
     rt.block_on(async {
         let sink = Encrypted::new(objects.clone(), key.recipients());
         store(&sink, "v1", &[("faceImage.jpeg", &image)]).await;

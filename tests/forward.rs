@@ -219,11 +219,7 @@ async fn the_event_carries_the_standard_webhooks_headers_of_its_verification() {
 fn an_endless_answer_is_read_only_to_its_bound_and_its_2xx_counts() {
     let log = support::log::global();
     let dir = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime_with_workers(2);
     let started = Instant::now();
     let receiver = runtime.block_on(async {
         let (addr, _requests) = app(Behaviour::Endless).await;
@@ -248,11 +244,7 @@ fn an_endless_answer_is_read_only_to_its_bound_and_its_2xx_counts() {
 #[test]
 fn a_2xx_whose_body_is_held_open_counts_as_handled() {
     let dir = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime_with_workers(2);
     let started = Instant::now();
     let receiver = runtime.block_on(async {
         let (addr, _requests) = app(Behaviour::HeldOpen).await;
@@ -275,11 +267,7 @@ fn a_2xx_whose_body_is_held_open_counts_as_handled() {
 fn an_application_that_never_answers_or_is_not_there_gets_the_delivery_answered_500() {
     let log = support::log::global();
     let dir = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime_with_workers(2);
     let (silent, closed) = runtime.block_on(async {
         let (addr, mut requests) = app(Behaviour::Silent).await;
         let silent = receiver(

@@ -2,6 +2,7 @@
 //! loopback) erased from a folder and from S3 (`moto_server`), one JSON line per id, and
 //! stored again whole by a `fetch` after.
 
+mod cli_support;
 mod support;
 
 use std::collections::BTreeMap;
@@ -9,41 +10,11 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use authenteq_export::server::Emulator;
+use cli_support::Api;
 use support::moto::Moto;
 
 const CLIENT_ID: &str = "erase-client";
 const CLIENT_SECRET: &str = "erase-secret";
-
-/// The emulator of the API on loopback, serving the verifications under `dir`.
-struct Api {
-    url: String,
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl Api {
-    fn start(dir: &Path) -> Api {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let router = Emulator::builder(dir)
-            .credentials(CLIENT_ID, CLIENT_SECRET)
-            .build()
-            .unwrap()
-            .router();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        runtime.spawn(async move { axum::serve(listener, router).await });
-        Api {
-            url,
-            _runtime: runtime,
-        }
-    }
-}
 
 /// Verifications `a`, `b`, `c`, `d` under `dir`: a result and an image each.
 fn populate(dir: &Path) {
@@ -147,7 +118,7 @@ fn ids_in(dir: &Path) -> Vec<String> {
 fn erase_stored_half_stored_and_absent_ids_then_again_then_fetch_stores_whole() {
     let api_dir = tempfile::tempdir().unwrap();
     populate(api_dir.path());
-    let api = Api::start(api_dir.path());
+    let api = Api::start(api_dir.path(), CLIENT_ID, CLIENT_SECRET);
     let work = tempfile::tempdir().unwrap();
     let store = work.path().join("store");
     let out = store.to_str().unwrap();
@@ -242,7 +213,7 @@ fn date_manifest(store: &Path, id: &str, at: Option<&str>) {
 fn purge_by_age_with_keep_ids_and_dry_run() {
     let api_dir = tempfile::tempdir().unwrap();
     populate(api_dir.path());
-    let api = Api::start(api_dir.path());
+    let api = Api::start(api_dir.path(), CLIENT_ID, CLIENT_SECRET);
     let work = tempfile::tempdir().unwrap();
     let store = work.path().join("store");
     let out = store.to_str().unwrap();
@@ -346,7 +317,7 @@ fn erase_in_s3_holds_a_locked_id_and_erases_the_others() {
     let env = moto.env();
     let api_dir = tempfile::tempdir().unwrap();
     populate(api_dir.path());
-    let api = Api::start(api_dir.path());
+    let api = Api::start(api_dir.path(), CLIENT_ID, CLIENT_SECRET);
     fetch(&api, "a\nb\nc\n", "s3://kyc/p", &env);
     moto.put_locked("kyc", "p/b/result.json", b"{}");
 

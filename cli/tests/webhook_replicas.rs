@@ -124,11 +124,7 @@ fn two_replicas_on_one_bucket_store_each_id_once_and_hand_it_off_at_least_once()
     let mut first = replica(&moto, &app);
     let mut second = replica(&moto, &app);
     let (first_url, second_url) = (first.url().to_owned(), second.url().to_owned());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime_with_workers(2);
     let store = moto.store(BUCKET);
     let started = Instant::now();
     runtime.block_on(async {

@@ -215,6 +215,16 @@ pub fn vid(id: &str) -> authenteq_export::export::VerificationId {
     authenteq_export::export::VerificationId::new(id).expect("a valid verification id")
 }
 
+/// A tokio runtime with `workers` worker threads, with its timers and I/O: for tests whose
+/// server and client must run at once while the test's thread blocks.
+pub fn runtime_with_workers(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// A tokio runtime on this thread, with its timers and I/O.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
